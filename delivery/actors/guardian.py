@@ -1,0 +1,71 @@
+"""Guardian: the root actor; starts the singletons, re-drives unfinished work, describes the tree."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from typing import Any
+
+from ..store.db import Database
+from ..store.readmodel import ReadModel
+from .base import Gatherer
+from .messages import (
+    ActorStats, Boot, Booted, Envelope, GetStats, Nudge, Peers, ResumeRefund, Start, Sweep,
+)
+from .notifier import Notifier
+from .payment import PaymentGatewayActor
+from .projector import Projector
+from .registry import Registry
+
+
+class Guardian(Gatherer):
+    """Parent of every singleton actor of the service."""
+
+    KIND = "guardian"
+
+    def on_boot(self, envelope: Envelope, sender: Any) -> None:
+        self.settings = envelope.body.settings
+        self.parent = "external"
+        make = self.createActor
+        self.peers = Peers(self.myAddress, make(Registry), make(Registry), make(Registry),
+                           make(PaymentGatewayActor), make(Projector), make(Notifier))
+        # The projector first: the notifier reads the states it writes.
+        for address, kind in ((self.peers.projector, ""), (self.peers.notifier, ""),
+                              (self.peers.payment, ""), (self.peers.orders, "order"),
+                              (self.peers.stores, "store"), (self.peers.riders, "rider")):
+            self.send(address, Start(self.settings, self.peers, kind))
+        self.model = ReadModel(Database.shared(self.settings["actors"]["db_path"]))
+        self._schedule_sweep()
+        self.reply(envelope, sender, Booted(self.peers, os.getpid(), os.getsid(0)))
+
+    def _schedule_sweep(self) -> None:
+        self.wakeupAfter(timedelta(seconds=self.settings["actors"]["sweep_interval_s"]),
+                         payload=Sweep())
+
+    def on_wakeup(self, message: Any, sender: Any) -> None:
+        if isinstance(message.payload, Sweep):
+            self.sweep()
+            self._schedule_sweep()
+        elif isinstance(message.payload, tuple) and message.payload[0] == "gather":
+            self.on_gather_timeout(message.payload[1])
+
+    def sweep(self) -> None:
+        """Re-drive what a lost message or a crash may have left undone."""
+        self.send(self.peers.projector, Nudge(0))
+        self.send(self.peers.notifier, Nudge(0))
+        for order_id in self.model.refund_pending():
+            self.send(self.peers.orders, Envelope("", ResumeRefund(order_id)))
+
+    def on_sweep(self, envelope: Envelope, sender: Any) -> None:
+        self.sweep()
+        self.reply(envelope, sender, "swept")
+
+    def children(self) -> list[Any]:
+        p = self.peers
+        return [p.projector, p.notifier, p.payment, p.orders, p.stores, p.riders]
+
+    def on_child_exited(self, message: Any, sender: Any) -> None:
+        pass  # supervision of the payment gateway is the payment supervisor's (issue 4)
+
+    HANDLERS = {Boot: "on_boot", GetStats: "on_get_stats", ActorStats: "on_actor_stats",
+                Sweep: "on_sweep"}

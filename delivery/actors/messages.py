@@ -1,0 +1,326 @@
+"""The actors' vocabulary: envelopes, replies and internal messages; one codec serves them all."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import codec
+from ..domain import geo, menu
+from ..domain.refusal import Refusal
+
+# -- envelope and replies --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """A request travelling to an actor, kept apart from the message it carries."""
+
+    corr: str
+    """Correlation id chosen by the requester; the reply carries it back."""
+    body: Any
+    """The command or query."""
+    reply_to: Any = None
+    """Address of the requester (set by the first actor that receives it); None: no reply."""
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The answer to an Envelope: a result, or a refusal."""
+
+    corr: str
+    """The request's correlation id."""
+    result: Any = None
+    """What was asked for: an order view, an id, statistics..."""
+    refusal: Refusal | None = None
+    """Why the request was refused; None on success."""
+
+
+# -- lifecycle ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Boot:
+    """Guardian: start the system's singletons with this configuration."""
+
+    settings: dict[str, Any]
+    """The merged configuration, with actors.db_path added."""
+
+
+@dataclass(frozen=True)
+class Peers:
+    """Addresses of the system's well-known actors."""
+
+    guardian: Any
+    orders: Any
+    stores: Any
+    riders: Any
+    payment: Any
+    projector: Any
+    notifier: Any
+
+
+@dataclass(frozen=True)
+class Start:
+    """A singleton's first message: its configuration and its peers."""
+
+    settings: dict[str, Any]
+    """The merged configuration."""
+    peers: Peers
+    """Whom it talks to."""
+    kind: str = ""
+    """For registries: which entity kind they route to (order, store, rider)."""
+
+
+@dataclass(frozen=True)
+class Booted:
+    """The guardian's answer to Boot."""
+
+    peers: Peers
+    """Addresses of the singletons."""
+    pid: int
+    """Process id of the guardian."""
+    sid: int
+    """Session id of the guardian (on multiprocTCPBase: the admin daemon's)."""
+
+
+@dataclass(frozen=True)
+class Activate:
+    """An entity actor's first message, from its registry."""
+
+    key: str
+    """The entity's id."""
+    settings: dict[str, Any]
+    """The merged configuration."""
+    peers: Peers
+    """Whom it talks to."""
+
+
+@dataclass(frozen=True)
+class Finished:
+    """An entity tells its registry that nothing more will happen to it: passivate it."""
+
+    key: str
+    """The entity's id."""
+
+
+@dataclass(frozen=True)
+class Retired:
+    """An entity's last word before it stops: how many messages it handled."""
+
+    key: str
+    """The entity's id."""
+    messages_in: int
+    """Messages it received in its life."""
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """Wakeup payload: re-drive unfinished work (pending refunds, lagging consumers)."""
+
+
+# -- journal consumers ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Committed:
+    """Order -> projector: events up to `seq` are in the journal; reply once they are projected."""
+
+    order_id: str
+    """The order that changed."""
+    seq: int
+    """Global sequence of its last event."""
+    view: dict[str, Any] | None = None
+    """The order view after the command, to send back."""
+    corr: str = ""
+    """Correlation id of the request to answer; empty: nobody waits."""
+    reply_to: Any = None
+    """Requester's address."""
+
+
+@dataclass(frozen=True)
+class Nudge:
+    """The journal has grown to `seq`; catch up."""
+
+    seq: int
+    """The journal's head as the sender knows it."""
+    store_id: str = ""
+    """For stores: whose inbox."""
+
+
+# -- registrations and riders -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RegisterStore:
+    """Create a store with its menu; answered with its id."""
+
+    store_id: str
+    """New store's id."""
+    name: str
+    """Shown to customers."""
+    owner_phone: str
+    """Where the owner's messages go."""
+    location: geo.Location
+    """Where the store is."""
+    menu: tuple[menu.MenuItem, ...]
+    """What it sells."""
+    token: str
+    """The owner's bearer token (only its hash is stored)."""
+
+
+@dataclass(frozen=True)
+class RegisterRider:
+    """Create a rider; answered with its id."""
+
+    rider_id: str
+    """New rider's id."""
+    name: str
+    """Rider's name."""
+    phone: str
+    """Rider's phone."""
+    location: geo.Location | None
+    """Where the rider is now."""
+    token: str
+    """The rider's bearer token (only its hash is stored)."""
+
+
+@dataclass(frozen=True)
+class MoveRider:
+    """A rider reports where it is."""
+
+    rider_id: str
+    """Who."""
+    location: geo.Location
+    """Where."""
+
+
+@dataclass(frozen=True)
+class PickUp:
+    """A rider asks to pick an order up; its actor adds its location and forwards it."""
+
+    rider_id: str
+    """Who picks."""
+    order_id: str
+    """What."""
+
+
+@dataclass(frozen=True)
+class ResumeRefund:
+    """Wake an order so it re-drives its pending refund."""
+
+    order_id: str
+    """Order with a pending refund."""
+
+
+# -- payment -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Charge:
+    """Order -> gateway: charge the customer; the order id is the idempotency key."""
+
+    order_id: str
+    """Order being paid; a second charge of the same order returns the first."""
+    amount: int
+    """Amount in won."""
+    method: str
+    """Payment method."""
+    card_token: str
+    """Tokenised card."""
+
+
+@dataclass(frozen=True)
+class ChargeApproved:
+    """Gateway -> order: the charge went through."""
+
+    order_id: str
+    payment_id: str
+    amount: int
+    method: str
+
+
+@dataclass(frozen=True)
+class ChargeDeclined:
+    """Gateway -> order: the provider declined the card."""
+
+    order_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Refund:
+    """Order -> gateway: give the money back; at most once per order."""
+
+    order_id: str
+    payment_id: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class RefundApproved:
+    """Gateway -> order: the refund went through."""
+
+    order_id: str
+    refund_id: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class PaymentUnavailable:
+    """Gateway or supervisor -> order: the provider cannot be reached now; try later."""
+
+    order_id: str
+    retry_after_s: float
+    reason: str
+
+
+# -- introspection --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GetStats:
+    """Ask an actor (and the actors under it) to describe themselves."""
+
+    gather_id: str = ""
+    """Set by a parent collecting its children's answers."""
+
+
+@dataclass(frozen=True)
+class ActorInfo:
+    """One actor as the admin console shows it."""
+
+    address: str
+    kind: str
+    key: str
+    parent: str
+    pid: int
+    started_at: str
+    restarts: int
+    messages_in: int
+    state: str
+
+
+@dataclass(frozen=True)
+class ActorStats:
+    """Answer to GetStats."""
+
+    gather_id: str
+    """Echo of the request's gather id."""
+    actors: tuple[ActorInfo, ...]
+    """This actor and those under it."""
+    retired_messages: int = 0
+    """Messages handled by entity actors that have since stopped."""
+    live: dict[str, int] = field(default_factory=dict)
+    """Live entity actors by kind."""
+
+
+# Envelope, Peers, Start, Activate, Booted and Committed hold Thespian addresses, which only the
+# actor transport carries; everything else must survive the msgpack codec.
+TRANSPORT_ONLY = (Envelope, Peers, Start, Activate, Booted, Committed)
+
+codec.register(
+    Reply, Boot, Finished, Retired, Sweep, Nudge, RegisterStore, RegisterRider, MoveRider, PickUp,
+    ResumeRefund, Charge, ChargeApproved, ChargeDeclined, Refund, RefundApproved,
+    PaymentUnavailable, GetStats, ActorInfo, ActorStats,
+)

@@ -1,0 +1,187 @@
+"""OrderActor: one per order; decides commands, journals events, then tells the projector."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from thespian.actors import PoisonMessage
+
+from .. import clock
+from ..domain import commands as c
+from ..domain import order
+from ..domain.refusal import Refusal
+from ..store.directory import Directory
+from ..store.journal import ConcurrencyConflict, Journal
+from .entity import EntityActor
+from .messages import (
+    Activate, Charge, ChargeApproved, ChargeDeclined, Committed, Envelope, GetStats,
+    PaymentUnavailable, Refund, RefundApproved, ResumeRefund,
+)
+
+MAX_CONFLICT_RETRIES = 3
+
+
+class OrderActor(EntityActor):
+    """The live order: the only writer of its events."""
+
+    KIND = "order"
+
+    def activated(self) -> None:
+        self.journal = Journal(self.db)
+        self.state = order.replay(self.journal.load(self.key))
+        self.paying: tuple[Envelope, Any, c.PayOrder] | None = None
+        self.charge_attempt = 0
+        self.refunding = False
+        self._after_change()
+
+    # -- commands -----------------------------------------------------------------------------
+    def on_command(self, envelope: Envelope, sender: Any) -> None:
+        self.execute(envelope.body, envelope, sender)
+
+    def on_place(self, envelope: Envelope, sender: Any) -> None:
+        cmd: c.PlaceOrder = envelope.body
+        if self.state is None:
+            menu = Directory(self.db).menu(cmd.store_id)
+            self._commit(order.place(cmd, menu, clock.now()), envelope, sender, cmd)
+        else:
+            self.execute(cmd, envelope, sender)
+
+    def execute(self, cmd: c.Command, envelope: Envelope | None, sender: Any) -> None:
+        self._commit(order.decide(self.state, cmd, clock.now()), envelope, sender, cmd)
+
+    def _commit(self, decision: order.Decision, envelope: Envelope | None, sender: Any,
+                cmd: c.Command) -> None:
+        for _ in range(MAX_CONFLICT_RETRIES):
+            if isinstance(decision, Refusal):
+                if envelope:
+                    self.reply(envelope, sender, refusal=decision)
+                return
+            if not decision:  # nothing changes: answer with the current view
+                if envelope:
+                    self.reply(envelope, sender, order.view(self.state))
+                return
+            parties = self.state or decision[0]  # OrderPlaced names them for a new order
+            try:
+                seq = self.journal.append(decision, parties.customer_id, parties.store_id)
+            except ConcurrencyConflict:
+                # An older incarnation of this order wrote first: catch up and decide again.
+                self.state = order.replay(self.journal.load(self.key))
+                decision = (order.decide(self.state, cmd, clock.now()) if self.state
+                            else order.place(cmd, Directory(self.db).menu(cmd.store_id), clock.now()))
+                continue
+            for event in decision:
+                self.state = order.evolve(self.state, event)
+            self._published(seq, envelope, sender)
+            self._after_change()
+            return
+        if envelope:
+            self.reply(envelope, sender, refusal=Refusal("conflict", "order is busy, retry"))
+
+    def _published(self, seq: int, envelope: Envelope | None, sender: Any) -> None:
+        if envelope and envelope.corr:
+            self.send(self.peers.projector, Committed(self.key, seq, order.view(self.state),
+                                                      envelope.corr, envelope.reply_to or sender))
+        else:
+            self.send(self.peers.projector, Committed(self.key, seq))
+
+    def _after_change(self) -> None:
+        if self.state is None:
+            return
+        if self.state.payment_status == order.REFUND_PENDING and not self.refunding:
+            self.refunding = True
+            self.send(self.peers.payment, Refund(self.key, self.state.payment_id or "",
+                                                 self.state.total))
+        elif self.state.is_final and self.paying is None:
+            self.finished()
+
+    # -- payment ---------------------------------------------------------------------------------
+    def on_pay(self, envelope: Envelope, sender: Any) -> None:
+        cmd: c.PayOrder = envelope.body
+        refusal = order.check_payable(self.state, cmd)
+        if refusal is None and self.paying is not None:
+            refusal = Refusal("payment_in_progress", "a payment of this order is in progress")
+        if refusal:
+            self.reply(envelope, sender, refusal=refusal)
+            return
+        self.paying = (envelope, sender, cmd)
+        self.charge_attempt += 1
+        self.send(self.peers.payment, Charge(self.key, self.state.total, cmd.method, cmd.card_token))
+        # A gateway that dies without a word must not leave the customer waiting.
+        self.wakeupAfter(timedelta(seconds=self._charge_guard_s()),
+                         payload=("charge", self.charge_attempt))
+
+    def _charge_guard_s(self) -> float:
+        timeouts = self.settings["actors"]["reply_timeout_s"] * 0.8, \
+            2 * self.settings["payment"]["call_timeout_ms"] / 1000 + 1
+        return min(timeouts)
+
+    def on_charge_approved(self, message: ChargeApproved, sender: Any) -> None:
+        envelope, requester, _ = self.paying or (None, None, None)
+        self.paying = None
+        self.execute(c.RecordPayment(self.key, message.payment_id, message.method, message.amount),
+                     envelope, requester)
+
+    def on_charge_declined(self, message: ChargeDeclined, sender: Any) -> None:
+        self._payment_failed(Refusal("payment_declined", f"the card was declined: {message.reason}",
+                                     "card_token"))
+
+    def on_payment_unavailable(self, message: PaymentUnavailable, sender: Any) -> None:
+        if self.paying is not None:
+            self._payment_failed(Refusal("payment_unavailable", message.reason),
+                                 message.retry_after_s)
+        else:
+            self._refund_later(message.retry_after_s)
+
+    def _payment_failed(self, refusal: Refusal, retry_after_s: float | None = None) -> None:
+        if self.paying is None:
+            return
+        envelope, requester, _ = self.paying
+        self.paying = None
+        if retry_after_s is not None:
+            refusal = Refusal(refusal.code, f"{refusal.detail}; retry after {retry_after_s:g} s",
+                              refusal.field)
+        self.reply(envelope, requester, refusal=refusal)
+        self._after_change()
+
+    # -- refund ------------------------------------------------------------------------------------
+    def on_refund_approved(self, message: RefundApproved, sender: Any) -> None:
+        self.refunding = False
+        self.execute(c.RecordRefund(self.key, message.refund_id, message.amount), None, None)
+
+    def on_resume_refund(self, envelope: Envelope, sender: Any) -> None:
+        self.refunding = False  # a refund request lost with a dead gateway is sent again
+        self._after_change()
+
+    def _refund_later(self, delay_s: float) -> None:
+        self.wakeupAfter(timedelta(seconds=max(0.05, delay_s)), payload="refund")
+
+    def on_wakeup(self, message: Any, sender: Any) -> None:
+        if message.payload == "refund":
+            self.refunding = False
+            self._after_change()
+        elif message.payload == ("charge", self.charge_attempt) and self.paying is not None:
+            self._payment_failed(Refusal("payment_unavailable", "the payment gateway did not answer"),
+                                 1.0)
+
+    def on_poison(self, message: PoisonMessage, sender: Any) -> None:
+        # The gateway failed on our message: treat it as unavailable, never as a decline.
+        if isinstance(message.poisonMessage, Charge):
+            self._payment_failed(Refusal("payment_unavailable", "the payment gateway failed"), 1.0)
+        elif isinstance(message.poisonMessage, Refund):
+            self._refund_later(1.0)
+
+    def describe(self) -> str:
+        if self.state is None:
+            return "empty"
+        return f"{self.state.status} payment={self.state.payment_status} v{self.state.version}"
+
+    HANDLERS = {
+        Activate: "on_activate", c.PlaceOrder: "on_place", c.PayOrder: "on_pay",
+        ChargeApproved: "on_charge_approved", ChargeDeclined: "on_charge_declined",
+        PaymentUnavailable: "on_payment_unavailable", RefundApproved: "on_refund_approved",
+        ResumeRefund: "on_resume_refund", GetStats: "on_get_stats",
+        **{t: "on_command" for t in (c.AcceptOrder, c.RejectOrder, c.StartCooking,
+                                     c.FinishCooking, c.CancelOrder, c.PickUpOrder,
+                                     c.ConfirmDelivery)},
+    }

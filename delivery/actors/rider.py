@@ -1,0 +1,55 @@
+"""RiderActor: one per rider; knows where the rider is and asks orders to be picked up."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import clock
+from ..domain import commands as c
+from ..domain.refusal import Refusal
+from ..store.directory import Directory
+from .entity import EntityActor
+from .messages import Activate, Envelope, GetStats, MoveRider, PickUp, RegisterRider
+
+
+class RiderActor(EntityActor):
+    """The live rider."""
+
+    KIND = "rider"
+
+    def activated(self) -> None:
+        self.directory = Directory(self.db)
+        self.exists, self.location = self.directory.rider_location(self.key)
+
+    def on_register(self, envelope: Envelope, sender: Any) -> None:
+        m: RegisterRider = envelope.body
+        if not self.exists:
+            self.directory.add_rider(m.rider_id, m.name, m.phone, m.location, m.token, clock.now())
+            self.exists, self.location = True, m.location
+        self.reply(envelope, sender, {"id": self.key})
+
+    def on_move(self, envelope: Envelope, sender: Any) -> None:
+        if not self.exists:
+            self.reply(envelope, sender, refusal=Refusal("not_found", "rider does not exist"))
+            return
+        self.location = envelope.body.location
+        self.directory.move_rider(self.key, self.location, clock.now())
+        self.reply(envelope, sender, {"id": self.key, "location": {"lat": self.location.lat,
+                                                                   "lon": self.location.lon}})
+
+    def on_pick_up(self, envelope: Envelope, sender: Any) -> None:
+        if not self.exists:
+            self.reply(envelope, sender, refusal=Refusal("not_found", "rider does not exist"))
+            return
+        m: PickUp = envelope.body
+        command = c.PickUpOrder(m.order_id, self.key, self.location,
+                                self.settings["dispatch"]["radius_km"])
+        self.send(self.peers.orders, Envelope(envelope.corr, command, envelope.reply_to or sender))
+
+    def describe(self) -> str:
+        if self.location is None:
+            return "no location"
+        return f"at {self.location.lat:.5f},{self.location.lon:.5f}"
+
+    HANDLERS = {Activate: "on_activate", RegisterRider: "on_register", MoveRider: "on_move",
+                PickUp: "on_pick_up", GetStats: "on_get_stats"}

@@ -1,0 +1,310 @@
+"""Starting, talking to and stopping the actor system.
+
+One thread owns the ActorSystem handle (Thespian's handle is not thread-safe, and on
+simpleSystemBase every actor runs inside the calls made on it). Other threads hand it requests
+through a queue and get concurrent.futures.Future objects back, resolved by correlation id.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import itertools
+import logging
+import os
+import queue
+import signal
+import socket
+import sys
+import threading
+import time
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+from ..store.db import database_path
+from . import loopback
+from .messages import ActorStats, Boot, Booted, Envelope, GetStats, Reply
+
+log = logging.getLogger("delivery.system")
+
+PID_FILE = "actors.pid"
+_STOP = object()
+_LOG_DEFS = {
+    "version": 1,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain",
+                            "level": "WARNING"}},
+    "root": {"handlers": ["stderr"], "level": "WARNING"},
+}
+
+
+class ActorSystemUnavailable(RuntimeError):
+    """The actor system is not running or did not answer in time."""
+
+
+class ActorFailure(RuntimeError):
+    """An actor failed on the request (Thespian returned it as a PoisonMessage)."""
+
+
+class ActorRuntime:
+    """The service's actor system: start, request/reply by correlation id, stop."""
+
+    def __init__(self, settings: dict[str, Any]) -> None:
+        self.settings = settings
+        self.base = settings["actors"]["base"]
+        self.data_dir = Path(settings["server"]["data_dir"])
+        self.db_path = str(database_path(self.data_dir))
+        self.settings["actors"]["db_path"] = self.db_path
+        self.reply_timeout = settings["actors"]["reply_timeout_s"]
+        self._requests: queue.Queue = queue.Queue()
+        self._futures: dict[str, Future] = {}
+        self._deadlines: list[tuple[float, str]] = []
+        self._corr = itertools.count(1)
+        self._booted = threading.Event()
+        self._boot_error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        self.peers = None
+        self.admin_sid: int | None = None
+        self.sent = self.received = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self, timeout: float = 30.0) -> ActorRuntime:
+        """Start the actor system and its root; returns once it answers."""
+        self._thread = threading.Thread(target=self._run, name="actor-pump", daemon=True)
+        self._thread.start()
+        if not self._booted.wait(timeout):
+            raise ActorSystemUnavailable("actor system did not start in time")
+        if self._boot_error is not None:
+            raise ActorSystemUnavailable(f"actor system failed to start: {self._boot_error}")
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Shut the actor system down; on multiprocTCPBase every actor process exits."""
+        if self._thread is None:
+            return
+        self._requests.put(_STOP)
+        self._thread.join(timeout)
+        self._thread = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive() and self._booted.is_set() \
+            and self._boot_error is None
+
+    def __enter__(self) -> ActorRuntime:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- requests ----------------------------------------------------------------------------------
+    def request(self, target: str, body: Any, timeout: float | None = None) -> Future:
+        """Send `body` to the well-known actor `target` (orders, stores, riders, guardian, ...)."""
+        future: Future = Future()
+        if not self.running:
+            future.set_exception(ActorSystemUnavailable("actor system is not running"))
+            return future
+        self._requests.put((target, body, timeout or self.reply_timeout, future))
+        return future
+
+    def call(self, target: str, body: Any, timeout: float | None = None) -> Reply:
+        """Blocking request; raises ActorSystemUnavailable when no reply comes in time."""
+        wait = (timeout or self.reply_timeout) + 1.0
+        return self.request(target, body, timeout).result(wait)
+
+    def stats(self) -> ActorStats:
+        """Every live actor, messages handled (retired entities included), live entities."""
+        return self.call("guardian", GetStats()).result
+
+    def messages_total(self) -> int:
+        """Messages received by all actors so far, those of passivated entities included."""
+        stats = self.stats()
+        return sum(a.messages_in for a in stats.actors) + stats.retired_messages
+
+    # -- the pump thread ------------------------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            asys = self._start_system()
+        except BaseException as exc:  # reported to start(), which raises it
+            self._boot_error = exc
+            self._booted.set()
+            return
+        try:
+            self._pump(asys)
+        finally:
+            self._shutdown(asys)
+
+    def _start_system(self):
+        from thespian.actors import ActorSystem
+
+        from .guardian import Guardian
+
+        if self.base == "multiprocTCPBase":
+            loopback.bind_to(self.settings["actors"]["bind_address"])
+            self._clear_stale_admin()
+            asys = ActorSystem(self.base, {"Admin Port": self.settings["actors"]["admin_port"]},
+                               logDefs=_LOG_DEFS, transientUnique=True)
+        else:
+            asys = ActorSystem(self.base, logDefs=_LOG_DEFS, transientUnique=True)
+        try:
+            guardian = asys.createActor(Guardian)
+            reply = asys.ask(guardian, Envelope("boot", Boot(self.settings)), 30)
+            if not isinstance(reply, Reply) or not isinstance(reply.result, Booted):
+                raise ActorSystemUnavailable(f"guardian did not boot: {reply!r}")
+        except BaseException:
+            asys.shutdown()
+            raise
+        self.peers = reply.result.peers
+        if self.base == "multiprocTCPBase":
+            self.admin_sid = reply.result.sid
+            (self.data_dir / PID_FILE).write_text(str(self.admin_sid))
+        self._booted.set()
+        return asys
+
+    def _pump(self, asys) -> None:
+        # simpleSystemBase runs the actors inside tell/listen and returns at once when idle, so
+        # the thread waits on its queue; the multi-process bases wait inside listen instead.
+        idle_wait, listen_wait = (0.005, 0.0) if self.base == "simpleSystemBase" else (0.0, 0.002)
+        while True:
+            try:
+                first = self._requests.get(timeout=idle_wait) if idle_wait else \
+                    self._requests.get_nowait()
+            except queue.Empty:
+                first = None
+            batch = [first] if first is not None else []
+            with contextlib.suppress(queue.Empty):
+                while len(batch) < 256:
+                    batch.append(self._requests.get_nowait())
+            for item in batch:
+                if item is _STOP:
+                    return
+                self._send(asys, *item)
+            self._drain(asys, listen_wait)
+            self._expire()
+
+    def _send(self, asys, target: str, body: Any, timeout: float, future: Future) -> None:
+        address = getattr(self.peers, target, None)
+        if address is None:
+            future.set_exception(ValueError(f"no actor named {target!r}"))
+            return
+        corr = f"r{next(self._corr)}"
+        self._futures[corr] = future
+        heapq.heappush(self._deadlines, (time.monotonic() + timeout, corr))
+        self.sent += 1
+        asys.tell(address, Envelope(corr, body))
+
+    def _drain(self, asys, wait: float) -> None:
+        from thespian.actors import PoisonMessage
+
+        while True:
+            message = asys.listen(wait)
+            if message is None:
+                return
+            wait = 0.0
+            self.received += 1
+            if isinstance(message, Reply):
+                self._resolve(message.corr, result=message)
+            elif isinstance(message, PoisonMessage) and isinstance(message.poisonMessage, Envelope):
+                self._resolve(message.poisonMessage.corr,
+                              error=ActorFailure(f"an actor failed on {type(message.poisonMessage.body).__name__}"))
+
+    def _resolve(self, corr: str, result: Any = None, error: BaseException | None = None) -> None:
+        future = self._futures.pop(corr, None)
+        if future is None or future.done():
+            return  # answered after its deadline
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        while self._deadlines and self._deadlines[0][0] <= now:
+            _, corr = heapq.heappop(self._deadlines)
+            self._resolve(corr, error=ActorSystemUnavailable("no reply from the actor system in time"))
+
+    def _shutdown(self, asys) -> None:
+        for corr in list(self._futures):
+            self._resolve(corr, error=ActorSystemUnavailable("actor system stopped"))
+        try:
+            asys.shutdown()
+        finally:
+            if self.base == "multiprocTCPBase":
+                (self.data_dir / PID_FILE).unlink(missing_ok=True)
+                if self.admin_sid:
+                    kill_session(self.admin_sid, wait=5.0)  # stragglers that ignored shutdown
+
+    # -- stale admins (multiprocTCPBase) ----------------------------------------------------------------
+    def _clear_stale_admin(self) -> None:
+        """Kill the process tree of an admin left behind by a crashed run on this data directory.
+
+        The admin daemonizes (setsid), so it and every actor process share a session whose id
+        is the admin's pid; that id is kept in the data directory while the system runs.
+        """
+        pid_file = self.data_dir / PID_FILE
+        if pid_file.exists():
+            with contextlib.suppress(ValueError):
+                kill_session(int(pid_file.read_text().strip()), wait=5.0)
+            pid_file.unlink(missing_ok=True)
+        port = self.settings["actors"]["admin_port"]
+        if port_in_use(self.settings["actors"]["bind_address"], port):
+            raise ActorSystemUnavailable(
+                f"actors.admin_port {port} is in use by another process; stop it or choose another port")
+
+
+def kill_session(sid: int, wait: float = 5.0) -> int:
+    """SIGKILL every process of session `sid` (an actor-system admin and its actors).
+
+    Only processes running this very Python interpreter are touched, and never the caller's own
+    session, so a stale pid file naming a reused id cannot hurt anything else.
+    """
+    if sid == os.getsid(0):
+        return 0
+    victims = [pid for pid in _pids() if _session_of(pid) == sid and _same_interpreter(pid)]
+    for pid in victims:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline and any(_alive(pid) for pid in victims):
+        time.sleep(0.02)
+    return len(victims)
+
+
+def session_pids(sid: int) -> list[int]:
+    """Live processes of a session."""
+    return [pid for pid in _pids() if _session_of(pid) == sid and _alive(pid)]
+
+
+def _pids() -> list[int]:
+    return [int(name) for name in os.listdir("/proc") if name.isdigit() and int(name) != os.getpid()]
+
+
+def _session_of(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[3])  # after ')': state, ppid, pgrp, session
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _same_interpreter(pid: int) -> bool:
+    try:
+        return os.path.realpath(f"/proc/{pid}/exe") == os.path.realpath(sys.executable)
+    except OSError:
+        return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def port_in_use(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, port)) == 0

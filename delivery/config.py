@@ -1,0 +1,177 @@
+"""Configuration: config/default.toml, then an overlay file, then DELIVERY_<SECTION>_<KEY> variables."""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+DEFAULT_FILE = Path(__file__).resolve().parent.parent / "config" / "default.toml"
+ENV_PREFIX = "DELIVERY_"
+BASES = ("simpleSystemBase", "multiprocTCPBase")
+PROVIDERS = ("simulated", "http")
+CHANNELS = ("log", "webhook")
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, unknown or out of range; the message names the key."""
+
+
+def load(overlay: str | Path | None = None, env: Mapping[str, str] | None = None,
+         **overrides: Any) -> dict[str, Any]:
+    """The merged configuration; `overrides` are dotted keys ("server.port") set last."""
+    config = _read_toml(DEFAULT_FILE)
+    if overlay:
+        _merge(config, _read_toml(Path(overlay)), prefix="")
+    _apply_env(config, os.environ if env is None else env)
+    for dotted, value in overrides.items():
+        if value is not None:
+            _set_dotted(config, dotted.replace("__", "."), value)
+    _validate(config)
+    return config
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"config file {path} is not valid TOML: {e}") from None
+
+
+def _merge(base: dict[str, Any], over: Mapping[str, Any], prefix: str) -> None:
+    for key, value in over.items():
+        dotted = f"{prefix}{key}"
+        if key not in base:
+            raise ConfigError(f"unknown config key '{dotted}'")
+        if isinstance(base[key], dict):
+            if not isinstance(value, dict):
+                raise ConfigError(f"config key '{dotted}' must be a table")
+            _merge(base[key], value, prefix=dotted + ".")
+        else:
+            base[key] = _coerce(dotted, base[key], value)
+
+
+def _leaves(table: dict[str, Any], path: tuple[str, ...] = ()):
+    for key, value in table.items():
+        if isinstance(value, dict):
+            yield from _leaves(value, path + (key,))
+        else:
+            yield path + (key,)
+
+
+def env_name(path: tuple[str, ...]) -> str:
+    """The environment variable that overrides the key at `path`."""
+    return ENV_PREFIX + "_".join(path).upper()
+
+
+def _apply_env(config: dict[str, Any], env: Mapping[str, str]) -> None:
+    for path in list(_leaves(config)):
+        name = env_name(path)
+        if name in env:
+            _set_dotted(config, ".".join(path), env[name], source=name)
+
+
+def _set_dotted(config: dict[str, Any], dotted: str, value: Any, source: str | None = None) -> None:
+    *parents, leaf = dotted.split(".")
+    table = config
+    for part in parents:
+        table = table.get(part)
+        if not isinstance(table, dict):
+            raise ConfigError(f"unknown config key '{dotted}'")
+    if leaf not in table or isinstance(table[leaf], dict):
+        raise ConfigError(f"unknown config key '{dotted}'")
+    table[leaf] = _coerce(dotted, table[leaf], value, source)
+
+
+def _coerce(key: str, default: Any, value: Any, source: str | None = None) -> Any:
+    """Convert `value` to the type of the default, naming the key when it cannot."""
+    where = f"'{key}'" + (f" (from {source})" if source else "")
+    try:
+        if isinstance(default, bool):
+            return _to_bool(value)
+        if isinstance(default, int):
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError
+            return int(value)
+        if isinstance(default, float):
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        if isinstance(default, list):
+            return _to_list(value)
+        if isinstance(value, str):
+            return value
+        raise ValueError
+    except (TypeError, ValueError):
+        kind = type(default).__name__
+        raise ConfigError(f"config key {where} must be of type {kind}, got {value!r}") from None
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(value)
+
+
+def _to_list(value: Any) -> list[str]:
+    if isinstance(value, list):
+        items = value
+    elif isinstance(value, str) and value.strip().startswith("["):
+        items = json.loads(value)
+    elif isinstance(value, str):
+        items = [part.strip() for part in value.split(",") if part.strip()]
+    else:
+        raise ValueError(value)
+    if not all(isinstance(item, str) for item in items):
+        raise ValueError(value)
+    return list(items)
+
+
+def _require(ok: bool, key: str, what: str, value: Any) -> None:
+    if not ok:
+        raise ConfigError(f"config key '{key}' {what}, got {value!r}")
+
+
+def _validate(c: dict[str, Any]) -> None:
+    a, p, b, s = c["actors"], c["payment"], c["payment"]["breaker"], c["payment"]["supervisor"]
+    _require(1 <= c["server"]["port"] <= 65535 or c["server"]["port"] == 0, "server.port",
+             "must be a TCP port (0 picks a free one)", c["server"]["port"])
+    _require(a["base"] in BASES, "actors.base", f"must be one of {', '.join(BASES)}", a["base"])
+    for key in ("max_live_orders", "max_live_stores", "max_live_riders"):
+        _require(a[key] >= 1, f"actors.{key}", "must be at least 1", a[key])
+    _require(1024 <= a["admin_port"] <= 65535, "actors.admin_port", "must be 1024..65535", a["admin_port"])
+    _require(a["reply_timeout_s"] > 0, "actors.reply_timeout_s", "must be positive", a["reply_timeout_s"])
+    _require(a["sweep_interval_s"] > 0, "actors.sweep_interval_s", "must be positive", a["sweep_interval_s"])
+    _require(p["provider"] in PROVIDERS, "payment.provider", f"must be one of {', '.join(PROVIDERS)}",
+             p["provider"])
+    _require(p["provider"] != "http" or p["provider_url"].startswith(("http://", "https://")),
+             "payment.provider_url", "must be an http(s) URL when payment.provider is http",
+             p["provider_url"])
+    _require(p["call_timeout_ms"] > 0, "payment.call_timeout_ms", "must be positive", p["call_timeout_ms"])
+    _require(b["failure_threshold"] >= 1, "payment.breaker.failure_threshold", "must be at least 1",
+             b["failure_threshold"])
+    _require(0 < b["reset_timeout_s"] <= b["max_reset_timeout_s"], "payment.breaker.reset_timeout_s",
+             "must be positive and at most max_reset_timeout_s", b["reset_timeout_s"])
+    _require(0 < s["min_backoff_s"] <= s["max_backoff_s"], "payment.supervisor.min_backoff_s",
+             "must be positive and at most max_backoff_s", s["min_backoff_s"])
+    _require(0 <= s["random_factor"] <= 1, "payment.supervisor.random_factor", "must be 0..1",
+             s["random_factor"])
+    _require(c["dispatch"]["radius_km"] > 0, "dispatch.radius_km", "must be positive",
+             c["dispatch"]["radius_km"])
+    channels = c["notifications"]["channels"]
+    _require(bool(channels) and all(ch in CHANNELS for ch in channels), "notifications.channels",
+             f"must be a non-empty list of {', '.join(CHANNELS)}", channels)
+    _require("webhook" not in channels or c["notifications"]["webhook_url"].startswith(("http://", "https://")),
+             "notifications.webhook_url", "must be an http(s) URL when the webhook channel is on",
+             c["notifications"]["webhook_url"])

@@ -1,0 +1,39 @@
+"""Locations and great-circle distance."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .refusal import Refusal
+
+EARTH_RADIUS_KM = 6371.0088
+
+
+@dataclass(frozen=True)
+class Location:
+    """A point on Earth in WGS 84 degrees."""
+
+    lat: float
+    """Latitude, -90..90."""
+    lon: float
+    """Longitude, -180..180."""
+
+
+def check_location(lat: object, lon: object, field: str = "location") -> Location | Refusal:
+    """A Location from raw numbers, or a refusal naming the field that is out of range."""
+    for name, value, limit in (("lat", lat, 90.0), ("lon", lon, 180.0)):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            return Refusal("invalid_field", f"{field}.{name} must be a number", f"{field}.{name}")
+        if not -limit <= value <= limit:
+            return Refusal("invalid_field", f"{field}.{name} must be within ±{limit:g}, got {value}",
+                           f"{field}.{name}")
+    return Location(float(lat), float(lon))
+
+
+def distance_km(a: Location, b: Location) -> float:
+    """Great-circle (haversine) distance between two points in kilometres."""
+    p1, p2 = math.radians(a.lat), math.radians(b.lat)
+    dp, dl = p2 - p1, math.radians(b.lon - a.lon)
+    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))

@@ -1,0 +1,83 @@
+"""What the customer and the store owner are told about an order event (KakaoTalk-style)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import events as e
+from .order import OrderState
+
+CUSTOMER, STORE = "customer", "store"
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A message to one person about one event."""
+
+    id: str
+    """Unique per event and recipient: "<event_id>:<recipient kind>"; receivers deduplicate by it."""
+    recipient_kind: str
+    """"customer" or "store" (the store's owner)."""
+    recipient_id: str
+    """Customer id or store id."""
+    order_id: str
+    """The order it is about."""
+    kind: str
+    """Template code: order_placed, order_paid, ..., new_order, refund_completed."""
+    text: str
+    """The sentence, Korean then English."""
+    at: str
+    """Time of the event."""
+
+
+_CUSTOMER_TEXT = {
+    e.OrderPlaced: ("order_placed", "주문이 접수되었습니다. 결제를 진행해 주세요.",
+                    "Your order has been placed. Please complete the payment."),
+    e.OrderPaid: ("order_paid", "결제가 완료되었습니다. 가게에 주문이 전달되었습니다.",
+                  "Payment received. The store has your order."),
+    e.OrderAccepted: ("order_accepted", "가게에서 주문을 수락했습니다.",
+                      "The store accepted your order."),
+    e.OrderRejected: ("order_rejected", "가게 사정으로 주문이 거절되었습니다. 결제는 환불됩니다.",
+                      "The store could not take your order. Your payment will be refunded."),
+    e.CookingStarted: ("cooking_started", "조리를 시작했습니다.", "The store started cooking."),
+    e.CookingFinished: ("cooking_finished", "조리가 끝났습니다. 배달 기사님을 찾고 있습니다.",
+                        "Your food is ready; a rider is on the way to pick it up."),
+    e.OrderPickedUp: ("order_picked_up", "배달 기사님이 음식을 픽업했습니다.",
+                      "A rider picked up your food and is heading to you."),
+    e.DeliveryConfirmed: ("delivery_confirmed", "배달이 완료되었습니다. 맛있게 드세요!",
+                          "Delivered. Enjoy your meal!"),
+    e.OrderCancelled: ("order_cancelled", "주문이 취소되었습니다.", "Your order has been cancelled."),
+    e.RefundCompleted: ("refund_completed", "{total:,}원이 환불되었습니다.",
+                        "{total:,} won has been refunded."),
+}
+
+
+def notices_for(event: e.Event, state: OrderState) -> list[Notice]:
+    """Every notice an event causes; `state` is the order after the event."""
+    kind, ko, en = _CUSTOMER_TEXT[type(event)]
+    fmt = {"total": getattr(event, "amount", state.total)}
+    notices = [_notice(event, CUSTOMER, state.customer_id, kind,
+                       f"{ko.format(**fmt)}\n{en.format(**fmt)}")]
+    owner = _owner_text(event, state)
+    if owner:
+        notices.append(_notice(event, STORE, state.store_id, *owner))
+    return notices
+
+
+def _owner_text(event: e.Event, state: OrderState) -> tuple[str, str] | None:
+    if isinstance(event, e.OrderPaid):
+        items = ", ".join(f"{line.name} x{line.quantity}" for line in state.lines)
+        return ("new_order", f"새 주문이 들어왔습니다 ({state.total:,}원): {items}\n"
+                             f"New paid order ({state.total:,} won): {items}")
+    if isinstance(event, e.RefundCompleted):
+        return ("refund_completed", f"주문 {state.id}이(가) {event.amount:,}원 환불되었습니다.\n"
+                                    f"Order {state.id} was refunded {event.amount:,} won.")
+    if isinstance(event, e.OrderCancelled) and state.payment_id is not None:
+        return ("order_cancelled", f"고객이 주문 {state.id}을(를) 취소했습니다: {event.reason}\n"
+                                   f"The customer cancelled order {state.id}: {event.reason}")
+    return None
+
+
+def _notice(event: e.Event, recipient_kind: str, recipient_id: str, kind: str, text: str) -> Notice:
+    return Notice(f"{event.event_id}:{recipient_kind}", recipient_kind, recipient_id,
+                  event.order_id, kind, text, event.at)

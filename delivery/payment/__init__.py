@@ -1,0 +1,1 @@
+"""Payment providers: the outside systems that move money, behind one small interface."""

@@ -1,0 +1,109 @@
+"""The SQLite database file: connection settings, schema and transactions."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+FILE_NAME = "delivery.sqlite3"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    order_id TEXT NOT NULL, version INTEGER NOT NULL,
+    customer_id TEXT NOT NULL, store_id TEXT NOT NULL,
+    kind TEXT NOT NULL, event_id TEXT NOT NULL UNIQUE, at TEXT NOT NULL, body BLOB NOT NULL,
+    UNIQUE (order_id, version));
+CREATE INDEX IF NOT EXISTS events_by_store ON events (store_id, seq);
+CREATE TABLE IF NOT EXISTS customers (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, phone TEXT NOT NULL, lat REAL NOT NULL,
+    lon REAL NOT NULL, token_hash TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS stores (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, owner_phone TEXT NOT NULL, lat REAL NOT NULL,
+    lon REAL NOT NULL, token_hash TEXT NOT NULL UNIQUE, menu BLOB NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS riders (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, phone TEXT NOT NULL, lat REAL, lon REAL,
+    token_hash TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL, located_at TEXT);
+CREATE TABLE IF NOT EXISTS checkpoints (name TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS order_views (
+    id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, store_id TEXT NOT NULL, status TEXT NOT NULL,
+    payment_status TEXT NOT NULL, rider_id TEXT, lat REAL NOT NULL, lon REAL NOT NULL,
+    created_at TEXT NOT NULL, updated_at TEXT NOT NULL, version INTEGER NOT NULL,
+    state BLOB NOT NULL, view TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS order_views_by_customer ON order_views (customer_id, created_at);
+CREATE INDEX IF NOT EXISTS order_views_by_store ON order_views (store_id, status, created_at);
+CREATE INDEX IF NOT EXISTS order_views_by_status ON order_views (status, payment_status);
+CREATE TABLE IF NOT EXISTS notifications (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,
+    recipient_kind TEXT NOT NULL, recipient_id TEXT NOT NULL, order_id TEXT NOT NULL,
+    kind TEXT NOT NULL, text TEXT NOT NULL, at TEXT NOT NULL, channel TEXT NOT NULL,
+    delivered INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS notifications_by_recipient
+    ON notifications (recipient_kind, recipient_id, seq);
+CREATE TABLE IF NOT EXISTS store_inbox (
+    store_id TEXT NOT NULL, order_id TEXT NOT NULL, kind TEXT NOT NULL, seq INTEGER NOT NULL,
+    received_at TEXT NOT NULL, PRIMARY KEY (store_id, order_id, kind));
+CREATE TABLE IF NOT EXISTS provider_ledger (
+    order_id TEXT NOT NULL, kind TEXT NOT NULL, reference TEXT NOT NULL, amount INTEGER NOT NULL,
+    at TEXT NOT NULL, PRIMARY KEY (order_id, kind));
+"""
+
+_SHARED: dict[tuple[int, str], Database] = {}
+
+
+class Database:
+    """One connection to the service's SQLite file in WAL mode with synchronous=FULL."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                                    timeout=30.0)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        # FULL: a commit is on disk before the caller is told, so an acknowledged order survives
+        # a power cut, not just a process crash.
+        self.conn.execute("PRAGMA synchronous=FULL")
+        self.conn.execute("PRAGMA foreign_keys=ON")
+        self.conn.executescript(SCHEMA)
+
+    @classmethod
+    def shared(cls, path: str | Path) -> Database:
+        """The connection of this process to `path` (actor processes each open their own)."""
+        key = (os.getpid(), str(path))
+        if key not in _SHARED:
+            _SHARED[key] = cls(path)
+        return _SHARED[key]
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE … COMMIT, rolled back on any exception."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def execute(self, sql: str, params: tuple = ()) -> sqlite3.Cursor:
+        return self.conn.execute(sql, params)
+
+    def close(self) -> None:
+        _SHARED.pop((os.getpid(), self.path), None)
+        self.conn.close()
+
+
+def database_path(data_dir: str | Path) -> Path:
+    """The database file under a data directory, creating the directory."""
+    path = Path(data_dir)
+    path.mkdir(parents=True, exist_ok=True)
+    return path / FILE_NAME
+
+
+def close_shared() -> None:
+    """Close this process's shared connections (at actor-system shutdown)."""
+    for key, db in list(_SHARED.items()):
+        if key[0] == os.getpid():
+            db.close()

@@ -1,0 +1,114 @@
+"""Registrations: customers, stores with their menus, riders, and the hashes of their tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from .. import codec
+from ..domain.geo import Location
+from ..domain.menu import MenuItem
+from .db import Database
+
+KINDS = ("customers", "stores", "riders")
+
+
+def new_token() -> str:
+    """An opaque bearer token: 256 random bits, URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    """What is stored of a token; tokens are random, so a plain SHA-256 cannot be guessed back."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Store:
+    """A registered store."""
+
+    id: str
+    """Store id."""
+    name: str
+    """Shown to customers."""
+    owner_phone: str
+    """Where the owner's messages go."""
+    location: Location
+    """Where the store is."""
+    menu: tuple[MenuItem, ...]
+    """What it sells."""
+
+
+class Directory:
+    """Durable registrations in the service's SQLite file."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def add_customer(self, id: str, name: str, phone: str, loc: Location, token: str, at: str) -> None:
+        with self.db.transaction() as conn:
+            conn.execute("INSERT INTO customers VALUES (?, ?, ?, ?, ?, ?, ?)",
+                         (id, name, phone, loc.lat, loc.lon, hash_token(token), at))
+
+    def add_store(self, store: Store, token: str, at: str) -> None:
+        with self.db.transaction() as conn:
+            conn.execute("INSERT INTO stores VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                         (store.id, store.name, store.owner_phone, store.location.lat,
+                          store.location.lon, hash_token(token), codec.encode(store.menu), at))
+
+    def add_rider(self, id: str, name: str, phone: str, loc: Location | None, token: str,
+                  at: str) -> None:
+        with self.db.transaction() as conn:
+            conn.execute("INSERT INTO riders VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                         (id, name, phone, loc.lat if loc else None, loc.lon if loc else None,
+                          hash_token(token), at, at if loc else None))
+
+    def identify(self, kind: str, token: str) -> str | None:
+        """The id of the customer, store or rider holding `token`, or None."""
+        if kind not in KINDS:
+            raise ValueError(kind)
+        wanted = hash_token(token)
+        row = self.db.execute(f"SELECT id, token_hash FROM {kind} WHERE token_hash = ?",
+                              (wanted,)).fetchone()
+        if row and hmac.compare_digest(row[1], wanted):
+            return row[0]
+        return None
+
+    def store(self, store_id: str) -> Store | None:
+        row = self.db.execute("SELECT id, name, owner_phone, lat, lon, menu FROM stores WHERE id = ?",
+                              (store_id,)).fetchone()
+        if row is None:
+            return None
+        return Store(row[0], row[1], row[2], Location(row[3], row[4]), codec.decode(row[5]))
+
+    def menu(self, store_id: str) -> dict[str, MenuItem] | None:
+        """A store's menu by item id, or None for an unknown store."""
+        row = self.db.execute("SELECT menu FROM stores WHERE id = ?", (store_id,)).fetchone()
+        return None if row is None else {item.id: item for item in codec.decode(row[0])}
+
+    def stores(self) -> list[Store]:
+        rows = self.db.execute("SELECT id, name, owner_phone, lat, lon, menu FROM stores ORDER BY id")
+        return [Store(r[0], r[1], r[2], Location(r[3], r[4]), codec.decode(r[5])) for r in rows]
+
+    def rider_location(self, rider_id: str) -> tuple[bool, Location | None]:
+        """(whether the rider exists, its last reported location)."""
+        row = self.db.execute("SELECT lat, lon FROM riders WHERE id = ?", (rider_id,)).fetchone()
+        if row is None:
+            return False, None
+        return True, None if row[0] is None else Location(row[0], row[1])
+
+    def move_rider(self, rider_id: str, loc: Location, at: str) -> None:
+        with self.db.transaction() as conn:
+            conn.execute("UPDATE riders SET lat = ?, lon = ?, located_at = ? WHERE id = ?",
+                         (loc.lat, loc.lon, at, rider_id))
+
+    def customer_phone(self, customer_id: str) -> str | None:
+        row = self.db.execute("SELECT phone FROM customers WHERE id = ?", (customer_id,)).fetchone()
+        return row[0] if row else None
+
+    def exists(self, kind: str, id: str) -> bool:
+        if kind not in KINDS:
+            raise ValueError(kind)
+        return self.db.execute(f"SELECT 1 FROM {kind} WHERE id = ?", (id,)).fetchone() is not None

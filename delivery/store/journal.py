@@ -1,0 +1,90 @@
+"""The event journal: every order's events with a global sequence, the source of truth."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .. import codec
+from ..domain.events import Event
+from .db import Database
+
+
+class ConcurrencyConflict(Exception):
+    """Another writer appended to the same order first; reload and decide again."""
+
+
+@dataclass(frozen=True)
+class Record:
+    """An event as stored, with its global sequence number and the order's parties."""
+
+    seq: int
+    """Global position in the journal."""
+    customer_id: str
+    """The order's customer."""
+    store_id: str
+    """The order's store."""
+    event: Event
+    """The event itself."""
+
+
+class Journal:
+    """Append-only store of order events in the service's SQLite file."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def append(self, events: Sequence[Event], customer_id: str, store_id: str) -> int:
+        """Commit the events of one command durably; returns the last global sequence."""
+        rows = [(ev.order_id, ev.version, customer_id, store_id, type(ev).__name__, ev.event_id,
+                 ev.at, codec.encode(ev)) for ev in events]
+        try:
+            with self.db.transaction() as conn:
+                conn.executemany(
+                    "INSERT INTO events (order_id, version, customer_id, store_id, kind, event_id,"
+                    " at, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                return conn.execute("SELECT last_insert_rowid()").fetchone()[0]
+        except sqlite3.IntegrityError as exc:
+            raise ConcurrencyConflict(str(exc)) from exc
+
+    def load(self, order_id: str) -> list[Event]:
+        """The events of one order in version order."""
+        cur = self.db.execute("SELECT body FROM events WHERE order_id = ? ORDER BY version",
+                              (order_id,))
+        return [codec.decode(body) for (body,) in cur]
+
+    def read_since(self, seq: int, limit: int = 1000) -> list[Record]:
+        """Records after a global sequence number, oldest first."""
+        cur = self.db.execute("SELECT seq, customer_id, store_id, body FROM events WHERE seq > ?"
+                              " ORDER BY seq LIMIT ?", (seq, limit))
+        return [Record(s, c, st, codec.decode(b)) for s, c, st, b in cur]
+
+    def read_store_since(self, store_id: str, seq: int, kinds: Sequence[str],
+                         limit: int = 1000) -> list[Record]:
+        """One store's records of the given kinds after a global sequence number."""
+        marks = ",".join("?" * len(kinds))
+        cur = self.db.execute(
+            f"SELECT seq, customer_id, store_id, body FROM events WHERE store_id = ? AND seq > ?"
+            f" AND kind IN ({marks}) ORDER BY seq LIMIT ?", (store_id, seq, *kinds, limit))
+        return [Record(s, c, st, codec.decode(b)) for s, c, st, b in cur]
+
+    def head(self) -> int:
+        """The highest global sequence number (0 when empty)."""
+        return self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
+
+    def stats(self) -> dict[str, int]:
+        """Number of events and bytes of their bodies."""
+        n, size = self.db.execute("SELECT COUNT(*), COALESCE(SUM(LENGTH(body)), 0) FROM events").fetchone()
+        return {"events": n, "bytes": size}
+
+    def checkpoint(self, name: str) -> int:
+        """How far the consumer `name` has durably processed the journal."""
+        row = self.db.execute("SELECT seq FROM checkpoints WHERE name = ?", (name,)).fetchone()
+        return row[0] if row else 0
+
+
+def save_checkpoint(conn: sqlite3.Connection, name: str, seq: int) -> None:
+    """Record a consumer's position inside the caller's transaction."""
+    conn.execute("INSERT INTO checkpoints (name, seq) VALUES (?, ?) ON CONFLICT (name)"
+                 " DO UPDATE SET seq = excluded.seq", (name, seq))
