@@ -21,7 +21,7 @@ class Notifier(ServiceActor):
 
     def on_start(self, message: Start, sender: Any) -> None:
         self.parent = str(sender)
-        self.db = Database.shared(message.settings["actors"]["db_path"])
+        self.db = Database.shared(message.settings["actors"]["db_path"], durable=False)
         self.journal, self.model = Journal(self.db), ReadModel(self.db)
         self.position = self.journal.checkpoint(CHECKPOINT)
         self.sent = 0

@@ -19,7 +19,7 @@ class Projector(ServiceActor):
 
     def on_start(self, message: Start, sender: Any) -> None:
         self.parent, self.peers = str(sender), message.peers
-        db = Database.shared(message.settings["actors"]["db_path"])
+        db = Database.shared(message.settings["actors"]["db_path"], durable=False)
         self.journal, self.model = Journal(db), ReadModel(db)
         self.position = self.model.checkpoint()
         self.projected = 0

@@ -6,6 +6,7 @@ from typing import Any
 
 from .. import clock
 from ..domain import events as e
+from ..store.db import Database
 from ..store.directory import Directory, Store
 from ..store.journal import Journal, save_checkpoint
 from .entity import EntityActor
@@ -23,7 +24,9 @@ class StoreActor(EntityActor):
 
     def activated(self) -> None:
         self.directory = Directory(self.db)
-        self.journal = Journal(self.db)
+        # The inbox is derived from the journal (with its checkpoint): no fsync of its own.
+        self.inbox_db = Database.shared(self.settings["actors"]["db_path"], durable=False)
+        self.journal = Journal(self.inbox_db)
         self.store = self.directory.store(self.key)
         self.received = 0
         if self.store is not None:
@@ -49,13 +52,19 @@ class StoreActor(EntityActor):
             if not records:
                 return
             now = clock.now()
-            with self.db.transaction() as conn:
+            with self.inbox_db.transaction() as conn:
                 for rec in records:
-                    conn.execute("INSERT OR IGNORE INTO store_inbox VALUES (?, ?, ?, ?, ?)",
-                                 (self.key, rec.event.order_id, INBOX_NAMES[type(rec.event)],
-                                  rec.seq, now))
+                    if isinstance(rec.event, e.OrderPaid) or self._received(conn, rec.event.order_id):
+                        conn.execute("INSERT OR IGNORE INTO store_inbox VALUES (?, ?, ?, ?, ?)",
+                                     (self.key, rec.event.order_id, INBOX_NAMES[type(rec.event)],
+                                      rec.seq, now))
                 save_checkpoint(conn, name, records[-1].seq)
             self.received += len(records)
+
+    def _received(self, conn, order_id: str) -> bool:
+        # A cancellation concerns the store only if the paid order reached it.
+        return conn.execute("SELECT 1 FROM store_inbox WHERE store_id = ? AND order_id = ?"
+                            " AND kind = 'new_order'", (self.key, order_id)).fetchone() is not None
 
     def describe(self) -> str:
         return "unregistered" if self.store is None else f"received={self.received}"

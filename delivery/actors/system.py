@@ -202,8 +202,9 @@ class ActorRuntime:
             if message is None:
                 return
             wait = 0.0
-            self.received += 1
             if isinstance(message, Reply):
+                if not isinstance(message.result, ActorStats):
+                    self.received += 1  # replies to looking at the system are not counted
                 self._resolve(message.corr, result=message)
             elif isinstance(message, PoisonMessage) and isinstance(message.poisonMessage, Envelope):
                 self._resolve(message.poisonMessage.corr,
@@ -265,8 +266,10 @@ def kill_session(sid: int, wait: float = 5.0) -> int:
     for pid in victims:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
+    # Wait for the whole session, also processes already on their way out (whose executable
+    # can no longer be read): their sockets close only when they are gone.
     deadline = time.monotonic() + wait
-    while time.monotonic() < deadline and any(_alive(pid) for pid in victims):
+    while time.monotonic() < deadline and session_pids(sid):
         time.sleep(0.02)
     return len(victims)
 

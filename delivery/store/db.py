@@ -51,29 +51,34 @@ CREATE TABLE IF NOT EXISTS provider_ledger (
     at TEXT NOT NULL, PRIMARY KEY (order_id, kind));
 """
 
-_SHARED: dict[tuple[int, str], Database] = {}
+_SHARED: dict[tuple[int, str, bool], Database] = {}
 
 
 class Database:
-    """One connection to the service's SQLite file in WAL mode with synchronous=FULL."""
+    """One connection to the service's SQLite file in WAL mode.
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = str(path)
+    A durable connection commits with synchronous=FULL: the commit is on disk before the caller
+    is told, so an acknowledged order survives a power cut, not just a process crash. Writers of
+    derived data (read model, notices, store inbox, each with its journal checkpoint in the same
+    transaction) use synchronous=NORMAL: a power cut may undo their last commits, which are then
+    done again from the journal, and the next durable commit flushes them anyway.
+    """
+
+    def __init__(self, path: str | Path, durable: bool = True) -> None:
+        self.path, self.durable = str(path), durable
         self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
                                     timeout=30.0)
         self.conn.execute("PRAGMA journal_mode=WAL")
-        # FULL: a commit is on disk before the caller is told, so an acknowledged order survives
-        # a power cut, not just a process crash.
-        self.conn.execute("PRAGMA synchronous=FULL")
+        self.conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
         self.conn.execute("PRAGMA foreign_keys=ON")
         self.conn.executescript(SCHEMA)
 
     @classmethod
-    def shared(cls, path: str | Path) -> Database:
-        """The connection of this process to `path` (actor processes each open their own)."""
-        key = (os.getpid(), str(path))
+    def shared(cls, path: str | Path, durable: bool = True) -> Database:
+        """This process's connection to `path` (actor processes each open their own)."""
+        key = (os.getpid(), str(path), durable)
         if key not in _SHARED:
-            _SHARED[key] = cls(path)
+            _SHARED[key] = cls(path, durable)
         return _SHARED[key]
 
     @contextmanager
@@ -91,7 +96,7 @@ class Database:
         return self.conn.execute(sql, params)
 
     def close(self) -> None:
-        _SHARED.pop((os.getpid(), self.path), None)
+        _SHARED.pop((os.getpid(), self.path, self.durable), None)
         self.conn.close()
 
 

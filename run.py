@@ -1,0 +1,24 @@
+"""Command line of the food-delivery service: serve (default), demo, bench."""
+
+from __future__ import annotations
+
+import sys
+
+
+def main(argv: list[str]) -> int:
+    command, rest = (argv[0], argv[1:]) if argv and not argv[0].startswith("-") else ("serve", argv)
+    if command == "demo":
+        from delivery.demo import main as demo
+        return demo(rest)
+    if command == "bench":
+        from delivery.bench import main as bench
+        return bench(rest)
+    if command == "serve":
+        from delivery.http.serve import main as serve
+        return serve(rest)
+    print(f"unknown command {command!r}; use serve, demo or bench", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

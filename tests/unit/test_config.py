@@ -1,0 +1,73 @@
+"""Configuration: defaults, overlay file, DELIVERY_* variables, errors that name the key."""
+
+import pytest
+
+from delivery import config
+
+
+def test_defaults_hold_every_key_of_the_operator_contract():
+    c = config.load(env={})
+    assert c["server"] == {"host": "127.0.0.1", "port": 8080, "data_dir": "./data"}
+    assert c["actors"]["max_live_orders"] == 200
+    assert c["payment"]["call_timeout_ms"] == 610 and c["payment"]["provider"] == "simulated"
+    assert c["payment"]["breaker"] == {"failure_threshold": 5, "reset_timeout_s": 10.0,
+                                       "max_reset_timeout_s": 60.0}
+    assert c["payment"]["supervisor"] == {"min_backoff_s": 0.2, "max_backoff_s": 5.0,
+                                          "random_factor": 0.1}
+    assert c["dispatch"]["radius_km"] == 3.0
+    assert c["notifications"] == {"channels": ["log"], "webhook_url": ""}
+    assert c["admin"]["token"] == ""
+
+
+def test_every_default_key_has_a_comment():
+    for line in config.DEFAULT_FILE.read_text().splitlines():
+        if "=" in line and not line.lstrip().startswith("#"):
+            assert "#" in line, f"uncommented key: {line}"
+
+
+def test_an_overlay_file_overrides_and_environment_overrides_the_overlay(tmp_path):
+    overlay = tmp_path / "fast.toml"
+    overlay.write_text("[payment]\ncall_timeout_ms = 100\n[payment.breaker]\nfailure_threshold = 2\n")
+    c = config.load(overlay, env={"DELIVERY_PAYMENT_CALL_TIMEOUT_MS": "300",
+                                  "DELIVERY_NOTIFICATIONS_CHANNELS": "log"})
+    assert c["payment"]["call_timeout_ms"] == 300
+    assert c["payment"]["breaker"]["failure_threshold"] == 2
+    assert c["notifications"]["channels"] == ["log"]
+
+
+def test_nested_sections_have_environment_names():
+    c = config.load(env={"DELIVERY_PAYMENT_BREAKER_RESET_TIMEOUT_S": "2.5"})
+    assert c["payment"]["breaker"]["reset_timeout_s"] == 2.5
+
+
+@pytest.mark.parametrize("env,key", [
+    ({"DELIVERY_SERVER_PORT": "eighty"}, "server.port"),
+    ({"DELIVERY_SERVER_PORT": "70000"}, "server.port"),
+    ({"DELIVERY_ACTORS_BASE": "threadBase"}, "actors.base"),
+    ({"DELIVERY_ACTORS_MAX_LIVE_ORDERS": "0"}, "actors.max_live_orders"),
+    ({"DELIVERY_DISPATCH_RADIUS_KM": "-1"}, "dispatch.radius_km"),
+    ({"DELIVERY_PAYMENT_PROVIDER": "http"}, "payment.provider_url"),
+    ({"DELIVERY_NOTIFICATIONS_CHANNELS": "log,sms"}, "notifications.channels"),
+    ({"DELIVERY_PAYMENT_SUPERVISOR_RANDOM_FACTOR": "2"}, "payment.supervisor.random_factor"),
+])
+def test_a_bad_value_is_an_error_naming_the_key(env, key):
+    with pytest.raises(config.ConfigError, match=key.replace(".", r"\.")):
+        config.load(env=env)
+
+
+def test_unknown_keys_and_broken_files_are_errors(tmp_path):
+    typo = tmp_path / "typo.toml"
+    typo.write_text("[payment]\ncall_timout_ms = 1\n")
+    with pytest.raises(config.ConfigError, match="payment.call_timout_ms"):
+        config.load(typo, env={})
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[payment\n")
+    with pytest.raises(config.ConfigError, match="not valid TOML"):
+        config.load(broken, env={})
+    with pytest.raises(config.ConfigError, match="does not exist"):
+        config.load(tmp_path / "missing.toml", env={})
+
+
+def test_overrides_from_the_command_line_win():
+    c = config.load(env={"DELIVERY_SERVER_PORT": "9000"}, **{"server.port": 9100, "server.host": None})
+    assert c["server"]["port"] == 9100 and c["server"]["host"] == "127.0.0.1"
