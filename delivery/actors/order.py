@@ -139,8 +139,8 @@ class OrderActor(EntityActor):
         envelope, requester, _ = self.paying
         self.paying = None
         if retry_after_s is not None:
-            refusal = Refusal(refusal.code, f"{refusal.detail}; retry after {retry_after_s:g} s",
-                              refusal.field)
+            refusal = Refusal(refusal.code, f"{refusal.detail}; pay again in {retry_after_s:g} s",
+                              refusal.field, retry_after_s)
         self.reply(envelope, requester, refusal=refusal)
         self._after_change()
 

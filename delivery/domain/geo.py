@@ -23,11 +23,11 @@ class Location:
 def check_location(lat: object, lon: object, field: str = "location") -> Location | Refusal:
     """A Location from raw numbers, or a refusal naming the field that is out of range."""
     for name, value, limit in (("lat", lat, 90.0), ("lon", lon, 180.0)):
+        path = f"{field}.{name}" if field else name
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            return Refusal("invalid_field", f"{field}.{name} must be a number", f"{field}.{name}")
+            return Refusal("invalid_field", f"{path} must be a number", path)
         if not -limit <= value <= limit:
-            return Refusal("invalid_field", f"{field}.{name} must be within ±{limit:g}, got {value}",
-                           f"{field}.{name}")
+            return Refusal("invalid_field", f"{path} must be within ±{limit:g}, got {value}", path)
     return Location(float(lat), float(lon))
 
 

@@ -15,3 +15,5 @@ class Refusal:
     """A sentence for a person, naming the current status or the offending value."""
     field: str | None = None
     """The request field at fault, for validation refusals."""
+    retry_after_s: float | None = None
+    """When the same request may succeed later (payment unavailable), how long to wait."""

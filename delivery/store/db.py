@@ -46,6 +46,9 @@ CREATE INDEX IF NOT EXISTS notifications_by_recipient
 CREATE TABLE IF NOT EXISTS store_inbox (
     store_id TEXT NOT NULL, order_id TEXT NOT NULL, kind TEXT NOT NULL, seq INTEGER NOT NULL,
     received_at TEXT NOT NULL, PRIMARY KEY (store_id, order_id, kind));
+CREATE TABLE IF NOT EXISTS idempotency (
+    scope TEXT NOT NULL, key TEXT NOT NULL, body_hash TEXT NOT NULL, status INTEGER NOT NULL,
+    response TEXT NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (scope, key));
 CREATE TABLE IF NOT EXISTS provider_ledger (
     order_id TEXT NOT NULL, kind TEXT NOT NULL, reference TEXT NOT NULL, amount INTEGER NOT NULL,
     at TEXT NOT NULL, PRIMARY KEY (order_id, kind));

@@ -76,6 +76,14 @@ class Directory:
             return row[0]
         return None
 
+    def identify_any(self, token: str) -> tuple[str, str] | None:
+        """(kind, id) of whoever holds `token`: a customer, a store or a rider."""
+        for kind in KINDS:
+            found = self.identify(kind, token)
+            if found is not None:
+                return kind, found
+        return None
+
     def store(self, store_id: str) -> Store | None:
         row = self.db.execute("SELECT id, name, owner_phone, lat, lon, menu FROM stores WHERE id = ?",
                               (store_id,)).fetchone()

@@ -48,10 +48,10 @@ class Journal:
         except sqlite3.IntegrityError as exc:
             raise ConcurrencyConflict(str(exc)) from exc
 
-    def load(self, order_id: str) -> list[Event]:
-        """The events of one order in version order."""
-        cur = self.db.execute("SELECT body FROM events WHERE order_id = ? ORDER BY version",
-                              (order_id,))
+    def load(self, order_id: str, after: int = 0) -> list[Event]:
+        """The events of one order in version order (those after version `after`)."""
+        cur = self.db.execute("SELECT body FROM events WHERE order_id = ? AND version > ?"
+                              " ORDER BY version", (order_id, after))
         return [codec.decode(body) for (body,) in cur]
 
     def read_since(self, seq: int, limit: int = 1000) -> list[Record]:

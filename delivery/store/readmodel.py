@@ -146,5 +146,15 @@ class ReadModel:
         return [{"id": r[0], "order_id": r[1], "kind": r[2], "text": r[3], "at": r[4],
                  "channel": r[5], "delivered": bool(r[6])} for r in rows]
 
+    def notification_stats(self) -> dict[str, int]:
+        """Notices sent, still to send (including events the notifier has not reached), failed."""
+        sent, queued, failed = self.db.execute(
+            "SELECT COALESCE(SUM(delivered = 1), 0), COALESCE(SUM(delivered = 0), 0),"
+            " COALESCE(SUM(delivered < 0), 0) FROM notifications").fetchone()
+        behind = self.db.execute(
+            "SELECT COUNT(*) FROM events WHERE seq > COALESCE((SELECT seq FROM checkpoints"
+            " WHERE name = 'notifier'), 0)").fetchone()[0]
+        return {"sent": sent, "pending": queued + behind, "failed": failed}
+
     def _views(self, sql: str, params: tuple) -> list[dict[str, Any]]:
         return [json.loads(text) for (text,) in self.db.execute(sql, params)]

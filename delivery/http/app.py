@@ -1,0 +1,71 @@
+"""The application factory: routes, middlewares, and the resources opened and closed with it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+
+from ..actors.system import ActorRuntime
+from ..store.db import Database
+from ..store.directory import Directory
+from ..store.readmodel import ReadModel
+from .bridge import Bridge
+from .idempotency import load_secret
+from .keys import (
+    ADMIN_TOKEN, BRIDGE, DB, DIRECTORY, METRICS, READS, RUNTIME, SECRET, SETTINGS, STREAMS,
+)
+from .metrics import Metrics
+from .problems import problem_middleware
+from .routes import add_routes
+
+log = logging.getLogger("delivery.http")
+MAX_BODY = 64 * 1024
+
+
+def admin_token(settings: dict[str, Any], env: dict[str, str]) -> tuple[str, bool]:
+    """The admin token: config, else DELIVERY_ADMIN_TOKEN, else a new one (True: generated)."""
+    token = settings["admin"]["token"] or env.get("DELIVERY_ADMIN_TOKEN", "")
+    if token:
+        return token, False
+    return secrets.token_urlsafe(24), True
+
+
+def create_app(settings: dict[str, Any], admin: str) -> web.Application:
+    """The front door over an actor system started and stopped with the app."""
+    metrics = Metrics()
+    app = web.Application(client_max_size=MAX_BODY,
+                          middlewares=[metrics.middleware(), problem_middleware])
+    app["max_body"] = MAX_BODY
+    app[SETTINGS], app[METRICS], app[ADMIN_TOKEN], app[STREAMS] = settings, metrics, admin, set()
+    add_routes(app)
+    app.cleanup_ctx.append(_actor_system)
+    app.on_shutdown.append(_close_streams)
+    return app
+
+
+async def _actor_system(app: web.Application) -> AsyncIterator[None]:
+    """Start the actor system and open the database; close both when the app stops."""
+    loop = asyncio.get_running_loop()
+    # The runtime starts first: on multiprocTCPBase its admin is forked, and it must not inherit
+    # this process's database connection.
+    runtime = ActorRuntime(app[SETTINGS])
+    await loop.run_in_executor(None, runtime.start)
+    db = Database(runtime.db_path)
+    app[RUNTIME], app[BRIDGE], app[DB] = runtime, Bridge(runtime), db
+    app[READS], app[DIRECTORY] = ReadModel(db), Directory(db)
+    app[SECRET] = load_secret(app[SETTINGS]["server"]["data_dir"])
+    try:
+        yield
+    finally:
+        await loop.run_in_executor(None, runtime.stop)
+        db.conn.close()
+
+
+async def _close_streams(app: web.Application) -> None:
+    for stream in list(app[STREAMS]):
+        stream.stop_streaming()

@@ -1,0 +1,24 @@
+"""Typed keys of the application's shared resources."""
+
+from __future__ import annotations
+
+
+from aiohttp import web
+
+from ..actors.system import ActorRuntime
+from ..store.db import Database
+from ..store.directory import Directory
+from ..store.readmodel import ReadModel
+from .bridge import Bridge
+from .metrics import Metrics
+
+SETTINGS = web.AppKey("settings", dict)
+RUNTIME = web.AppKey("runtime", ActorRuntime)
+BRIDGE = web.AppKey("bridge", Bridge)
+DB = web.AppKey("db", Database)
+READS = web.AppKey("reads", ReadModel)
+DIRECTORY = web.AppKey("directory", Directory)
+METRICS = web.AppKey("metrics", Metrics)
+ADMIN_TOKEN = web.AppKey("admin_token", str)
+SECRET = web.AppKey("secret", bytes)
+STREAMS = web.AppKey("streams", set)

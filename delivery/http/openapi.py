@@ -1,0 +1,162 @@
+"""The OpenAPI 3.1 document, built from the route table so that the two cannot drift apart."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from typing import Any
+
+from .problems import CODES
+from .routes import ROUTES
+
+STR, INT, NUM = {"type": "string"}, {"type": "integer"}, {"type": "number"}
+NULLABLE_STR = {"type": ["string", "null"]}
+
+
+def _obj(required: list[str], **props: Any) -> dict[str, Any]:
+    return {"type": "object", "required": required, "properties": props}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _list(key: str, item: str) -> dict[str, Any]:
+    return _obj([key], **{key: {"type": "array", "items": _ref(item)}})
+
+
+LOCATION = _obj(["lat", "lon"], lat={**NUM, "minimum": -90, "maximum": 90},
+                lon={**NUM, "minimum": -180, "maximum": 180})
+STATUSES = ["placed", "paid", "accepted", "cooking", "cooked", "picked_up", "completed",
+            "rejected", "cancelled"]
+
+SCHEMAS: dict[str, Any] = {
+    "Location": LOCATION,
+    "CustomerIn": _obj(["name", "phone", "location"], name=STR, phone=STR, location=_ref("Location")),
+    "RiderIn": _obj(["name", "phone", "location"], name=STR, phone=STR, location=_ref("Location")),
+    "StoreIn": _obj(["name", "owner_phone", "location", "menu"], name=STR, owner_phone=STR,
+                    location=_ref("Location"),
+                    menu={"type": "array", "minItems": 1, "maxItems": 200,
+                          "items": _obj(["name", "price"], name=STR,
+                                        price={**INT, "minimum": 0, "maximum": 10_000_000})}),
+    "Registered": _obj(["id", "token"], id=STR, token=STR),
+    "MenuItem": _obj(["id", "name", "price"], id=STR, name=STR, price=INT),
+    "StoreRegistered": _obj(["id", "token", "menu"], id=STR, token=STR,
+                            menu={"type": "array", "items": _ref("MenuItem")}),
+    "Menu": _obj(["store_id", "items"], store_id=STR,
+                 items={"type": "array", "items": _ref("MenuItem")}),
+    "StoreList": _obj(["stores"], stores={"type": "array", "items": _obj(
+        ["id", "name", "location", "distance_km"], id=STR, name=STR, location=_ref("Location"),
+        distance_km={"type": ["number", "null"]})}),
+    "OrderIn": _obj(["store_id", "items", "delivery_address"], store_id=STR,
+                    items={"type": "array", "minItems": 1, "maxItems": 50,
+                           "items": _obj(["menu_item_id", "quantity"], menu_item_id=STR,
+                                         quantity={**INT, "minimum": 1, "maximum": 99})},
+                    delivery_address=_obj(["lat", "lon", "text"], lat=NUM, lon=NUM, text=STR)),
+    "PaymentIn": _obj(["method", "card_token"], method={"enum": ["card"]}, card_token=STR),
+    "ReasonIn": _obj([], reason=STR),
+    "Order": _obj(
+        ["id", "customer_id", "store_id", "status", "items", "total", "payment", "rider_id",
+         "delivery_address", "history", "created_at", "updated_at", "version"],
+        id=STR, customer_id=STR, store_id=STR, status={"enum": STATUSES},
+        items={"type": "array", "items": _obj(["menu_item_id", "name", "price", "quantity"],
+                                               menu_item_id=STR, name=STR, price=INT,
+                                               quantity=INT)},
+        total=INT,
+        payment=_obj(["status", "method"],
+                     status={"enum": ["unpaid", "paid", "refund_pending", "refunded"]},
+                     method=NULLABLE_STR),
+        rider_id=NULLABLE_STR, reason=NULLABLE_STR,
+        delivery_address=_obj(["lat", "lon", "text"], lat=NUM, lon=NUM, text=STR),
+        history={"type": "array", "items": _obj(["status", "at"], status=STR,
+                                                 at={**STR, "format": "date-time"})},
+        created_at={**STR, "format": "date-time"}, updated_at={**STR, "format": "date-time"},
+        version=INT),
+    "OrderList": _list("orders", "Order"),
+    "Notification": _obj(["id", "order_id", "kind", "text", "at", "channel", "delivered"],
+                         id=STR, order_id=STR, kind=STR, text=STR, at=STR, channel=STR,
+                         delivered={"type": "boolean"}),
+    "NotificationList": _list("notifications", "Notification"),
+    "RiderLocation": _obj(["id", "location"], id=STR, location=_ref("Location")),
+    "DeliveryList": _obj(["deliveries"], deliveries={"type": "array", "items": _obj(
+        ["order_id", "store", "delivery_address", "distance_km"], order_id=STR,
+        store=_obj(["id", "name", "location"], id=STR, name=STR, location=_ref("Location")),
+        delivery_address=_obj(["lat", "lon", "text"], lat=NUM, lon=NUM, text=STR),
+        distance_km=NUM)}),
+    "Status": _obj(["status"], status=STR),
+    "ActorTree": _obj(["actors"], actors={"type": "array", "items": _obj(
+        ["address", "kind", "key", "parent", "pid", "started_at", "restarts", "messages_in",
+         "state"], address=STR, kind=STR, key=STR, parent=STR, pid=INT, started_at=STR,
+        restarts=INT, messages_in=INT, state=STR)}),
+    "Stats": _obj(["orders_by_status", "live_order_actors", "journal", "notifications"],
+                  orders_by_status={"type": "object", "additionalProperties": INT},
+                  live_order_actors=INT,
+                  journal=_obj(["events", "bytes"], events=INT, bytes=INT),
+                  notifications=_obj(["sent", "pending", "failed"], sent=INT, pending=INT,
+                                     failed=INT)),
+    "Problem": _obj(["type", "title", "status", "detail", "code"], type=STR, title=STR,
+                    status=INT, detail=STR, code={"enum": sorted(CODES)}, field=STR,
+                    request_id=STR, retry_after_s=NUM),
+}
+
+_SECURITY = {"customer": "customerToken", "store": "storeToken", "rider": "riderToken",
+             "admin": "adminToken"}
+
+
+def _operation(route) -> dict[str, Any]:
+    slug = re.sub(r"\W+", "_", route.path).strip("_")
+    op: dict[str, Any] = {"summary": route.summary, "tags": [route.tag],
+                          "operationId": f"{route.method.lower()}_{slug}"}
+    params = [{"name": name, "in": "path", "required": True, "schema": STR}
+              for name in re.findall(r"{(\w+)}", route.path)]
+    if route.idempotent:
+        params.append({"name": "Idempotency-Key", "in": "header", "required": False,
+                       "schema": {**STR, "maxLength": 200},
+                       "description": "Same key and body replay the first answer; another body is 422."})
+    if params:
+        op["parameters"] = params
+    if route.auth in _SECURITY:
+        op["security"] = [{_SECURITY[route.auth]: []}]
+    elif route.auth == "any":
+        op["security"] = [{"customerToken": []}, {"storeToken": []}, {"riderToken": []}]
+    if route.request:
+        op["requestBody"] = {"required": route.request != "ReasonIn", "content": {
+            "application/json": {"schema": _ref(route.request)},
+            "application/msgpack": {"schema": _ref(route.request)}}}
+    ok: dict[str, Any] = {"description": "OK"}
+    if route.path.endswith("/events"):
+        ok["content"] = {"text/event-stream": {"schema": STR}}
+    elif route.path == "/metrics":
+        ok["content"] = {"text/plain": {"schema": STR}}
+    elif route.response:
+        ok["content"] = {"application/json": {"schema": _ref(route.response)},
+                         "application/msgpack": {"schema": _ref(route.response)}}
+    responses: dict[str, Any] = {str(route.status): ok}
+    by_status: dict[int, list[str]] = {}
+    for code in route.errors + ["internal_error"]:
+        by_status.setdefault(CODES[code][0], []).append(code)
+    for status, codes in sorted(by_status.items()):
+        responses[str(status)] = {
+            "description": "; ".join(f"`{c}`: {CODES[c][1]}" for c in codes),
+            "content": {"application/problem+json": {"schema": _ref("Problem")}}}
+    op["responses"] = responses
+    return op
+
+
+@cache
+def document() -> dict[str, Any]:
+    paths: dict[str, Any] = {}
+    for route in ROUTES:
+        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route)
+    bearer = {"type": "http", "scheme": "bearer"}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Food delivery order platform", "version": "0.1.0",
+                 "description": "REST contract of the front door. Errors are RFC 9457 problem "
+                                "documents whose `code` is one of: "
+                                + ", ".join(f"`{c}` ({s})" for c, (s, _) in sorted(CODES.items()))},
+        "servers": [{"url": "http://127.0.0.1:8080"}],
+        "paths": paths,
+        "components": {"schemas": SCHEMAS,
+                       "securitySchemes": {name: bearer for name in _SECURITY.values()}},
+    }

@@ -1,0 +1,110 @@
+"""Errors as RFC 9457 problem documents with a stable `code`, and the middleware that makes them."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from ..actors.system import ActorFailure, ActorSystemUnavailable
+from ..domain.refusal import Refusal
+
+log = logging.getLogger("delivery.http")
+
+PROBLEM_TYPE = "application/problem+json"
+
+# Every code the API answers with, its HTTP status and title; the OpenAPI document lists them.
+CODES: dict[str, tuple[int, str]] = {
+    "malformed_body": (400, "The body could not be parsed"),
+    "invalid_query": (400, "A query parameter is invalid"),
+    "missing_field": (422, "A required field is missing"),
+    "invalid_field": (422, "A field has a wrong type or value"),
+    "unknown_menu_item": (422, "The menu item is not on the store's menu"),
+    "idempotency_key_reused": (422, "The Idempotency-Key was used with another body"),
+    "unauthorized": (401, "A valid bearer token is required"),
+    "payment_declined": (402, "The card was declined"),
+    "forbidden": (403, "This token may not act on that resource"),
+    "out_of_range": (403, "The rider is too far from the delivery address"),
+    "not_found": (404, "No such resource"),
+    "method_not_allowed": (405, "Method not allowed"),
+    "not_acceptable": (406, "Cannot produce the requested media type"),
+    "order_not_cancellable": (409, "The order can no longer be cancelled"),
+    "invalid_transition": (409, "The order is not in a state that allows this"),
+    "already_paid": (409, "The order is already paid"),
+    "already_picked": (409, "Another rider already picked the order up"),
+    "payment_in_progress": (409, "A payment of this order is in progress"),
+    "conflict": (409, "The request conflicts with the current state"),
+    "body_too_large": (413, "The body is too large"),
+    "unsupported_media_type": (415, "Send application/json or application/msgpack"),
+    "internal_error": (500, "Internal error"),
+    "payment_unavailable": (503, "Payment is unavailable right now; pay a little later"),
+    "service_unavailable": (503, "The service cannot answer right now"),
+}
+
+
+class Problem(Exception):
+    """An error answer; raised anywhere in a request, rendered by the middleware."""
+
+    def __init__(self, code: str, detail: str, field: str | None = None,
+                 retry_after: float | None = None, status: int | None = None) -> None:
+        super().__init__(detail)
+        self.code, self.detail, self.field, self.retry_after = code, detail, field, retry_after
+        self.status = status or CODES[code][0]
+
+    @classmethod
+    def from_refusal(cls, refusal: Refusal) -> Problem:
+        return cls(refusal.code if refusal.code in CODES else "conflict", refusal.detail,
+                   refusal.field, refusal.retry_after_s)
+
+    def response(self, request_id: str) -> web.Response:
+        body = {"type": f"https://delivery.example/problems/{self.code}",
+                "title": CODES.get(self.code, ("", "Error"))[1], "status": self.status,
+                "detail": self.detail, "code": self.code, "request_id": request_id}
+        if self.field:
+            body["field"] = self.field
+        headers = {"X-Request-Id": request_id}
+        if self.retry_after is not None:
+            body["retry_after_s"] = self.retry_after
+            headers["Retry-After"] = str(max(1, round(self.retry_after + 0.499)))
+        return web.Response(status=self.status, text=json.dumps(body, ensure_ascii=False),
+                            content_type=PROBLEM_TYPE, headers=headers)
+
+
+_HTTP_CODES = {400: "malformed_body", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+               405: "method_not_allowed", 406: "not_acceptable", 413: "body_too_large",
+               415: "unsupported_media_type"}
+
+
+@web.middleware
+async def problem_middleware(request: web.Request,
+                             handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
+    """Turn every failure into a problem document; never a stack trace in a body."""
+    request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex
+    request["request_id"] = request_id
+    try:
+        response = await handler(request)
+    except Problem as problem:
+        return problem.response(request_id)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = _HTTP_CODES.get(exc.status, "internal_error")
+        detail = exc.reason if exc.status != 413 else f"the body exceeds {request.app['max_body']} bytes"
+        if exc.status == 404:
+            detail = f"no resource at {request.path}"
+        elif exc.status == 405:
+            detail = f"{request.method} is not allowed on {request.path}"
+        return Problem(code, detail, status=exc.status).response(request_id)
+    except ActorSystemUnavailable as exc:
+        return Problem("service_unavailable", str(exc), retry_after=1.0).response(request_id)
+    except ActorFailure:
+        log.exception("request %s: an actor failed", request_id)
+        return Problem("internal_error", f"internal error; quote request id {request_id}").response(request_id)
+    except Exception:
+        log.exception("request %s failed", request_id)
+        return Problem("internal_error", f"internal error; quote request id {request_id}").response(request_id)
+    response.headers.setdefault("X-Request-Id", request_id)
+    return response

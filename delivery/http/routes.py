@@ -1,0 +1,115 @@
+"""Every route of the front door in one table; the app and the OpenAPI document both read it."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from .views import ops, orders, registration, riders, store_owner
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+ORDER_ERRORS = ["unauthorized", "not_found", "invalid_transition"]
+BODY_ERRORS = ["malformed_body", "missing_field", "invalid_field", "unsupported_media_type",
+               "body_too_large"]
+
+
+@dataclass(frozen=True)
+class Route:
+    """One endpoint: how it is reached, who may call it, what it takes and answers."""
+
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    auth: str = "none"                     # none, customer, store, rider, any, admin, loopback
+    status: int = 200
+    request: str | None = None             # schema name of the body
+    response: str | None = None            # schema name of the answer
+    errors: list[str] = field(default_factory=list)
+    tag: str = "orders"
+    idempotent: bool = False               # accepts Idempotency-Key
+
+
+ROUTES = [
+    Route("POST", "/customers", registration.register_customer, "Register a customer", status=201,
+          request="CustomerIn", response="Registered", errors=BODY_ERRORS + ["idempotency_key_reused"],
+          tag="registration", idempotent=True),
+    Route("POST", "/stores", registration.register_store, "Register a store with its menu",
+          status=201, request="StoreIn", response="StoreRegistered",
+          errors=BODY_ERRORS + ["idempotency_key_reused"], tag="registration", idempotent=True),
+    Route("POST", "/riders", registration.register_rider, "Register a rider", status=201,
+          request="RiderIn", response="Registered", errors=BODY_ERRORS + ["idempotency_key_reused"],
+          tag="registration", idempotent=True),
+    Route("GET", "/stores", registration.list_stores,
+          "Stores near a point, nearest first (lat, lon, radius_km default 5)",
+          response="StoreList", errors=["invalid_query"], tag="catalogue"),
+    Route("GET", "/stores/{store_id}/menu", registration.store_menu, "A store's menu",
+          response="Menu", errors=["not_found"], tag="catalogue"),
+    Route("POST", "/orders", orders.place_order, "Place an order", "customer", 201, "OrderIn",
+          "Order", BODY_ERRORS + ["unauthorized", "not_found", "unknown_menu_item",
+                                  "idempotency_key_reused"], idempotent=True),
+    Route("POST", "/orders/{order_id}/payment", orders.pay_order, "Pay an order by card",
+          "customer", 200, "PaymentIn", "Order",
+          BODY_ERRORS + ORDER_ERRORS + ["payment_declined", "payment_unavailable", "already_paid",
+                                        "payment_in_progress", "service_unavailable"]),
+    Route("POST", "/orders/{order_id}/cancel", orders.cancel_order,
+          "Cancel an order before cooking starts (a paid one is refunded)", "customer", 200,
+          "ReasonIn", "Order", BODY_ERRORS + ORDER_ERRORS + ["order_not_cancellable"]),
+    Route("POST", "/orders/{order_id}/confirm-delivery", orders.confirm_delivery,
+          "Confirm the food arrived", "customer", 200, None, "Order", ORDER_ERRORS),
+    Route("GET", "/orders/{order_id}", orders.get_order,
+          "An order (its customer, its store or its rider; 404 for anyone else)", "any",
+          response="Order", errors=["unauthorized", "not_found"]),
+    Route("GET", "/orders/{order_id}/events", orders.order_events,
+          "Server-Sent Events: the current view, then one `status` event per change", "any",
+          response="Order", errors=["unauthorized", "not_found"]),
+    Route("GET", "/customers/me/orders", orders.my_orders, "My page: my orders, newest first",
+          "customer", response="OrderList", errors=["unauthorized"]),
+    Route("GET", "/customers/me/notifications", orders.my_notifications, "My notifications",
+          "customer", response="NotificationList", errors=["unauthorized"]),
+    Route("GET", "/stores/{store_id}/orders", store_owner.store_orders,
+          "The store's orders, optionally of one status", "store", response="OrderList",
+          errors=["unauthorized", "forbidden", "invalid_query"], tag="store"),
+    Route("POST", "/stores/{store_id}/orders/{order_id}/accept", store_owner.accept,
+          "Accept a paid order", "store", response="Order", errors=ORDER_ERRORS + ["forbidden"],
+          tag="store"),
+    Route("POST", "/stores/{store_id}/orders/{order_id}/reject", store_owner.reject,
+          "Reject a paid order (it is refunded)", "store", request="ReasonIn", response="Order",
+          errors=BODY_ERRORS + ORDER_ERRORS + ["forbidden"], tag="store"),
+    Route("POST", "/stores/{store_id}/orders/{order_id}/start-cooking", store_owner.start_cooking,
+          "Start cooking an accepted order", "store", response="Order",
+          errors=ORDER_ERRORS + ["forbidden"], tag="store"),
+    Route("POST", "/stores/{store_id}/orders/{order_id}/finish-cooking",
+          store_owner.finish_cooking, "Finish cooking; riders nearby now see it", "store",
+          response="Order", errors=ORDER_ERRORS + ["forbidden"], tag="store"),
+    Route("GET", "/stores/{store_id}/notifications", store_owner.store_notifications,
+          "The store owner's notifications", "store", response="NotificationList",
+          errors=["unauthorized", "forbidden"], tag="store"),
+    Route("PUT", "/riders/me/location", riders.move, "Report where the rider is", "rider",
+          request="Location", response="RiderLocation", errors=BODY_ERRORS + ["unauthorized"],
+          tag="rider"),
+    Route("GET", "/riders/me/deliveries/available", riders.available,
+          "Cooked, unpicked orders within dispatch.radius_km of the rider", "rider",
+          response="DeliveryList", errors=["unauthorized", "conflict"], tag="rider"),
+    Route("POST", "/deliveries/{order_id}/pick", riders.pick, "Pick an order up; the first wins",
+          "rider", response="Order",
+          errors=ORDER_ERRORS + ["already_picked", "out_of_range"], tag="rider"),
+    Route("GET", "/health", ops.health, "Liveness", response="Status", tag="operations"),
+    Route("GET", "/ready", ops.ready, "Readiness: actor system and journal up", response="Status",
+          errors=["service_unavailable"], tag="operations"),
+    Route("GET", "/metrics", ops.metrics, "Prometheus metrics (loopback clients only)", "loopback",
+          errors=["forbidden"], tag="operations"),
+    Route("GET", "/openapi.json", ops.openapi, "This document", tag="operations"),
+    Route("GET", "/admin/api/actors", ops.admin_actors, "The actor tree", "admin",
+          response="ActorTree", errors=["unauthorized", "service_unavailable"], tag="admin"),
+    Route("GET", "/admin/api/stats", ops.admin_stats, "Orders, actors, journal, notifications",
+          "admin", response="Stats", errors=["unauthorized", "service_unavailable"], tag="admin"),
+]
+
+
+def add_routes(app: web.Application) -> None:
+    for route in ROUTES:
+        app.router.add_route(route.method, route.path, route.handler)

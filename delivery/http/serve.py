@@ -1,0 +1,73 @@
+"""`python run.py serve`: the HTTP front door over the actor system, until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+
+from aiohttp import web
+
+from .. import config
+from .app import admin_token, create_app
+from .keys import RUNTIME
+
+log = logging.getLogger("delivery")
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="run.py serve", description="Serve the REST API.")
+    p.add_argument("--host", help="address to listen on (default server.host, 127.0.0.1)")
+    p.add_argument("--port", type=int, help="TCP port (default server.port, 8080; 0 picks one)")
+    p.add_argument("--data-dir", help="directory of the database (default server.data_dir, ./data)")
+    p.add_argument("--config", help="TOML overlay on config/default.toml")
+    p.add_argument("--demo-data", action="store_true",
+                   help="register demo stores, customers and riders and print their tokens")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str]) -> int:
+    args = parse(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    try:
+        settings = config.load(args.config, **{"server.host": args.host, "server.port": args.port,
+                                               "server.data_dir": args.data_dir})
+    except config.ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    token, generated = admin_token(settings, dict(os.environ))
+    if generated:
+        print(f"admin token (generated, shown once): {token}", flush=True)
+    return asyncio.run(_serve(settings, token, args.demo_data))
+
+
+async def _serve(settings: dict, token: str, demo: bool) -> int:
+    app = create_app(settings, token)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    await runner.setup()  # starts the actor system (cleanup_ctx)
+    try:
+        site = web.TCPSite(runner, settings["server"]["host"], settings["server"]["port"],
+                           shutdown_timeout=10)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # the real port when 0 was asked
+        host = settings["server"]["host"]
+        print(f"delivery serving on http://{host}:{port} (actors: {app[RUNTIME].base}, "
+              f"data: {settings['server']['data_dir']}); Ctrl-C or SIGTERM stops it", flush=True)
+        if demo:
+            from .demo_data import seed
+
+            await seed(f"http://{host}:{port}")
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        print("stopping: finishing requests, shutting the actor system down", flush=True)
+    finally:
+        await runner.cleanup()  # stops accepting, finishes in-flight requests, stops actors
+    print("stopped", flush=True)
+    return 0

@@ -1,0 +1,77 @@
+"""Operations: health, readiness, metrics, the OpenAPI document, the admin API."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import asdict
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from ...actors.messages import GetStats
+from ...actors.system import ActorSystemUnavailable
+from ...store.journal import Journal
+from .. import auth
+from ..keys import BRIDGE, DB, METRICS, READS, RUNTIME, STREAMS
+from ..problems import Problem
+from ..wire import respond
+
+
+async def health(request: web.Request) -> web.Response:
+    return respond(request, {"status": "ok"})
+
+
+async def ready(request: web.Request) -> web.Response:
+    runtime = request.app.get(RUNTIME)
+    if runtime is None or not runtime.running:
+        raise Problem("service_unavailable", "the actor system is not running", retry_after=1.0)
+    try:
+        request.app[DB].execute("SELECT 1").fetchone()
+    except Exception as exc:  # any database failure means not ready
+        raise Problem("service_unavailable", f"the database is not reachable: {exc}") from None
+    return respond(request, {"status": "ready", "base": runtime.base})
+
+
+async def _actor_stats(request: web.Request):
+    reply = await asyncio.wait_for(request.app[BRIDGE].ask("guardian", GetStats()), 10)
+    return reply.result
+
+
+async def metrics(request: web.Request) -> web.Response:
+    auth.loopback_only(request)
+    m = request.app[METRICS]
+    try:
+        m.observe_actors(await _actor_stats(request))
+    except (ActorSystemUnavailable, TimeoutError):
+        pass  # HTTP figures are still worth scraping while the actors are down
+    m.in_flight.set(request.app[BRIDGE].in_flight)
+    m.streams.set(len(request.app[STREAMS]))
+    return web.Response(body=generate_latest(m.registry),
+                        headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def openapi(request: web.Request) -> web.Response:
+    from ..openapi import document
+
+    return respond(request, document())
+
+
+async def admin_actors(request: web.Request) -> web.Response:
+    auth.admin(request)
+    stats = await _actor_stats(request)
+    actors = [asdict(a) for a in stats.actors]
+    return respond(request, {"actors": actors, "live": stats.live,
+                             "retired_messages": stats.retired_messages})
+
+
+async def admin_stats(request: web.Request) -> web.Response:
+    auth.admin(request)
+    stats = await _actor_stats(request)
+    reads = request.app[READS]
+    return respond(request, {
+        "orders_by_status": reads.orders_by_status(),
+        "live_order_actors": stats.live.get("order", 0),
+        "live_entities": stats.live,
+        "journal": Journal(request.app[DB]).stats(),
+        "notifications": reads.notification_stats(),
+    })

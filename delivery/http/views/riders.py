@@ -1,0 +1,43 @@
+"""The rider's side: report a location, see deliveries nearby, pick one up."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ...actors.messages import MoveRider, PickUp
+from .. import auth
+from ..keys import BRIDGE, DIRECTORY, READS, SETTINGS
+from ..problems import Problem
+from ..wire import read_body, respond
+
+
+async def move(request: web.Request) -> web.Response:
+    rider_id = auth.rider(request)
+    location = (await read_body(request)).location()
+    return respond(request, await request.app[BRIDGE].command("riders", MoveRider(rider_id, location)))
+
+
+async def available(request: web.Request) -> web.Response:
+    rider_id = auth.rider(request)
+    _, location = request.app[DIRECTORY].rider_location(rider_id)
+    if location is None:
+        raise Problem("conflict", "report your location first (PUT /riders/me/location)")
+    radius = request.app[SETTINGS]["dispatch"]["radius_km"]
+    stores = {}
+    deliveries = []
+    for distance, view in request.app[READS].available_deliveries(location, radius):
+        sid = view["store_id"]
+        if sid not in stores:
+            s = request.app[DIRECTORY].store(sid)
+            stores[sid] = {"id": s.id, "name": s.name,
+                           "location": {"lat": s.location.lat, "lon": s.location.lon}}
+        deliveries.append({"order_id": view["id"], "store": stores[sid],
+                           "delivery_address": view["delivery_address"],
+                           "distance_km": round(distance, 3)})
+    return respond(request, {"deliveries": deliveries})
+
+
+async def pick(request: web.Request) -> web.Response:
+    rider_id = auth.rider(request)
+    command = PickUp(rider_id, request.match_info["order_id"])
+    return respond(request, await request.app[BRIDGE].command("riders", command))

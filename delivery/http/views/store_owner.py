@@ -1,0 +1,49 @@
+"""The store owner's side: the store's queue, accept/reject, cooking, notifications."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ...domain import commands as c
+from ...domain.order import STATUSES
+from .. import auth
+from ..keys import BRIDGE, READS
+from ..problems import Problem
+from ..wire import read_body, respond
+
+
+async def store_orders(request: web.Request) -> web.Response:
+    store_id = auth.own_store(request)
+    status = request.query.get("status")
+    if status is not None and status not in STATUSES:
+        raise Problem("invalid_query", f"status must be one of {', '.join(STATUSES)}", "status")
+    return respond(request, {"orders": request.app[READS].store_orders(store_id, status)})
+
+
+async def _step(request: web.Request, make) -> web.Response:
+    store_id = auth.own_store(request)
+    command = make(request.match_info["order_id"], store_id)
+    return respond(request, await request.app[BRIDGE].command("orders", command))
+
+
+async def accept(request: web.Request) -> web.Response:
+    return await _step(request, c.AcceptOrder)
+
+
+async def reject(request: web.Request) -> web.Response:
+    body = await read_body(request, optional=True)
+    reason = body.str("reason", required=False, max_len=500)
+    return await _step(request, lambda oid, sid: c.RejectOrder(oid, sid, reason))
+
+
+async def start_cooking(request: web.Request) -> web.Response:
+    return await _step(request, c.StartCooking)
+
+
+async def finish_cooking(request: web.Request) -> web.Response:
+    return await _step(request, c.FinishCooking)
+
+
+async def store_notifications(request: web.Request) -> web.Response:
+    store_id = auth.own_store(request)
+    return respond(request, {"notifications": request.app[READS].notifications("store", store_id)})

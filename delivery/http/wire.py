@@ -1,0 +1,142 @@
+"""Request bodies in, documents out: JSON or msgpack by content negotiation; field validation."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import msgpack
+from aiohttp import web
+
+from ..domain.geo import Location, check_location
+from ..domain.refusal import Refusal
+from .problems import Problem
+
+JSON, MSGPACK = "application/json", "application/msgpack"
+
+
+async def read_body(request: web.Request, optional: bool = False) -> Body:
+    """The request body as a validated mapping; JSON or msgpack by Content-Type."""
+    raw = await request.read()
+    if not raw.strip():
+        if optional:
+            return Body({})
+        raise Problem("malformed_body", "a request body is required")
+    ctype = request.content_type
+    try:
+        if ctype == MSGPACK:
+            data = msgpack.unpackb(raw, raw=False, strict_map_key=True)
+        elif ctype in (JSON, "application/octet-stream") or ctype.endswith("+json"):
+            data = json.loads(raw, parse_constant=_reject_constant)
+        else:
+            raise Problem("unsupported_media_type", f"cannot read a body of type {ctype}")
+    except (ValueError, UnicodeDecodeError, msgpack.ExtraData, msgpack.FormatError,
+            msgpack.StackError, TypeError) as exc:
+        raise Problem("malformed_body", f"the body is not valid {'msgpack' if ctype == MSGPACK else 'JSON'}: {exc}") from None
+    if not isinstance(data, dict):
+        raise Problem("malformed_body", "the body must be an object")
+    return Body(data)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed")
+
+
+def wants_msgpack(request: web.Request) -> bool:
+    accept = request.headers.get("Accept", "")
+    return MSGPACK in accept and JSON not in accept.split(MSGPACK)[0]
+
+
+def respond(request: web.Request, data: Any, status: int = 200,
+            headers: dict[str, str] | None = None) -> web.Response:
+    """A document in the representation the client asked for."""
+    if wants_msgpack(request):
+        return web.Response(status=status, body=msgpack.packb(data, use_bin_type=True),
+                            content_type=MSGPACK, headers=headers)
+    return web.Response(status=status, text=json.dumps(data, ensure_ascii=False),
+                        content_type=JSON, headers=headers)
+
+
+def respond_json_text(request: web.Request, text: str, status: int = 200,
+                      headers: dict[str, str] | None = None) -> web.Response:
+    """A document already serialised as JSON (read-model views) in the wanted representation."""
+    if wants_msgpack(request):
+        return respond(request, json.loads(text), status, headers)
+    return web.Response(status=status, text=text, content_type=JSON, headers=headers)
+
+
+class Body:
+    """Typed access to request fields; every failure names the field."""
+
+    def __init__(self, data: dict[str, Any], prefix: str = "") -> None:
+        self.data, self.prefix = data, prefix
+
+    def _name(self, key: str) -> str:
+        return f"{self.prefix}{key}"
+
+    def _get(self, key: str, required: bool) -> Any:
+        if key not in self.data or self.data[key] is None:
+            if required:
+                raise Problem("missing_field", f"{self._name(key)} is required", self._name(key))
+            return None
+        return self.data[key]
+
+    def str(self, key: str, required: bool = True, max_len: int = 200, default: str = "") -> str:
+        value = self._get(key, required)
+        if value is None:
+            return default
+        if not isinstance(value, str):
+            raise Problem("invalid_field", f"{self._name(key)} must be a string", self._name(key))
+        value = value.strip()
+        if required and not value:
+            raise Problem("invalid_field", f"{self._name(key)} must not be empty", self._name(key))
+        if len(value) > max_len:
+            raise Problem("invalid_field", f"{self._name(key)} is longer than {max_len} characters",
+                          self._name(key))
+        return value
+
+    def int(self, key: str, low: int, high: int) -> int:
+        value = self._get(key, True)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise Problem("invalid_field", f"{self._name(key)} must be an integer {low}..{high}",
+                          self._name(key))
+        return value
+
+    def number(self, key: str) -> float:
+        value = self._get(key, True)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise Problem("invalid_field", f"{self._name(key)} must be a number", self._name(key))
+        return float(value)
+
+    def obj(self, key: str) -> Body:
+        value = self._get(key, True)
+        if not isinstance(value, dict):
+            raise Problem("invalid_field", f"{self._name(key)} must be an object", self._name(key))
+        return Body(value, self._name(key) + ".")
+
+    def list(self, key: str, max_items: int) -> list[Body]:
+        value = self._get(key, True)
+        if not isinstance(value, list) or not value:
+            raise Problem("invalid_field", f"{self._name(key)} must be a non-empty list",
+                          self._name(key))
+        if len(value) > max_items:
+            raise Problem("invalid_field", f"{self._name(key)} has more than {max_items} items",
+                          self._name(key))
+        items = []
+        for i, item in enumerate(value):
+            if not isinstance(item, dict):
+                raise Problem("invalid_field", f"{self._name(key)}[{i}] must be an object",
+                              f"{self._name(key)}[{i}]")
+            items.append(Body(item, f"{self._name(key)}[{i}]."))
+        return items
+
+    def location(self, key: str | None = None) -> Location:
+        """A {lat, lon} object (or this body itself when key is None), range-checked."""
+        body = self.obj(key) if key else self
+        where = self._name(key) if key else self.prefix.rstrip(".")
+        lat, lon = body.number("lat"), body.number("lon")
+        checked = check_location(lat, lon, where)
+        if isinstance(checked, Refusal):
+            raise Problem.from_refusal(checked)
+        return checked
