@@ -1,4 +1,4 @@
-"""Command line of the food-delivery service: serve (default), demo, bench."""
+"""Command line of the food-delivery service: serve (default), demo, bench, httpbench."""
 
 from __future__ import annotations
 
@@ -13,10 +13,13 @@ def main(argv: list[str]) -> int:
     if command == "bench":
         from delivery.bench import main as bench
         return bench(rest)
+    if command == "httpbench":
+        from delivery.httpbench import main as httpbench
+        return httpbench(rest)
     if command == "serve":
         from delivery.http.serve import main as serve
         return serve(rest)
-    print(f"unknown command {command!r}; use serve, demo or bench", file=sys.stderr)
+    print(f"unknown command {command!r}; use serve, demo, bench or httpbench", file=sys.stderr)
     return 2
 
 

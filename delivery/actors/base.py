@@ -9,8 +9,8 @@ from typing import Any, ClassVar
 from thespian.actors import Actor, ActorExitRequest, ChildActorExited, PoisonMessage, WakeupMessage
 
 from .. import clock
-from .messages import ActorInfo, ActorStats, Envelope, GetStats, Reply
 from ..domain.refusal import Refusal
+from .messages import ActorInfo, ActorStats, Envelope, GetStats, Reply
 
 log = logging.getLogger("delivery.actors")
 

@@ -10,7 +10,16 @@ from ..store.db import Database
 from ..store.readmodel import ReadModel
 from .base import Gatherer
 from .messages import (
-    ActorStats, Boot, Booted, Envelope, GetStats, Nudge, Peers, ResumeRefund, Start, Sweep,
+    ActorStats,
+    Boot,
+    Booted,
+    Envelope,
+    GetStats,
+    Nudge,
+    Peers,
+    ResumeRefund,
+    Start,
+    Sweep,
 )
 from .notifier import Notifier
 from .payment import PaymentGatewayActor

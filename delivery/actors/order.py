@@ -15,8 +15,17 @@ from ..store.directory import Directory
 from ..store.journal import ConcurrencyConflict, Journal
 from .entity import EntityActor
 from .messages import (
-    Activate, Charge, ChargeApproved, ChargeDeclined, Committed, Envelope, GetStats,
-    PaymentUnavailable, Refund, RefundApproved, ResumeRefund,
+    Activate,
+    Charge,
+    ChargeApproved,
+    ChargeDeclined,
+    Committed,
+    Envelope,
+    GetStats,
+    PaymentUnavailable,
+    Refund,
+    RefundApproved,
+    ResumeRefund,
 )
 
 MAX_CONFLICT_RETRIES = 3

@@ -9,7 +9,13 @@ from ..payment.simulated import ProviderError, SimulatedProvider
 from ..store.db import Database
 from .base import ServiceActor
 from .messages import (
-    Charge, ChargeApproved, ChargeDeclined, GetStats, PaymentUnavailable, Refund, RefundApproved,
+    Charge,
+    ChargeApproved,
+    ChargeDeclined,
+    GetStats,
+    PaymentUnavailable,
+    Refund,
+    RefundApproved,
     Start,
 )
 

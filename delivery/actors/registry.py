@@ -9,8 +9,19 @@ from thespian.actors import ActorExitRequest
 
 from .base import Gatherer
 from .messages import (
-    Activate, ActorStats, Envelope, Finished, GetStats, MoveRider, Nudge, PickUp, RegisterRider,
-    RegisterStore, ResumeRefund, Retired, Start,
+    Activate,
+    ActorStats,
+    Envelope,
+    Finished,
+    GetStats,
+    MoveRider,
+    Nudge,
+    PickUp,
+    RegisterRider,
+    RegisterStore,
+    ResumeRefund,
+    Retired,
+    Start,
 )
 
 # Which attribute of a message names the entity it is for, per kind.

@@ -17,14 +17,22 @@ from ..store.readmodel import ReadModel
 from .bridge import Bridge
 from .idempotency import load_secret
 from .keys import (
-    ADMIN_TOKEN, BRIDGE, DB, DIRECTORY, METRICS, READS, RUNTIME, SECRET, SETTINGS, STREAMS,
+    ADMIN_TOKEN,
+    BRIDGE,
+    DB,
+    DIRECTORY,
+    METRICS,
+    READS,
+    RUNTIME,
+    SECRET,
+    SETTINGS,
+    STREAMS,
 )
 from .metrics import Metrics
-from .problems import problem_middleware
+from .problems import MAX_BODY, problem_middleware
 from .routes import add_routes
 
 log = logging.getLogger("delivery.http")
-MAX_BODY = 64 * 1024
 
 
 def admin_token(settings: dict[str, Any], env: dict[str, str]) -> tuple[str, bool]:
@@ -40,7 +48,6 @@ def create_app(settings: dict[str, Any], admin: str) -> web.Application:
     metrics = Metrics()
     app = web.Application(client_max_size=MAX_BODY,
                           middlewares=[metrics.middleware(), problem_middleware])
-    app["max_body"] = MAX_BODY
     app[SETTINGS], app[METRICS], app[ADMIN_TOKEN], app[STREAMS] = settings, metrics, admin, set()
     add_routes(app)
     app.cleanup_ctx.append(_actor_system)

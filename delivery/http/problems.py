@@ -15,6 +15,7 @@ from ..domain.refusal import Refusal
 log = logging.getLogger("delivery.http")
 
 PROBLEM_TYPE = "application/problem+json"
+MAX_BODY = 64 * 1024  # bytes of a request body
 
 # Every code the API answers with, its HTTP status and title; the OpenAPI document lists them.
 CODES: dict[str, tuple[int, str]] = {
@@ -83,7 +84,6 @@ async def problem_middleware(request: web.Request,
                              handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
     """Turn every failure into a problem document; never a stack trace in a body."""
     request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex
-    request["request_id"] = request_id
     try:
         response = await handler(request)
     except Problem as problem:
@@ -92,7 +92,7 @@ async def problem_middleware(request: web.Request,
         if exc.status < 400:
             raise
         code = _HTTP_CODES.get(exc.status, "internal_error")
-        detail = exc.reason if exc.status != 413 else f"the body exceeds {request.app['max_body']} bytes"
+        detail = exc.reason if exc.status != 413 else f"the body exceeds {MAX_BODY} bytes"
         if exc.status == 404:
             detail = f"no resource at {request.path}"
         elif exc.status == 405:

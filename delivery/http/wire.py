@@ -31,7 +31,7 @@ async def read_body(request: web.Request, optional: bool = False) -> Body:
             data = json.loads(raw, parse_constant=_reject_constant)
         else:
             raise Problem("unsupported_media_type", f"cannot read a body of type {ctype}")
-    except (ValueError, UnicodeDecodeError, msgpack.ExtraData, msgpack.FormatError,
+    except (ValueError, UnicodeDecodeError, RecursionError, msgpack.ExtraData, msgpack.FormatError,
             msgpack.StackError, TypeError) as exc:
         raise Problem("malformed_body", f"the body is not valid {'msgpack' if ctype == MSGPACK else 'JSON'}: {exc}") from None
     if not isinstance(data, dict):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import asdict
 
 from aiohttp import web
@@ -40,10 +41,9 @@ async def _actor_stats(request: web.Request):
 async def metrics(request: web.Request) -> web.Response:
     auth.loopback_only(request)
     m = request.app[METRICS]
-    try:
+    # HTTP figures are still worth scraping while the actors are down.
+    with contextlib.suppress(ActorSystemUnavailable, TimeoutError):
         m.observe_actors(await _actor_stats(request))
-    except (ActorSystemUnavailable, TimeoutError):
-        pass  # HTTP figures are still worth scraping while the actors are down
     m.in_flight.set(request.app[BRIDGE].in_flight)
     m.streams.set(len(request.app[STREAMS]))
     return web.Response(body=generate_latest(m.registry),

@@ -11,11 +11,11 @@ from aiohttp_sse import sse_response
 from ...actors.client import new_id
 from ...domain import commands as c
 from ...domain import order
-from ...domain.order import OrderState
 from ...domain.menu import MAX_LINES, MAX_QUANTITY
+from ...domain.order import OrderState
+from ...store.journal import Journal
 from .. import auth
 from ..idempotency import Keyed, idempotent
-from ...store.journal import Journal
 from ..keys import BRIDGE, DB, DIRECTORY, READS, STREAMS
 from ..problems import Problem
 from ..wire import read_body, respond, respond_json_text
