@@ -32,6 +32,7 @@ PID_FILE = "actors.pid"
 _STOP = object()
 _LOG_DEFS = {
     "version": 1,
+    "disable_existing_loggers": False,  # the service's own loggers keep working
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain",
                             "level": "WARNING"}},
