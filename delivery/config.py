@@ -165,6 +165,8 @@ def _validate(c: dict[str, Any]) -> None:
              "must be positive and at most max_reset_timeout_s", b["reset_timeout_s"])
     _require(0 < s["min_backoff_s"] <= s["max_backoff_s"], "payment.supervisor.min_backoff_s",
              "must be positive and at most max_backoff_s", s["min_backoff_s"])
+    _require(s["stable_after_s"] > 0, "payment.supervisor.stable_after_s", "must be positive",
+             s["stable_after_s"])
     _require(0 <= s["random_factor"] <= 1, "payment.supervisor.random_factor", "must be 0..1",
              s["random_factor"])
     _require(c["dispatch"]["radius_km"] > 0, "dispatch.radius_km", "must be positive",

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..store.db import Database
 from ..store.readmodel import ReadModel
-from .base import Gatherer
+from .base import Gatherer, log
 from .messages import (
     ActorStats,
     Boot,
@@ -22,9 +22,9 @@ from .messages import (
     Sweep,
 )
 from .notifier import Notifier
-from .payment import PaymentGatewayActor
 from .projector import Projector
 from .registry import Registry
+from .supervisor import PaymentSupervisor
 
 
 class Guardian(Gatherer):
@@ -37,7 +37,7 @@ class Guardian(Gatherer):
         self.parent = "external"
         make = self.createActor
         self.peers = Peers(self.myAddress, make(Registry), make(Registry), make(Registry),
-                           make(PaymentGatewayActor), make(Projector), make(Notifier))
+                           make(PaymentSupervisor), make(Projector), make(Notifier))
         # The projector first: the notifier reads the states it writes.
         for address, kind in ((self.peers.projector, ""), (self.peers.notifier, ""),
                               (self.peers.payment, ""), (self.peers.orders, "order"),
@@ -74,7 +74,7 @@ class Guardian(Gatherer):
         return [p.projector, p.notifier, p.payment, p.orders, p.stores, p.riders]
 
     def on_child_exited(self, message: Any, sender: Any) -> None:
-        pass  # supervision of the payment gateway is the payment supervisor's (issue 4)
+        log.error("singleton actor %s exited; the service must be restarted", message.childAddress)
 
     HANDLERS = {Boot: "on_boot", GetStats: "on_get_stats", ActorStats: "on_actor_stats",
                 Sweep: "on_sweep"}

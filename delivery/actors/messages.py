@@ -275,6 +275,58 @@ class PaymentUnavailable:
     reason: str
 
 
+@dataclass(frozen=True)
+class ProviderCall:
+    """Supervisor -> gateway: make one call to the provider."""
+
+    call_id: int
+    """The supervisor's number for the call."""
+    request: Charge | Refund
+    """What to ask the provider."""
+    delay_ms: int = 0
+    """Injected fault: extra latency before the provider answers."""
+    fail_rate: float = 0.0
+    """Injected fault: probability that the provider fails."""
+
+
+@dataclass(frozen=True)
+class CallDone:
+    """Gateway -> supervisor: how a provider call ended."""
+
+    call_id: int
+    """The supervisor's number for the call."""
+    answer: ChargeApproved | ChargeDeclined | RefundApproved | None
+    """What to tell the order; None when the call failed."""
+    elapsed_s: float
+    """How long the provider took."""
+    error: str = ""
+    """Why it failed, when it failed."""
+
+
+@dataclass(frozen=True)
+class CrashGateway:
+    """Supervisor -> gateway: die at the next message (fault injection)."""
+
+
+@dataclass(frozen=True)
+class InjectFault:
+    """Admin -> supervisor: inject or clear a fault (API.md, POST /admin/api/faults)."""
+
+    target: str
+    """"payment" or "all"."""
+    kind: str
+    """crash, slow, fail, clear."""
+    delay_ms: int = 0
+    """For slow: the provider's added latency."""
+    rate: float = 0.0
+    """For fail: the probability that a provider call fails."""
+
+
+@dataclass(frozen=True)
+class GetPaymentStatus:
+    """Ask the supervisor for the circuit and the gateway's state."""
+
+
 # -- introspection --------------------------------------------------------------------------------
 
 
@@ -322,5 +374,6 @@ TRANSPORT_ONLY = (Envelope, Peers, Start, Activate, Booted, Committed)
 codec.register(
     Reply, Boot, Finished, Retired, Sweep, Nudge, RegisterStore, RegisterRider, MoveRider, PickUp,
     ResumeRefund, Charge, ChargeApproved, ChargeDeclined, Refund, RefundApproved,
-    PaymentUnavailable, GetStats, ActorInfo, ActorStats,
+    PaymentUnavailable, ProviderCall, CallDone, CrashGateway, InjectFault, GetPaymentStatus,
+    GetStats, ActorInfo, ActorStats,
 )

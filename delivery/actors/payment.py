@@ -1,60 +1,117 @@
-"""PaymentGatewayActor: the one door to the payment provider (charges and refunds)."""
+"""PaymentGatewayActor: the one door to the payment provider; it makes the calls the supervisor
+hands it and reports how each ended."""
 
 from __future__ import annotations
 
+import os
+import random
+import time
 from typing import Any
 
 from .. import clock
-from ..payment.simulated import ProviderError, SimulatedProvider
-from ..store.db import Database
+from ..payment.http import HttpProvider
+from ..payment.provider import Provider, ProviderError
+from ..payment.simulated import SimulatedProvider
+from . import offload
 from .base import ServiceActor
 from .messages import (
+    CallDone,
     Charge,
     ChargeApproved,
     ChargeDeclined,
+    CrashGateway,
     GetStats,
-    PaymentUnavailable,
-    Refund,
+    ProviderCall,
     RefundApproved,
     Start,
 )
 
 
+def make_provider(settings: dict[str, Any]) -> Provider:
+    p = settings["payment"]
+    if p["provider"] == "http":
+        return HttpProvider(p["provider_url"], p["call_timeout_ms"] / 1000)
+    return SimulatedProvider(settings["actors"]["db_path"])
+
+
 class PaymentGatewayActor(ServiceActor):
-    """Calls the provider for each Charge or Refund and answers the order that asked."""
+    """Calls the provider; the supervisor (its parent) keeps the breaker and restarts it."""
 
     KIND = "payment_gateway"
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.doomed = False
+        self.calls = self.failed = 0
+
     def on_start(self, message: Start, sender: Any) -> None:
-        self.settings, self.parent = message.settings, str(sender)
-        self.provider = SimulatedProvider(Database.shared(self.settings["actors"]["db_path"]))
-        self.charged = self.refunded = self.failed = 0
+        self.settings, self.parent, self.supervisor = message.settings, str(sender), sender
+        self.provider = make_provider(self.settings)
+        self.timeout_s = self.settings["payment"]["call_timeout_ms"] / 1000
+        self.runtime_id = self.settings["actors"]["runtime_id"]
+        self.rng = random.Random()
 
-    def on_charge(self, m: Charge, sender: Any) -> None:
-        try:
-            outcome = self.provider.charge(m.order_id, m.amount, m.card_token, clock.now())
-        except ProviderError as exc:
-            self.failed += 1
-            self.send(sender, PaymentUnavailable(m.order_id, 1.0, str(exc)))
-            return
-        if outcome.ok:
-            self.charged += 1
-            self.send(sender, ChargeApproved(m.order_id, outcome.reference, m.amount, m.method))
+    def receiveMessage(self, message: Any, sender: Any) -> None:
+        if self.doomed:
+            self.die()
+        super().receiveMessage(message, sender)
+
+    def die(self) -> None:
+        """An injected crash: the process exits on a multi-process base; on simpleSystemBase the
+        instance fails on every message until its supervisor replaces it."""
+        if self.settings["actors"]["base"] != "simpleSystemBase":
+            os._exit(70)
+        raise RuntimeError("payment gateway crashed (injected fault)")
+
+    def on_crash(self, message: CrashGateway, sender: Any) -> None:
+        self.doomed = True
+
+    def on_call(self, call: ProviderCall, sender: Any) -> None:
+        self.calls += 1
+        work = lambda: self.perform(call)  # noqa: E731
+        if offload.available(self.runtime_id):
+            offload.run(self.runtime_id, work, self.myAddress, lambda done: done)
         else:
-            self.send(sender, ChargeDeclined(m.order_id, outcome.reason))
+            self.on_call_done(work(), sender)
 
-    def on_refund(self, m: Refund, sender: Any) -> None:
-        try:
-            outcome = self.provider.refund(m.order_id, m.amount, clock.now())
-        except ProviderError as exc:
+    def on_call_done(self, done: CallDone, sender: Any) -> None:
+        """Pass the end of a call on to the supervisor (offloaded ones come back here first)."""
+        if done.answer is None:
             self.failed += 1
-            self.send(sender, PaymentUnavailable(m.order_id, 1.0, str(exc)))
-            return
-        self.refunded += 1
-        self.send(sender, RefundApproved(m.order_id, outcome.reference, m.amount))
+        self.send(self.supervisor, done)
+
+    def perform(self, call: ProviderCall) -> CallDone:
+        """One provider call with the injected faults; never raises."""
+        started = time.monotonic()
+        try:
+            if call.delay_ms:
+                wait = call.delay_ms / 1000
+                time.sleep(min(wait, self.timeout_s))
+                if wait > self.timeout_s:
+                    raise ProviderError(f"no answer within {self.timeout_s * 1000:.0f} ms")
+            if call.fail_rate and self.rng.random() < call.fail_rate:
+                raise ProviderError("provider failed (injected fault)")
+            answer = self._ask_provider(call.request)
+        except ProviderError as exc:
+            return CallDone(call.call_id, None, time.monotonic() - started, str(exc))
+        except Exception as exc:  # a provider bug must not take the gateway down
+            return CallDone(call.call_id, None, time.monotonic() - started, f"provider error: {exc!r}")
+        return CallDone(call.call_id, answer, time.monotonic() - started)
+
+    def _ask_provider(self, request):
+        now = clock.now()
+        if isinstance(request, Charge):
+            out = self.provider.charge(request.order_id, request.amount, request.card_token, now)
+            if out.ok:
+                return ChargeApproved(request.order_id, out.reference, request.amount, request.method)
+            return ChargeDeclined(request.order_id, out.reason)
+        out = self.provider.refund(request.order_id, request.amount, now)
+        if not out.ok:
+            raise ProviderError(f"refund refused: {out.reason}")
+        return RefundApproved(request.order_id, out.reference, request.amount)
 
     def describe(self) -> str:
-        return f"charged={self.charged} refunded={self.refunded} failed={self.failed}"
+        return f"calls={self.calls} failed={self.failed}" + (" doomed" if self.doomed else "")
 
-    HANDLERS = {Start: "on_start", Charge: "on_charge", Refund: "on_refund",
-                GetStats: "on_get_stats"}
+    HANDLERS = {Start: "on_start", ProviderCall: "on_call", CallDone: "on_call_done",
+                CrashGateway: "on_crash", GetStats: "on_get_stats"}

@@ -18,18 +18,19 @@ import socket
 import sys
 import threading
 import time
+import uuid
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 from ..store.db import database_path
-from . import loopback
+from . import loopback, offload
 from .messages import ActorStats, Boot, Booted, Envelope, GetStats, Reply
 
 log = logging.getLogger("delivery.system")
 
 PID_FILE = "actors.pid"
-_STOP = object()
+_STOP, _TELL = object(), object()
 _LOG_DEFS = {
     "version": 1,
     "disable_existing_loggers": False,  # the service's own loggers keep working
@@ -57,6 +58,8 @@ class ActorRuntime:
         self.data_dir = Path(settings["server"]["data_dir"])
         self.db_path = str(database_path(self.data_dir))
         self.settings["actors"]["db_path"] = self.db_path
+        self.runtime_id = uuid.uuid4().hex
+        self.settings["actors"]["runtime_id"] = self.runtime_id
         self.reply_timeout = settings["actors"]["reply_timeout_s"]
         self._requests: queue.Queue = queue.Queue()
         self._futures: dict[str, Future] = {}
@@ -148,6 +151,8 @@ class ActorRuntime:
                                logDefs=_LOG_DEFS, transientUnique=True)
         else:
             asys = ActorSystem(self.base, logDefs=_LOG_DEFS, transientUnique=True)
+            # Actors that must wait on the outside world do it in a pool and report back here.
+            offload.install(self.runtime_id, lambda to, msg: self._requests.put((_TELL, to, msg)))
         try:
             guardian = asys.createActor(Guardian)
             reply = asys.ask(guardian, Envelope("boot", Boot(self.settings)), 30)
@@ -180,7 +185,10 @@ class ActorRuntime:
             for item in batch:
                 if item is _STOP:
                     return
-                self._send(asys, *item)
+                if item[0] is _TELL:
+                    asys.tell(item[1], item[2])
+                else:
+                    self._send(asys, *item)
             self._drain(asys, listen_wait)
             self._expire()
 
@@ -227,6 +235,7 @@ class ActorRuntime:
             self._resolve(corr, error=ActorSystemUnavailable("no reply from the actor system in time"))
 
     def _shutdown(self, asys) -> None:
+        offload.uninstall(self.runtime_id)
         for corr in list(self._futures):
             self._resolve(corr, error=ActorSystemUnavailable("actor system stopped"))
         try:

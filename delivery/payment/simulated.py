@@ -2,43 +2,29 @@
 
 from __future__ import annotations
 
-import random
-import time
+import threading
 import uuid
-from dataclasses import dataclass
 
 from ..store.db import Database
+from .provider import Outcome
 
 DECLINED_TOKEN = "tok_declined"
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """What the provider answered."""
-
-    ok: bool
-    """True: approved."""
-    reference: str
-    """Provider's id of the charge or refund ('' when not approved)."""
-    reason: str = ""
-    """Why not, when not approved."""
-
-
-class ProviderError(Exception):
-    """The provider failed to answer (overloaded, down, timed out)."""
-
-
 class SimulatedProvider:
-    """A provider with its own ledger (a table in the service's file), latency and failure rate."""
+    """A provider with its own ledger (a table in the service's file); safe to call from threads."""
 
-    def __init__(self, db: Database, rng: random.Random | None = None) -> None:
-        self.db = db
-        self.delay_ms = 0
-        self.fail_rate = 0.0
-        self.rng = rng or random.Random()
+    def __init__(self, db_path: str) -> None:
+        self.db_path = db_path
+        self._local = threading.local()
+
+    @property
+    def db(self) -> Database:
+        if not hasattr(self._local, "db"):
+            self._local.db = Database(self.db_path)
+        return self._local.db
 
     def charge(self, order_id: str, amount: int, card_token: str, at: str) -> Outcome:
-        self._misbehave()
         known = self._ledger(order_id, "charge")
         if known:
             return Outcome(True, known)  # the order id is the idempotency key
@@ -47,15 +33,8 @@ class SimulatedProvider:
         return Outcome(True, self._record(order_id, "charge", amount, at))
 
     def refund(self, order_id: str, amount: int, at: str) -> Outcome:
-        self._misbehave()
         known = self._ledger(order_id, "refund")
         return Outcome(True, known or self._record(order_id, "refund", amount, at))
-
-    def _misbehave(self) -> None:
-        if self.delay_ms:
-            time.sleep(self.delay_ms / 1000)
-        if self.fail_rate and self.rng.random() < self.fail_rate:
-            raise ProviderError("simulated provider failure")
 
     def _ledger(self, order_id: str, kind: str) -> str | None:
         row = self.db.execute("SELECT reference FROM provider_ledger WHERE order_id = ? AND kind = ?",

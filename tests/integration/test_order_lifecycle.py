@@ -138,7 +138,7 @@ def test_two_payments_of_one_order_charge_it_once(world):
     replies = [f.result(10) for f in futures]
     assert sorted(r.refusal.code if r.refusal else "ok" for r in replies) in (
         ["ok", "payment_in_progress"], ["already_paid", "ok"])
-    assert SimulatedProvider(Database.shared(world.runtime.db_path)).charges(oid) == 1
+    assert SimulatedProvider(world.runtime.db_path).charges(oid) == 1
 
 
 def test_a_declined_card_leaves_the_order_placed_and_payable(world):

@@ -13,7 +13,7 @@ def test_defaults_hold_every_key_of_the_operator_contract():
     assert c["payment"]["breaker"] == {"failure_threshold": 5, "reset_timeout_s": 10.0,
                                        "max_reset_timeout_s": 60.0}
     assert c["payment"]["supervisor"] == {"min_backoff_s": 0.2, "max_backoff_s": 5.0,
-                                          "random_factor": 0.1}
+                                          "random_factor": 0.1, "stable_after_s": 10.0}
     assert c["dispatch"]["radius_km"] == 3.0
     assert c["notifications"] == {"channels": ["log"], "webhook_url": ""}
     assert c["admin"]["token"] == ""

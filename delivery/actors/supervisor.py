@@ -1,0 +1,197 @@
+"""PaymentSupervisor: parent of the payment gateway; restarts it with backoff and keeps the
+circuit breaker in front of it, so that a customer is never left waiting for a sick provider."""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from thespian.actors import ActorExitRequest, ChildActorExited, PoisonMessage
+
+from .. import clock
+from ..domain.backoff import Backoff
+from ..domain.breaker import CircuitBreaker, Refused
+from .base import Gatherer
+from .messages import (
+    ActorStats,
+    CallDone,
+    Charge,
+    ChargeApproved,
+    CrashGateway,
+    Envelope,
+    GetPaymentStatus,
+    GetStats,
+    InjectFault,
+    PaymentUnavailable,
+    ProviderCall,
+    Refund,
+    Start,
+)
+from .payment import PaymentGatewayActor
+
+_RESTART, _DEADLINE = "restart", "deadline"
+MAX_LATE = 1000
+
+
+def _wall(monotonic_at: float) -> str:
+    """RFC 3339 time of a moment given on the monotonic clock."""
+    at = datetime.now(UTC) - timedelta(seconds=time.monotonic() - monotonic_at)
+    return at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class PaymentSupervisor(Gatherer):
+    """Routes charges and refunds through the breaker to the gateway, and keeps the gateway alive."""
+
+    KIND = "payment_supervisor"
+
+    def on_start(self, message: Start, sender: Any) -> None:
+        self.settings, self.parent = message.settings, str(sender)
+        p = self.settings["payment"]
+        b, s = p["breaker"], p["supervisor"]
+        self.call_timeout_s = p["call_timeout_ms"] / 1000
+        self.breaker = CircuitBreaker(b["failure_threshold"], self.call_timeout_s,
+                                      b["reset_timeout_s"], b["max_reset_timeout_s"], time.monotonic)
+        self.backoff = Backoff(s["min_backoff_s"], s["max_backoff_s"], s["random_factor"],
+                               s["stable_after_s"], time.monotonic)
+        self.in_flight: dict[int, tuple[Any, Charge | Refund]] = {}
+        self.late: OrderedDict[int, Any] = OrderedDict()  # given-up calls whose answer may still come
+        self.next_call = 0
+        self.faults: dict[str, dict[str, Any]] = {}
+        self.restarts, self.last_restart_at, self.backoff_s = 0, None, 0.0
+        self.restart_at: float | None = None
+        self.gateway = None
+        self._start_gateway()
+
+    # -- the gateway's life ----------------------------------------------------------------------
+    def _start_gateway(self) -> None:
+        self.gateway = self.createActor(PaymentGatewayActor)
+        self.send(self.gateway, Start(self.settings, None))
+        self.backoff.started()
+        self.restart_at = None
+
+    def _gateway_died(self, why: str) -> None:
+        if self.gateway is None:
+            return  # already restarting
+        dead, self.gateway = self.gateway, None
+        self.send(dead, ActorExitRequest())  # a no-op for a process that already exited
+        self.backoff_s = self.backoff.next_delay()
+        self.restart_at = time.monotonic() + self.backoff_s
+        self.wakeupAfter(timedelta(seconds=self.backoff_s), payload=_RESTART)
+        for call_id in list(self.in_flight):
+            self._give_up(call_id, f"payment gateway crashed ({why})")
+
+    def on_child_exited(self, message: ChildActorExited, sender: Any) -> None:
+        if message.childAddress == self.gateway:
+            self._gateway_died("its process exited")
+
+    def on_poison(self, message: PoisonMessage, sender: Any) -> None:
+        if sender == self.gateway:
+            self._gateway_died("it failed on a message")
+
+    def children(self) -> list[Any]:
+        return [self.gateway] if self.gateway is not None else []
+
+    def on_wakeup(self, message: Any, sender: Any) -> None:
+        if isinstance(message.payload, tuple) and message.payload[0] == "gather":
+            self.on_gather_timeout(message.payload[1])
+        elif message.payload == _RESTART and self.gateway is None:
+            self.restarts += 1
+            self.last_restart_at = clock.now()
+            self._start_gateway()
+        elif isinstance(message.payload, tuple) and message.payload[0] == _DEADLINE:
+            self._give_up(message.payload[1], "no answer within the call timeout", count=True)
+
+    # -- calls ---------------------------------------------------------------------------------------
+    def on_request(self, request: Charge | Refund, sender: Any) -> None:
+        if self.gateway is None:
+            wait = max(0.0, (self.restart_at or 0) - time.monotonic()) + 0.1
+            self.send(sender, PaymentUnavailable(request.order_id, round(wait, 3),
+                                                 "the payment gateway is restarting"))
+            return
+        refused = self.breaker.before_call()
+        if isinstance(refused, Refused):
+            self.send(sender, PaymentUnavailable(request.order_id, round(refused.retry_after_s, 3),
+                                                 "the payment provider is unavailable"))
+            return
+        self.next_call += 1
+        slow, fail = self.faults.get("slow", {}), self.faults.get("fail", {})
+        self.in_flight[self.next_call] = (sender, request)
+        self.send(self.gateway, ProviderCall(self.next_call, request, slow.get("delay_ms", 0),
+                                             fail.get("rate", 0.0)))
+        # The gateway may hang or die silently: the breaker hears of it either way.
+        self.wakeupAfter(timedelta(seconds=self.call_timeout_s + 0.05),
+                         payload=(_DEADLINE, self.next_call))
+
+    def on_call_done(self, done: CallDone, sender: Any) -> None:
+        entry = self.in_flight.pop(done.call_id, None)
+        if done.answer is None:
+            if entry is not None:
+                self.breaker.on_failure(done.error)
+                self.send(entry[0], self._unavailable(entry[1], done.error))
+            return
+        if entry is not None:
+            self.breaker.on_success(done.elapsed_s)
+            self.send(entry[0], done.answer)
+        else:
+            late_to = self.late.pop(done.call_id, None)
+            if late_to is not None and isinstance(done.answer, ChargeApproved):
+                # Too late for the customer, who was told to pay later; but the money moved,
+                # so the order must know (it records the payment).
+                self.send(late_to, done.answer)
+
+    def _give_up(self, call_id: int, why: str, count: bool = False) -> None:
+        entry = self.in_flight.pop(call_id, None)
+        if entry is None:
+            return
+        if count:
+            self.breaker.on_failure(why)
+        self.late[call_id] = entry[0]
+        while len(self.late) > MAX_LATE:
+            self.late.popitem(last=False)
+        self.send(entry[0], self._unavailable(entry[1], why))
+
+    def _unavailable(self, request: Charge | Refund, why: str) -> PaymentUnavailable:
+        retry = self.breaker.remaining_open_s() or 1.0
+        return PaymentUnavailable(request.order_id, round(retry, 3), f"payment failed: {why}")
+
+    # -- operations ------------------------------------------------------------------------------------
+    def on_fault(self, envelope: Envelope, sender: Any) -> None:
+        f: InjectFault = envelope.body
+        if f.kind == "clear":
+            self.faults.clear()
+        elif f.kind == "crash":
+            if self.gateway is not None:
+                self.send(self.gateway, CrashGateway())
+        elif f.kind == "slow":
+            self.faults["slow"] = {"target": "payment", "kind": "slow", "delay_ms": f.delay_ms}
+        elif f.kind == "fail":
+            self.faults["fail"] = {"target": "payment", "kind": "fail", "rate": f.rate}
+        self.reply(envelope, sender, list(self.faults.values()))
+
+    def on_status(self, envelope: Envelope, sender: Any) -> None:
+        self.reply(envelope, sender, self.status())
+
+    def status(self) -> dict[str, Any]:
+        b = self.breaker
+        return {
+            "circuit": {"state": b.state, "failures": b.failures,
+                        "opened_at": _wall(b.opened_at) if b.opened_at is not None else None,
+                        "retry_after_s": round(b.remaining_open_s(), 3),
+                        "reset_timeout_s": b.reset_timeout_s},
+            "gateway": {"state": "up" if self.gateway is not None else "restarting",
+                        "restarts": self.restarts, "last_restart_at": self.last_restart_at,
+                        "backoff_s": round(self.backoff_s, 3), "in_flight": len(self.in_flight)},
+            "transitions": [{"at": _wall(t.at), "from": t.source, "to": t.target, "reason": t.reason}
+                            for t in b.transitions],
+            "faults": list(self.faults.values()),
+        }
+
+    def describe(self) -> str:
+        return (f"circuit={self.breaker.state} failures={self.breaker.failures} "
+                f"gateway={'up' if self.gateway is not None else 'restarting'} restarts={self.restarts}")
+
+    HANDLERS = {Start: "on_start", Charge: "on_request", Refund: "on_request",
+                CallDone: "on_call_done", InjectFault: "on_fault", GetPaymentStatus: "on_status",
+                GetStats: "on_get_stats", ActorStats: "on_actor_stats"}

@@ -1,0 +1,53 @@
+"""A payment provider reached over HTTP: POST /charges and POST /refunds with the order id as the
+Idempotency-Key, so a charge retried after a crash or a timeout is not a second charge.
+
+Request  POST {url}/charges {"order_id", "amount", "card_token"}  |  POST {url}/refunds {"order_id", "amount"}
+Answer   2xx {"id": "...", "approved": true|false, "reason": "..."}; anything else is a failure.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+from urllib.parse import urlsplit
+
+from .provider import Outcome, ProviderError
+
+
+class HttpProvider:
+    """Calls the provider with the call timeout on every socket operation."""
+
+    def __init__(self, url: str, timeout_s: float) -> None:
+        parts = urlsplit(url)
+        self.https = parts.scheme == "https"
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port
+        self.prefix = parts.path.rstrip("/")
+        self.timeout_s = timeout_s
+
+    def charge(self, order_id: str, amount: int, card_token: str, at: str) -> Outcome:
+        return self._post("/charges", order_id, {"order_id": order_id, "amount": amount,
+                                                 "card_token": card_token})
+
+    def refund(self, order_id: str, amount: int, at: str) -> Outcome:
+        return self._post("/refunds", f"refund:{order_id}", {"order_id": order_id, "amount": amount})
+
+    def _post(self, path: str, key: str, body: dict) -> Outcome:
+        kind = http.client.HTTPSConnection if self.https else http.client.HTTPConnection
+        conn = kind(self.host, self.port, timeout=self.timeout_s)
+        try:
+            conn.request("POST", self.prefix + path, json.dumps(body),
+                         {"Content-Type": "application/json", "Idempotency-Key": key})
+            response = conn.getresponse()
+            payload = response.read()
+        except (TimeoutError, OSError, http.client.HTTPException) as exc:
+            raise ProviderError(f"provider unreachable or too slow: {exc}") from exc
+        finally:
+            conn.close()
+        if not 200 <= response.status < 300:
+            raise ProviderError(f"provider answered {response.status}")
+        try:
+            data = json.loads(payload)
+            return Outcome(bool(data["approved"]), str(data.get("id") or ""),
+                           str(data.get("reason") or ""))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ProviderError(f"provider answered something unreadable: {exc}") from exc
