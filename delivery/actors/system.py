@@ -171,7 +171,9 @@ class ActorRuntime:
     def _pump(self, asys) -> None:
         # simpleSystemBase runs the actors inside tell/listen and returns at once when idle, so
         # the thread waits on its queue; the multi-process bases wait inside listen instead.
-        idle_wait, listen_wait = (0.005, 0.0) if self.base == "simpleSystemBase" else (0.0, 0.002)
+        # On simpleSystemBase timers fire only inside tell/listen: a positive listen time makes
+        # the due ones fire even when no request comes in.
+        idle_wait, listen_wait = (0.005, 0.001) if self.base == "simpleSystemBase" else (0.0, 0.002)
         while True:
             try:
                 first = self._requests.get(timeout=idle_wait) if idle_wait else \

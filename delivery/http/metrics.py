@@ -32,6 +32,12 @@ class Metrics:
                                    registry=r)
         self.in_flight = Gauge("delivery_bridge_in_flight", "Requests awaiting an actor reply",
                                registry=r)
+        self.circuit = Gauge("delivery_payment_circuit_state",
+                             "1 for the payment circuit's current state", ["state"], registry=r)
+        self.circuit_failures = Gauge("delivery_payment_circuit_failures",
+                                      "Consecutive failed provider calls", registry=r)
+        self.gateway_restarts = Gauge("delivery_payment_gateway_restarts",
+                                      "Restarts of the payment gateway since start", registry=r)
         self.streams = Gauge("delivery_sse_streams", "Open Server-Sent Events streams", registry=r)
 
     def observe_actors(self, stats: ActorStats) -> None:
@@ -43,6 +49,12 @@ class Metrics:
             self.live_actors.labels(kind).set(n)
         for kind, n in stats.live.items():
             self.live_entities.labels(kind).set(n)
+
+    def observe_payment(self, status: dict) -> None:
+        for state in ("closed", "open", "half_open"):
+            self.circuit.labels(state).set(1 if status["circuit"]["state"] == state else 0)
+        self.circuit_failures.set(status["circuit"]["failures"])
+        self.gateway_restarts.set(status["gateway"]["restarts"])
 
     def middleware(self):
         @web.middleware

@@ -7,9 +7,11 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
+from delivery.actors.client import Rejected
 from delivery.actors.system import PID_FILE, port_in_use, session_pids
 from delivery.store.db import Database
 from delivery.store.readmodel import ReadModel
@@ -115,3 +117,38 @@ def test_after_sigkill_every_acknowledged_order_is_back_and_no_stale_admin_answe
     finally:
         rt.stop()
     assert not port_in_use("127.0.0.1", port)
+
+
+def test_a_killed_gateway_process_is_restarted_and_nothing_is_lost_or_charged_twice(
+        multiproc_runtime):
+    from delivery.actors.messages import GetPaymentStatus
+    from delivery.payment.simulated import SimulatedProvider
+
+    rt = multiproc_runtime
+    w = World(rt)
+    paid = w.place()
+    assert w.client.pay(paid, w.customer)["status"] == "paid"
+    (gateway,) = [a for a in rt.stats().actors if a.kind == "payment_gateway"]
+    os.kill(gateway.pid, signal.SIGKILL)
+    pending = w.place()
+    answers = []
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # refused at once while restarting, then paid
+        started = time.monotonic()
+        try:
+            answers.append((w.client.pay(pending, w.customer)["status"], time.monotonic() - started))
+            break
+        except Rejected as refused:
+            assert refused.refusal.code == "payment_unavailable"
+            answers.append(("unavailable", time.monotonic() - started))
+            time.sleep(0.02)
+    assert answers[-1][0] == "paid"
+    assert all(took < 1.0 for _, took in answers)
+    status = rt.call("payment", GetPaymentStatus()).result
+    assert status["gateway"]["restarts"] == 1 and status["gateway"]["state"] == "up"
+    (new_gateway,) = [a for a in rt.stats().actors if a.kind == "payment_gateway"]
+    assert new_gateway.pid != gateway.pid
+    provider = SimulatedProvider(rt.db_path)
+    assert provider.charges(paid) == 1 and provider.charges(pending) == 1
+    model = ReadModel(Database.shared(rt.db_path))
+    assert model.view(paid)["status"] == "paid" and model.view(pending)["status"] == "paid"

@@ -9,13 +9,13 @@ from dataclasses import asdict
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from ...actors.messages import GetStats
+from ...actors.messages import GetPaymentStatus, GetStats, InjectFault
 from ...actors.system import ActorSystemUnavailable
 from ...store.journal import Journal
 from .. import auth
 from ..keys import BRIDGE, DB, METRICS, READS, RUNTIME, STREAMS
 from ..problems import Problem
-from ..wire import respond
+from ..wire import read_body, respond
 
 
 async def health(request: web.Request) -> web.Response:
@@ -44,6 +44,7 @@ async def metrics(request: web.Request) -> web.Response:
     # HTTP figures are still worth scraping while the actors are down.
     with contextlib.suppress(ActorSystemUnavailable, TimeoutError):
         m.observe_actors(await _actor_stats(request))
+        m.observe_payment((await request.app[BRIDGE].ask("payment", GetPaymentStatus())).result)
     m.in_flight.set(request.app[BRIDGE].in_flight)
     m.streams.set(len(request.app[STREAMS]))
     return web.Response(body=generate_latest(m.registry),
@@ -75,3 +76,32 @@ async def admin_stats(request: web.Request) -> web.Response:
         "journal": Journal(request.app[DB]).stats(),
         "notifications": reads.notification_stats(),
     })
+
+
+async def admin_payment(request: web.Request) -> web.Response:
+    auth.admin(request)
+    return respond(request, await request.app[BRIDGE].command("payment", GetPaymentStatus()))
+
+
+FAULT_KINDS = {"payment": ("crash", "slow", "fail", "clear"), "all": ("clear",)}
+
+
+async def admin_faults(request: web.Request) -> web.Response:
+    auth.admin(request)
+    body = await read_body(request)
+    target = body.str("target", max_len=16)
+    if target not in FAULT_KINDS:
+        raise Problem("invalid_field", f"target must be one of {', '.join(FAULT_KINDS)}", "target")
+    kind = body.str("kind", max_len=16)
+    if kind not in FAULT_KINDS[target]:
+        raise Problem("invalid_field", f"kind for {target} must be one of "
+                                       f"{', '.join(FAULT_KINDS[target])}", "kind")
+    delay_ms = body.int("delay_ms", 0, 60_000) if kind == "slow" else 0
+    rate = 0.0
+    if kind == "fail":
+        rate = body.number("rate")
+        if not 0.0 <= rate <= 1.0:
+            raise Problem("invalid_field", "rate must be within 0.0..1.0", "rate")
+    faults = await request.app[BRIDGE].command(
+        "payment", InjectFault("payment" if target == "all" else target, kind, delay_ms, rate))
+    return respond(request, {"faults": faults})
