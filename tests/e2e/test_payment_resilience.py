@@ -128,8 +128,11 @@ async def test_a_sick_provider_opens_the_circuit_and_recovery_closes_it(setup, f
         assert r.status == 200, data
     status = await payment_status(api)
     assert status["circuit"]["state"] == "closed"
-    assert [t["to"] for t in status["transitions"]][:3] == ["open", "half_open", "closed"] or \
-        "closed" == status["transitions"][-1]["to"]
+    moves = [(t["from"], t["to"]) for t in status["transitions"]]
+    # opened once, zero or more failed trials, then a trial that closed it
+    assert moves[0] == ("closed", "open") and moves[-2:] == [("open", "half_open"),
+                                                          ("half_open", "closed")]
+    assert set(moves[1:-2]) <= {("open", "half_open"), ("half_open", "open")}
     assert len(provider.charges) == 1 + len(unpaid)  # one charge per order, none twice
 
 
@@ -155,7 +158,7 @@ async def test_a_refund_while_the_circuit_is_open_stays_pending_then_completes(s
 
 
 async def test_payment_faults_through_the_admin_api(api, parties):
-    (cid, ct), (sid, _) = parties["c1"], parties["s1"]
+    ct, sid = parties["c1"][1], parties["s1"][0]
     _, faults = await api.json("POST", "/admin/api/faults", ADMIN,
                                {"target": "payment", "kind": "fail", "rate": 1.0}, status=200)
     assert faults["faults"] == [{"target": "payment", "kind": "fail", "rate": 1.0}]
@@ -178,7 +181,7 @@ async def test_payment_faults_through_the_admin_api(api, parties):
 
 
 async def test_a_crashed_gateway_is_restarted_and_payments_go_on(api, parties):
-    (cid, ct), (sid, _) = parties["c1"], parties["s1"]
+    ct, sid = parties["c1"][1], parties["s1"][0]
     await api.json("POST", "/admin/api/faults", ADMIN, {"target": "payment", "kind": "crash"},
                    status=200)
     _, order = await api.place(ct, sid, status=201)
