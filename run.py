@@ -1,4 +1,4 @@
-"""Command line of the food-delivery service: serve (default), demo, bench, httpbench."""
+"""Command line of the food-delivery service: serve (default), demo, bench, httpbench, paybench."""
 
 from __future__ import annotations
 
@@ -16,10 +16,13 @@ def main(argv: list[str]) -> int:
     if command == "httpbench":
         from delivery.httpbench import main as httpbench
         return httpbench(rest)
+    if command == "paybench":
+        from delivery.paybench import main as paybench
+        return paybench(rest)
     if command == "serve":
         from delivery.http.serve import main as serve
         return serve(rest)
-    print(f"unknown command {command!r}; use serve, demo, bench or httpbench", file=sys.stderr)
+    print(f"unknown command {command!r}; use serve, demo, bench, httpbench or paybench", file=sys.stderr)
     return 2
 
 

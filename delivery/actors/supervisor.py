@@ -33,6 +33,7 @@ from .payment import PaymentGatewayActor
 
 _RESTART, _DEADLINE = "restart", "deadline"
 MAX_LATE = 1000
+DEADLINE_TICK_S = 0.05
 
 
 def _wall(monotonic_at: float) -> str:
@@ -55,7 +56,8 @@ class PaymentSupervisor(Gatherer):
                                       b["reset_timeout_s"], b["max_reset_timeout_s"], time.monotonic)
         self.backoff = Backoff(s["min_backoff_s"], s["max_backoff_s"], s["random_factor"],
                                s["stable_after_s"], time.monotonic)
-        self.in_flight: dict[int, tuple[Any, Charge | Refund]] = {}
+        self.in_flight: dict[int, tuple[Any, Charge | Refund, float]] = {}
+        self.watching = False
         self.late: OrderedDict[int, Any] = OrderedDict()  # given-up calls whose answer may still come
         self.next_call = 0
         self.faults: dict[str, dict[str, Any]] = {}
@@ -100,8 +102,8 @@ class PaymentSupervisor(Gatherer):
             self.restarts += 1
             self.last_restart_at = clock.now()
             self._start_gateway()
-        elif isinstance(message.payload, tuple) and message.payload[0] == _DEADLINE:
-            self._give_up(message.payload[1], "no answer within the call timeout", count=True)
+        elif message.payload == _DEADLINE:
+            self._check_deadlines()
 
     # -- calls ---------------------------------------------------------------------------------------
     def on_request(self, request: Charge | Refund, sender: Any) -> None:
@@ -117,12 +119,25 @@ class PaymentSupervisor(Gatherer):
             return
         self.next_call += 1
         slow, fail = self.faults.get("slow", {}), self.faults.get("fail", {})
-        self.in_flight[self.next_call] = (sender, request)
+        self.in_flight[self.next_call] = (sender, request, time.monotonic() + self.call_timeout_s)
         self.send(self.gateway, ProviderCall(self.next_call, request, slow.get("delay_ms", 0),
                                              fail.get("rate", 0.0)))
-        # The gateway may hang or die silently: the breaker hears of it either way.
-        self.wakeupAfter(timedelta(seconds=self.call_timeout_s + 0.05),
-                         payload=(_DEADLINE, self.next_call))
+        self._watch_deadlines()
+
+    def _watch_deadlines(self) -> None:
+        # The gateway may hang or die silently: the breaker hears of it either way. One timer
+        # for all calls in flight, since every pending timer costs each message on simpleSystemBase.
+        if self.in_flight and not self.watching:
+            self.watching = True
+            self.wakeupAfter(timedelta(seconds=DEADLINE_TICK_S), payload=_DEADLINE)
+
+    def _check_deadlines(self) -> None:
+        self.watching = False
+        now = time.monotonic()
+        for call_id, (_, _, deadline) in list(self.in_flight.items()):
+            if now > deadline + DEADLINE_TICK_S:
+                self._give_up(call_id, "no answer within the call timeout", count=True)
+        self._watch_deadlines()
 
     def on_call_done(self, done: CallDone, sender: Any) -> None:
         entry = self.in_flight.pop(done.call_id, None)
