@@ -73,8 +73,13 @@ class Guardian(Gatherer):
         p = self.peers
         return [p.projector, p.notifier, p.payment, p.orders, p.stores, p.riders]
 
+    def on_exit(self, message: Any, sender: Any) -> None:
+        self.stopping = True
+
     def on_child_exited(self, message: Any, sender: Any) -> None:
-        log.error("singleton actor %s exited; the service must be restarted", message.childAddress)
+        if not getattr(self, "stopping", False):
+            log.error("singleton actor %s exited; the service must be restarted",
+                      message.childAddress)
 
     HANDLERS = {Boot: "on_boot", GetStats: "on_get_stats", ActorStats: "on_actor_stats",
                 Sweep: "on_sweep"}
