@@ -310,16 +310,28 @@ class CrashGateway:
 
 @dataclass(frozen=True)
 class InjectFault:
-    """Admin -> supervisor: inject or clear a fault (API.md, POST /admin/api/faults)."""
+    """Admin -> supervisor or store registry: inject or clear a fault (POST /admin/api/faults)."""
 
     target: str
-    """"payment" or "all"."""
+    """"payment", "store" or "all"."""
     kind: str
-    """crash, slow, fail, clear."""
+    """payment: crash, slow, fail; store: down, up, crash; all: clear."""
     delay_ms: int = 0
     """For slow: the provider's added latency."""
     rate: float = 0.0
     """For fail: the probability that a provider call fails."""
+    store_id: str = ""
+    """For store faults: which store."""
+
+
+@dataclass(frozen=True)
+class GetFaults:
+    """Ask the supervisor or the store registry which faults are in force."""
+
+
+@dataclass(frozen=True)
+class CrashEntity:
+    """Registry -> entity: fail on every message from now on (fault injection)."""
 
 
 @dataclass(frozen=True)
@@ -374,6 +386,7 @@ TRANSPORT_ONLY = (Envelope, Peers, Start, Activate, Booted, Committed)
 codec.register(
     Reply, Boot, Finished, Retired, Sweep, Nudge, RegisterStore, RegisterRider, MoveRider, PickUp,
     ResumeRefund, Charge, ChargeApproved, ChargeDeclined, Refund, RefundApproved,
-    PaymentUnavailable, ProviderCall, CallDone, CrashGateway, InjectFault, GetPaymentStatus,
+    PaymentUnavailable, ProviderCall, CallDone, CrashGateway, InjectFault, CrashEntity,
+    GetFaults, GetPaymentStatus,
     GetStats, ActorInfo, ActorStats,
 )

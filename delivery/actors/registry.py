@@ -7,13 +7,16 @@ from typing import Any
 
 from thespian.actors import ActorExitRequest
 
-from .base import Gatherer
+from .base import Gatherer, log
 from .messages import (
     Activate,
     ActorStats,
+    CrashEntity,
     Envelope,
     Finished,
+    GetFaults,
     GetStats,
+    InjectFault,
     MoveRider,
     Nudge,
     PickUp,
@@ -45,8 +48,10 @@ class Registry(Gatherer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.live: OrderedDict[str, Any] = OrderedDict()
+        self.down: set[str] = set()  # entities stopped on purpose (store management down)
         self.retired_messages = 0
         self.activations = 0
+        self.crashes = 0
         self.passivations = 0
 
     def on_start(self, message: Start, sender: Any) -> None:
@@ -62,7 +67,34 @@ class Registry(Gatherer):
         self.route(getattr(message.body, self.key_field), message)
 
     def on_nudge(self, message: Nudge, sender: Any) -> None:
-        self.route(message.store_id, message)
+        if message.store_id not in self.down:  # a stopped store reads the journal when it is up
+            self.route(message.store_id, message)
+
+    def on_fault(self, envelope: Envelope, sender: Any) -> None:
+        f: InjectFault = envelope.body
+        key = f.store_id
+        if f.kind == "down" and key:
+            self.down.add(key)
+            address = self.live.pop(key, None)
+            if address is not None:
+                self._passivate(address)  # really stopped, not flagged
+        elif f.kind == "up" and key:
+            self.down.discard(key)
+            self.route(key, Nudge(0, key))  # back: it catches up with what it missed
+        elif f.kind == "crash" and key and key not in self.down:
+            address = self.live.get(key) or self._activate(key)
+            self.send(address, CrashEntity())
+        elif f.kind == "clear":
+            for key in sorted(self.down):
+                self.down.discard(key)
+                self.route(key, Nudge(0, key))
+        self.reply(envelope, sender, self.faults())
+
+    def on_get_faults(self, envelope: Envelope, sender: Any) -> None:
+        self.reply(envelope, sender, self.faults())
+
+    def faults(self) -> list[dict[str, str]]:
+        return [{"target": self.entity, "store_id": key, "kind": "down"} for key in sorted(self.down)]
 
     def route(self, key: str, message: Any) -> None:
         address = self.live.get(key)
@@ -97,9 +129,21 @@ class Registry(Gatherer):
         self.retired_messages += message.messages_in
 
     def on_child_exited(self, message: Any, sender: Any) -> None:
-        for key, address in list(self.live.items()):
-            if address == message.childAddress:
-                del self.live[key]  # it died unasked; the next message re-activates it
+        self._forget(message.childAddress, "its process exited")
+
+    def on_poison(self, message: Any, sender: Any) -> None:
+        self._forget(sender, "it failed on a message")
+
+    def _forget(self, address: Any, why: str) -> None:
+        """An entity died unasked: drop it; a store is started again at once to catch up."""
+        for key, live in list(self.live.items()):
+            if live == address:
+                del self.live[key]
+                self.send(address, ActorExitRequest())  # a no-op for a process already gone
+                self.crashes += 1
+                log.warning("%s %s crashed (%s); restarting it on demand", self.entity, key, why)
+                if self.entity == "store" and key not in self.down:
+                    self.route(key, Nudge(0, key))
 
     def on_wakeup(self, message: Any, sender: Any) -> None:
         if isinstance(message.payload, tuple) and message.payload[0] == "gather":
@@ -114,10 +158,12 @@ class Registry(Gatherer):
 
     def describe(self) -> str:
         return (f"{self.entity}s live={len(self.live)}/{self.cap} activations={self.activations}"
-                f" passivations={self.passivations}")
+                f" passivations={self.passivations} crashes={self.crashes}"
+                + (f" down={len(self.down)}" if self.down else ""))
 
     HANDLERS = {
         Start: "on_start", Nudge: "on_nudge", Finished: "on_finished", Retired: "on_retired",
+        InjectFault: "on_fault", GetFaults: "on_get_faults",
         ActorStats: "on_actor_stats", GetStats: "on_get_stats",
     }
 

@@ -21,6 +21,7 @@ from .messages import (
     ChargeApproved,
     CrashGateway,
     Envelope,
+    GetFaults,
     GetPaymentStatus,
     GetStats,
     InjectFault,
@@ -185,6 +186,9 @@ class PaymentSupervisor(Gatherer):
             self.faults["fail"] = {"target": "payment", "kind": "fail", "rate": f.rate}
         self.reply(envelope, sender, list(self.faults.values()))
 
+    def on_get_faults(self, envelope: Envelope, sender: Any) -> None:
+        self.reply(envelope, sender, list(self.faults.values()))
+
     def on_status(self, envelope: Envelope, sender: Any) -> None:
         self.reply(envelope, sender, self.status())
 
@@ -208,5 +212,6 @@ class PaymentSupervisor(Gatherer):
                 f"gateway={'up' if self.gateway is not None else 'restarting'} restarts={self.restarts}")
 
     HANDLERS = {Start: "on_start", Charge: "on_request", Refund: "on_request",
-                CallDone: "on_call_done", InjectFault: "on_fault", GetPaymentStatus: "on_status",
+                CallDone: "on_call_done", InjectFault: "on_fault", GetFaults: "on_get_faults",
+                GetPaymentStatus: "on_status",
                 GetStats: "on_get_stats", ActorStats: "on_actor_stats"}

@@ -84,6 +84,9 @@ SCHEMAS: dict[str, Any] = {
         delivery_address=_obj(["lat", "lon", "text"], lat=NUM, lon=NUM, text=STR),
         distance_km=NUM)}),
     "Status": _obj(["status"], status=STR),
+    "Inbox": _obj(["received"], received={"type": "array", "items": _obj(
+        ["order_id", "kind", "seq", "received_at"], order_id=STR,
+        kind={"enum": ["new_order", "cancelled", "refunded"]}, seq=INT, received_at=STR)}),
     "ActorTree": _obj(["actors"], actors={"type": "array", "items": _obj(
         ["address", "kind", "key", "parent", "pid", "started_at", "restarts", "messages_in",
          "state"], address=STR, kind=STR, key=STR, parent=STR, pid=INT, started_at=STR,
@@ -104,8 +107,9 @@ SCHEMAS: dict[str, Any] = {
         transitions={"type": "array", "items": _obj(["at", "from", "to", "reason"], at=STR,
                                                      **{"from": STR, "to": STR}, reason=STR)},
         faults={"type": "array", "items": {"type": "object"}}),
-    "FaultIn": _obj(["target", "kind"], target={"enum": ["payment", "all"]},
-                    kind={"enum": ["crash", "slow", "fail", "clear"]},
+    "FaultIn": _obj(["target", "kind"], target={"enum": ["payment", "store", "all"]},
+                    kind={"enum": ["crash", "slow", "fail", "clear", "down", "up"]},
+                    store_id=STR,
                     delay_ms={**INT, "minimum": 0, "maximum": 60000},
                     rate={**NUM, "minimum": 0, "maximum": 1}),
     "Faults": _obj(["faults"], faults={"type": "array", "items": {"type": "object"}}),

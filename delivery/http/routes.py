@@ -88,6 +88,10 @@ ROUTES = [
     Route("GET", "/stores/{store_id}/notifications", store_owner.store_notifications,
           "The store owner's notifications", "store", response="NotificationList",
           errors=["unauthorized", "forbidden"], tag="store"),
+    Route("GET", "/stores/{store_id}/inbox", store_owner.store_inbox,
+          "What store management received (paid orders, cancellations, refunds), in order; "
+          "while the store is down nothing arrives, and all of it arrives once when it is up",
+          "store", response="Inbox", errors=["unauthorized", "forbidden"], tag="store"),
     Route("PUT", "/riders/me/location", riders.move, "Report where the rider is", "rider",
           request="Location", response="RiderLocation", errors=BODY_ERRORS + ["unauthorized"],
           tag="rider"),

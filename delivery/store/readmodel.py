@@ -146,6 +146,12 @@ class ReadModel:
         return [{"id": r[0], "order_id": r[1], "kind": r[2], "text": r[3], "at": r[4],
                  "channel": r[5], "delivered": bool(r[6])} for r in rows]
 
+    def store_inbox(self, store_id: str, limit: int = 500) -> list[dict[str, Any]]:
+        """What store management received, in the order it received it (oldest first)."""
+        rows = self.db.execute("SELECT order_id, kind, seq, received_at FROM store_inbox"
+                               " WHERE store_id = ? ORDER BY seq LIMIT ?", (store_id, limit))
+        return [{"order_id": r[0], "kind": r[1], "seq": r[2], "received_at": r[3]} for r in rows]
+
     def notification_stats(self) -> dict[str, int]:
         """Notices sent, still to send (including events the notifier has not reached), failed."""
         sent, queued, failed = self.db.execute(

@@ -152,3 +152,32 @@ def test_a_killed_gateway_process_is_restarted_and_nothing_is_lost_or_charged_tw
     assert provider.charges(paid) == 1 and provider.charges(pending) == 1
     model = ReadModel(Database.shared(rt.db_path))
     assert model.view(paid)["status"] == "paid" and model.view(pending)["status"] == "paid"
+
+
+def test_a_killed_store_process_is_restarted_and_receives_every_order_once_in_order(
+        multiproc_runtime):
+    rt = multiproc_runtime
+    w = World(rt)
+    first = w.place()
+    w.client.pay(first, w.customer)
+    model = ReadModel(Database.shared(rt.db_path))
+
+    def received():
+        return [r["order_id"] for r in model.store_inbox(w.store)]
+
+    deadline = time.monotonic() + 5
+    while received() != [first] and time.monotonic() < deadline:
+        time.sleep(0.02)
+    (store,) = [a for a in rt.stats().actors if a.kind == "store"]
+    os.kill(store.pid, signal.SIGKILL)
+    later = []
+    for _ in range(3):
+        oid = w.place()
+        w.client.pay(oid, w.customer)
+        later.append(oid)
+    deadline = time.monotonic() + 10
+    while received() != [first, *later] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert received() == [first, *later]
+    (restarted,) = [a for a in rt.stats().actors if a.kind == "store"]
+    assert restarted.pid != store.pid

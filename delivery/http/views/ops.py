@@ -9,11 +9,11 @@ from dataclasses import asdict
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from ...actors.messages import GetPaymentStatus, GetStats, InjectFault
+from ...actors.messages import GetFaults, GetPaymentStatus, GetStats, InjectFault
 from ...actors.system import ActorSystemUnavailable
 from ...store.journal import Journal
 from .. import auth
-from ..keys import BRIDGE, DB, METRICS, READS, RUNTIME, STREAMS
+from ..keys import BRIDGE, DB, DIRECTORY, METRICS, READS, RUNTIME, STREAMS
 from ..problems import Problem
 from ..wire import read_body, respond
 
@@ -83,10 +83,12 @@ async def admin_payment(request: web.Request) -> web.Response:
     return respond(request, await request.app[BRIDGE].command("payment", GetPaymentStatus()))
 
 
-FAULT_KINDS = {"payment": ("crash", "slow", "fail", "clear"), "all": ("clear",)}
+FAULT_KINDS = {"payment": ("crash", "slow", "fail", "clear"), "store": ("down", "up", "crash"),
+               "all": ("clear",)}
 
 
 async def admin_faults(request: web.Request) -> web.Response:
+    """Inject or clear a fault; answers with every fault now in force."""
     auth.admin(request)
     body = await read_body(request)
     target = body.str("target", max_len=16)
@@ -96,12 +98,17 @@ async def admin_faults(request: web.Request) -> web.Response:
     if kind not in FAULT_KINDS[target]:
         raise Problem("invalid_field", f"kind for {target} must be one of "
                                        f"{', '.join(FAULT_KINDS[target])}", "kind")
+    store_id = body.str("store_id", max_len=64) if target == "store" else ""
+    if store_id and not request.app[DIRECTORY].exists("stores", store_id):
+        raise Problem("not_found", f"store {store_id!r} does not exist", "store_id")
     delay_ms = body.int("delay_ms", 0, 60_000) if kind == "slow" else 0
     rate = 0.0
     if kind == "fail":
         rate = body.number("rate")
         if not 0.0 <= rate <= 1.0:
             raise Problem("invalid_field", "rate must be within 0.0..1.0", "rate")
-    faults = await request.app[BRIDGE].command(
-        "payment", InjectFault("payment" if target == "all" else target, kind, delay_ms, rate))
-    return respond(request, {"faults": faults})
+    fault = InjectFault(target, kind, delay_ms, rate, store_id)
+    bridge = request.app[BRIDGE]
+    payment = await bridge.command("payment", fault if target != "store" else GetFaults())
+    stores = await bridge.command("stores", fault if target != "payment" else GetFaults())
+    return respond(request, {"faults": payment + stores})

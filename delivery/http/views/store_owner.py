@@ -47,3 +47,8 @@ async def finish_cooking(request: web.Request) -> web.Response:
 async def store_notifications(request: web.Request) -> web.Response:
     store_id = auth.own_store(request)
     return respond(request, {"notifications": request.app[READS].notifications("store", store_id)})
+
+
+async def store_inbox(request: web.Request) -> web.Response:
+    store_id = auth.own_store(request)
+    return respond(request, {"received": request.app[READS].store_inbox(store_id)})
