@@ -38,7 +38,7 @@ async def store_actor_pids(api, sid):
 
 
 async def test_orders_go_on_while_a_store_is_down_and_arrive_once_in_order_when_it_is_up(api, parties):
-    (cid, ct), (sid, st) = parties["c1"], parties["s1"]
+    ct, (sid, st) = parties["c1"][1], parties["s1"]
     before = await paid_order(api, ct, sid)
     assert [r["order_id"] for r in await wait_inbox(api, sid, st, 1)] == [before]
     _, faults = await api.json("POST", "/admin/api/faults", ADMIN,
@@ -67,7 +67,7 @@ async def test_orders_go_on_while_a_store_is_down_and_arrive_once_in_order_when_
 
 
 async def test_a_crashed_store_actor_is_replaced_and_catches_up(api, parties):
-    (cid, ct), (sid, st) = parties["c1"], parties["s1"]
+    ct, (sid, st) = parties["c1"][1], parties["s1"]
     first = await paid_order(api, ct, sid)
     await wait_inbox(api, sid, st, 1)
     await api.json("POST", "/admin/api/faults", ADMIN,
