@@ -9,6 +9,7 @@ from typing import Any
 from ..store.db import Database
 from ..store.readmodel import ReadModel
 from .base import Gatherer, log
+from .courier import Courier
 from .messages import (
     ActorStats,
     Boot,
@@ -37,9 +38,10 @@ class Guardian(Gatherer):
         self.parent = "external"
         make = self.createActor
         self.peers = Peers(self.myAddress, make(Registry), make(Registry), make(Registry),
-                           make(PaymentSupervisor), make(Projector), make(Notifier))
+                           make(PaymentSupervisor), make(Projector), make(Notifier), make(Courier))
         # The projector first: the notifier reads the states it writes.
         for address, kind in ((self.peers.projector, ""), (self.peers.notifier, ""),
+                              (self.peers.courier, ""),
                               (self.peers.payment, ""), (self.peers.orders, "order"),
                               (self.peers.stores, "store"), (self.peers.riders, "rider")):
             self.send(address, Start(self.settings, self.peers, kind))
@@ -62,6 +64,7 @@ class Guardian(Gatherer):
         """Re-drive what a lost message or a crash may have left undone."""
         self.send(self.peers.projector, Nudge(0))
         self.send(self.peers.notifier, Nudge(0))
+        self.send(self.peers.courier, Nudge(0))
         for order_id in self.model.refund_pending():
             self.send(self.peers.orders, Envelope("", ResumeRefund(order_id)))
 
@@ -71,7 +74,7 @@ class Guardian(Gatherer):
 
     def children(self) -> list[Any]:
         p = self.peers
-        return [p.projector, p.notifier, p.payment, p.orders, p.stores, p.riders]
+        return [p.projector, p.notifier, p.courier, p.payment, p.orders, p.stores, p.riders]
 
     def on_exit(self, message: Any, sender: Any) -> None:
         self.stopping = True

@@ -58,6 +58,7 @@ class Peers:
     payment: Any
     projector: Any
     notifier: Any
+    courier: Any
 
 
 @dataclass(frozen=True)
@@ -339,6 +340,18 @@ class GetPaymentStatus:
     """Ask the supervisor for the circuit and the gateway's state."""
 
 
+@dataclass(frozen=True)
+class DeliveryResult:
+    """How one webhook delivery attempt ended."""
+
+    notice_id: str
+    """The notice sent."""
+    attempts: int
+    """Attempts before this one."""
+    error: str = ""
+    """Why it failed; empty when the receiver took it."""
+
+
 # -- introspection --------------------------------------------------------------------------------
 
 
@@ -387,6 +400,6 @@ codec.register(
     Reply, Boot, Finished, Retired, Sweep, Nudge, RegisterStore, RegisterRider, MoveRider, PickUp,
     ResumeRefund, Charge, ChargeApproved, ChargeDeclined, Refund, RefundApproved,
     PaymentUnavailable, ProviderCall, CallDone, CrashGateway, InjectFault, CrashEntity,
-    GetFaults, GetPaymentStatus,
+    GetFaults, GetPaymentStatus, DeliveryResult,
     GetStats, ActorInfo, ActorStats,
 )

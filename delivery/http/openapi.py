@@ -96,7 +96,12 @@ SCHEMAS: dict[str, Any] = {
                   live_order_actors=INT,
                   journal=_obj(["events", "bytes"], events=INT, bytes=INT),
                   notifications=_obj(["sent", "pending", "failed"], sent=INT, pending=INT,
-                                     failed=INT)),
+                                     failed=INT),
+                  outbox=_obj(["projector_pending", "notifier_pending", "store_deliveries_pending",
+                               "refunds_pending", "webhook_pending", "webhook_failed"],
+                              projector_pending=INT, notifier_pending=INT,
+                              store_deliveries_pending=INT, refunds_pending=INT,
+                              webhook_pending=INT, webhook_failed=INT)),
     "PaymentStatus": _obj(
         ["circuit", "gateway", "transitions"],
         circuit=_obj(["state", "failures", "opened_at", "retry_after_s"],

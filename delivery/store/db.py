@@ -43,6 +43,11 @@ CREATE TABLE IF NOT EXISTS notifications (
     delivered INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS notifications_by_recipient
     ON notifications (recipient_kind, recipient_id, seq);
+CREATE TABLE IF NOT EXISTS deliveries (
+    notice_id TEXT NOT NULL, channel TEXT NOT NULL, payload TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0, next_at REAL NOT NULL, delivered_at TEXT,
+    last_error TEXT, PRIMARY KEY (notice_id, channel));
+CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (delivered_at, next_at);
 CREATE TABLE IF NOT EXISTS store_inbox (
     store_id TEXT NOT NULL, order_id TEXT NOT NULL, kind TEXT NOT NULL, seq INTEGER NOT NULL,
     received_at TEXT NOT NULL, PRIMARY KEY (store_id, order_id, kind));

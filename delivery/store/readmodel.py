@@ -139,9 +139,12 @@ class ReadModel:
     def notifications(self, recipient_kind: str, recipient_id: str,
                       limit: int = 200) -> list[dict[str, Any]]:
         """A person's notifications, newest first."""
+        # With the webhook channel on, a notice is delivered once the webhook took it.
         rows = self.db.execute(
-            "SELECT id, order_id, kind, text, at, channel, delivered FROM notifications"
-            " WHERE recipient_kind = ? AND recipient_id = ? ORDER BY seq DESC LIMIT ?",
+            "SELECT n.id, n.order_id, n.kind, n.text, n.at, COALESCE(d.channel, n.channel),"
+            " CASE WHEN d.notice_id IS NULL THEN n.delivered ELSE d.delivered_at IS NOT NULL END"
+            " FROM notifications n LEFT JOIN deliveries d ON d.notice_id = n.id"
+            " WHERE n.recipient_kind = ? AND n.recipient_id = ? ORDER BY n.seq DESC LIMIT ?",
             (recipient_kind, recipient_id, limit))
         return [{"id": r[0], "order_id": r[1], "kind": r[2], "text": r[3], "at": r[4],
                  "channel": r[5], "delivered": bool(r[6])} for r in rows]
@@ -153,14 +156,37 @@ class ReadModel:
         return [{"order_id": r[0], "kind": r[1], "seq": r[2], "received_at": r[3]} for r in rows]
 
     def notification_stats(self) -> dict[str, int]:
-        """Notices sent, still to send (including events the notifier has not reached), failed."""
-        sent, queued, failed = self.db.execute(
-            "SELECT COALESCE(SUM(delivered = 1), 0), COALESCE(SUM(delivered = 0), 0),"
-            " COALESCE(SUM(delivered < 0), 0) FROM notifications").fetchone()
-        behind = self.db.execute(
-            "SELECT COUNT(*) FROM events WHERE seq > COALESCE((SELECT seq FROM checkpoints"
-            " WHERE name = 'notifier'), 0)").fetchone()[0]
+        """Notices sent; pending (events the notifier has not reached, webhook messages not yet
+        taken); failed (webhook messages whose last attempt failed; they are retried)."""
+        logged = self.db.execute("SELECT COUNT(*) FROM notifications").fetchone()[0]
+        queued, failed, delivered = self.db.execute(
+            "SELECT COALESCE(SUM(delivered_at IS NULL), 0),"
+            " COALESCE(SUM(delivered_at IS NULL AND attempts > 0), 0),"
+            " COALESCE(SUM(delivered_at IS NOT NULL), 0) FROM deliveries").fetchone()
+        behind = self.lag("notifier")
+        sent = delivered if queued + delivered else logged
         return {"sent": sent, "pending": queued + behind, "failed": failed}
+
+    def outbox_stats(self) -> dict[str, int]:
+        """What the journal still owes its consumers: the outbox, seen from the operator's side."""
+        store_pending = self.db.execute(
+            "SELECT COUNT(*) FROM events e WHERE e.kind IN ('OrderPaid', 'OrderCancelled',"
+            " 'RefundCompleted') AND e.seq > COALESCE((SELECT seq FROM checkpoints"
+            " WHERE name = 'store:' || e.store_id), 0)").fetchone()[0]
+        webhook_pending, webhook_failed = self.db.execute(
+            "SELECT COALESCE(SUM(delivered_at IS NULL), 0),"
+            " COALESCE(SUM(delivered_at IS NULL AND attempts > 0), 0) FROM deliveries").fetchone()
+        refunds = self.db.execute("SELECT COUNT(*) FROM order_views WHERE payment_status = ?",
+                                  (order.REFUND_PENDING,)).fetchone()[0]
+        return {"projector_pending": self.lag("projector"), "notifier_pending": self.lag("notifier"),
+                "store_deliveries_pending": store_pending, "refunds_pending": refunds,
+                "webhook_pending": webhook_pending, "webhook_failed": webhook_failed}
+
+    def lag(self, consumer: str) -> int:
+        """Journal events a consumer has not processed yet."""
+        return self.db.execute(
+            "SELECT COUNT(*) FROM events WHERE seq > COALESCE((SELECT seq FROM checkpoints"
+            " WHERE name = ?), 0)", (consumer,)).fetchone()[0]
 
     def _views(self, sql: str, params: tuple) -> list[dict[str, Any]]:
         return [json.loads(text) for (text,) in self.db.execute(sql, params)]

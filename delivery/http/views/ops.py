@@ -75,6 +75,7 @@ async def admin_stats(request: web.Request) -> web.Response:
         "live_entities": stats.live,
         "journal": Journal(request.app[DB]).stats(),
         "notifications": reads.notification_stats(),
+        "outbox": reads.outbox_stats(),
     })
 
 

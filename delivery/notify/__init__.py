@@ -1,0 +1,1 @@
+"""Notification channels: where a notice goes besides the read model."""
