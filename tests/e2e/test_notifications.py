@@ -44,7 +44,7 @@ async def test_a_webhook_down_for_a_while_receives_every_notice_exactly_once_lat
         "notifications.channels": ["log", "webhook"],
         "notifications.webhook_url": str(server.make_url("/alimtalk"))})
     api = Api(await aiohttp_client(create_app(settings, ADMIN)))
-    (cid, ct), (sid, st), (rid, rt) = await api.customer(), await api.store(), await api.rider()
+    (_, ct), (sid, st) = await api.customer(), await api.store()
     started = time.monotonic()
     oid = await api.cooked(ct, sid, st)  # placed, paid, accepted, cooking, cooked
     took = time.monotonic() - started
