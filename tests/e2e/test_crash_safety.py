@@ -122,7 +122,7 @@ async def test_sigkill_mid_burst_loses_no_acknowledged_order(aiohttp_server, tmp
                                 s, f"/stores/{sid}/orders/{order['id']}/accept", st)
                             if status == 200:
                                 acked[order["id"]] = "accepted"
-                    except (aiohttp.ClientError, asyncio.TimeoutError):
+                    except (TimeoutError, aiohttp.ClientError):
                         return
 
             burst = [asyncio.create_task(customer_loop(i)) for i in range(8)]
