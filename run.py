@@ -1,4 +1,4 @@
-"""Command line of the food-delivery service: serve (default), demo, bench, httpbench, paybench."""
+"""Command line of the food-delivery service: serve (default), demo, bench, httpbench, paybench, restartbench."""
 
 from __future__ import annotations
 
@@ -19,10 +19,13 @@ def main(argv: list[str]) -> int:
     if command == "paybench":
         from delivery.paybench import main as paybench
         return paybench(rest)
+    if command == "restartbench":
+        from delivery.restartbench import main as restartbench
+        return restartbench(rest)
     if command == "serve":
         from delivery.http.serve import main as serve
         return serve(rest)
-    print(f"unknown command {command!r}; use serve, demo, bench, httpbench or paybench", file=sys.stderr)
+    print(f"unknown command {command!r}; use serve, demo, bench, httpbench, paybench or restartbench", file=sys.stderr)
     return 2
 
 
