@@ -1,4 +1,5 @@
-"""Command line of the food-delivery service: serve (default), demo, bench, httpbench, paybench, restartbench."""
+"""Command line of the food-delivery service: serve (default), console, demo, bench, httpbench, paybench,
+restartbench."""
 
 from __future__ import annotations
 
@@ -22,10 +23,13 @@ def main(argv: list[str]) -> int:
     if command == "restartbench":
         from delivery.restartbench import main as restartbench
         return restartbench(rest)
+    if command == "console":
+        from delivery.console import main as console
+        return console(rest)
     if command == "serve":
         from delivery.http.serve import main as serve
         return serve(rest)
-    print(f"unknown command {command!r}; use serve, demo, bench, httpbench, paybench or restartbench", file=sys.stderr)
+    print(f"unknown command {command!r}; use serve, console, demo, bench, httpbench, paybench or restartbench", file=sys.stderr)
     return 2
 
 

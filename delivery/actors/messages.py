@@ -71,6 +71,8 @@ class Start:
     """Whom it talks to."""
     kind: str = ""
     """For registries: which entity kind they route to (order, store, rider)."""
+    restarts: int = 0
+    """How many times the parent restarted this actor before (the payment gateway)."""
 
 
 @dataclass(frozen=True)

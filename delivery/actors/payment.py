@@ -46,6 +46,7 @@ class PaymentGatewayActor(ServiceActor):
 
     def on_start(self, message: Start, sender: Any) -> None:
         self.settings, self.parent, self.supervisor = message.settings, str(sender), sender
+        self.restarts = message.restarts
         self.provider = make_provider(self.settings)
         self.timeout_s = self.settings["payment"]["call_timeout_ms"] / 1000
         self.runtime_id = self.settings["actors"]["runtime_id"]

@@ -62,15 +62,16 @@ class PaymentSupervisor(Gatherer):
         self.late: OrderedDict[int, Any] = OrderedDict()  # given-up calls whose answer may still come
         self.next_call = 0
         self.faults: dict[str, dict[str, Any]] = {}
-        self.restarts, self.last_restart_at, self.backoff_s = 0, None, 0.0
+        self.gateway_restarts, self.last_restart_at, self.backoff_s = 0, None, 0.0
         self.restart_at: float | None = None
+        self.gateway_events: list[dict[str, Any]] = []  # crashes and restarts, for the timeline
         self.gateway = None
         self._start_gateway()
 
     # -- the gateway's life ----------------------------------------------------------------------
     def _start_gateway(self) -> None:
         self.gateway = self.createActor(PaymentGatewayActor)
-        self.send(self.gateway, Start(self.settings, None))
+        self.send(self.gateway, Start(self.settings, None, restarts=self.gateway_restarts))
         self.backoff.started()
         self.restart_at = None
 
@@ -80,10 +81,16 @@ class PaymentSupervisor(Gatherer):
         dead, self.gateway = self.gateway, None
         self.send(dead, ActorExitRequest())  # a no-op for a process that already exited
         self.backoff_s = self.backoff.next_delay()
+        self._gateway_event("up", "down", f"crashed ({why}); restart in {self.backoff_s:.2f} s")
         self.restart_at = time.monotonic() + self.backoff_s
         self.wakeupAfter(timedelta(seconds=self.backoff_s), payload=_RESTART)
         for call_id in list(self.in_flight):
             self._give_up(call_id, f"payment gateway crashed ({why})")
+
+    def _gateway_event(self, source: str, target: str, reason: str) -> None:
+        self.gateway_events.append({"at": clock.now(), "kind": "gateway", "from": source,
+                                    "to": target, "reason": reason})
+        del self.gateway_events[:-100]
 
     def on_child_exited(self, message: ChildActorExited, sender: Any) -> None:
         if message.childAddress == self.gateway:
@@ -100,9 +107,10 @@ class PaymentSupervisor(Gatherer):
         if isinstance(message.payload, tuple) and message.payload[0] == "gather":
             self.on_gather_timeout(message.payload[1])
         elif message.payload == _RESTART and self.gateway is None:
-            self.restarts += 1
+            self.gateway_restarts += 1
             self.last_restart_at = clock.now()
             self._start_gateway()
+            self._gateway_event("down", "up", f"restarted (restart #{self.gateway_restarts})")
         elif message.payload == _DEADLINE:
             self._check_deadlines()
 
@@ -200,16 +208,19 @@ class PaymentSupervisor(Gatherer):
                         "retry_after_s": round(b.remaining_open_s(), 3),
                         "reset_timeout_s": b.reset_timeout_s},
             "gateway": {"state": "up" if self.gateway is not None else "restarting",
-                        "restarts": self.restarts, "last_restart_at": self.last_restart_at,
+                        "restarts": self.gateway_restarts, "last_restart_at": self.last_restart_at,
                         "backoff_s": round(self.backoff_s, 3), "in_flight": len(self.in_flight)},
             "transitions": [{"at": _wall(t.at), "from": t.source, "to": t.target, "reason": t.reason}
                             for t in b.transitions],
+            "timeline": sorted([{"at": _wall(t.at), "kind": "circuit", "from": t.source,
+                                 "to": t.target, "reason": t.reason} for t in b.transitions]
+                               + self.gateway_events, key=lambda e: e["at"])[-100:],
             "faults": list(self.faults.values()),
         }
 
     def describe(self) -> str:
         return (f"circuit={self.breaker.state} failures={self.breaker.failures} "
-                f"gateway={'up' if self.gateway is not None else 'restarting'} restarts={self.restarts}")
+                f"gateway={'up' if self.gateway is not None else 'restarting'} restarts={self.gateway_restarts}")
 
     HANDLERS = {Start: "on_start", Charge: "on_request", Refund: "on_request",
                 CallDone: "on_call_done", InjectFault: "on_fault", GetFaults: "on_get_faults",

@@ -93,7 +93,8 @@ SCHEMAS: dict[str, Any] = {
         restarts=INT, messages_in=INT, state=STR)}),
     "Stats": _obj(["orders_by_status", "live_order_actors", "journal", "notifications"],
                   orders_by_status={"type": "object", "additionalProperties": INT},
-                  live_order_actors=INT,
+                  live_order_actors=INT, actor_messages=INT,
+                  events_by_kind={"type": "object", "additionalProperties": INT},
                   journal=_obj(["events", "bytes"], events=INT, bytes=INT),
                   notifications=_obj(["sent", "pending", "failed"], sent=INT, pending=INT,
                                      failed=INT),
@@ -117,6 +118,11 @@ SCHEMAS: dict[str, Any] = {
                     store_id=STR,
                     delay_ms={**INT, "minimum": 0, "maximum": 60000},
                     rate={**NUM, "minimum": 0, "maximum": 1}),
+    "OrderJournal": _obj(["order_id", "events", "view"], order_id=STR, view=_ref("Order"),
+                         events={"type": "array", "items": _obj(
+                             ["seq", "version", "at", "kind", "event_id", "data"], seq=INT,
+                             version=INT, at=STR, kind=STR, event_id=STR,
+                             data={"type": "object"})}),
     "Faults": _obj(["faults"], faults={"type": "array", "items": {"type": "object"}}),
     "Problem": _obj(["type", "title", "status", "detail", "code"], type=STR, title=STR,
                     status=INT, detail=STR, code={"enum": sorted(CODES)}, field=STR,
@@ -148,10 +154,12 @@ def _operation(route) -> dict[str, Any]:
             "application/json": {"schema": _ref(route.request)},
             "application/msgpack": {"schema": _ref(route.request)}}}
     ok: dict[str, Any] = {"description": "OK"}
-    if route.path.endswith("/events"):
+    if route.path == "/orders/{order_id}/events":
         ok["content"] = {"text/event-stream": {"schema": STR}}
     elif route.path == "/metrics":
         ok["content"] = {"text/plain": {"schema": STR}}
+    elif route.path == "/admin":
+        ok["content"] = {"text/html": {"schema": STR}}
     elif route.response:
         ok["content"] = {"application/json": {"schema": _ref(route.response)},
                          "application/msgpack": {"schema": _ref(route.response)}}

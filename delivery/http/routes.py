@@ -117,6 +117,11 @@ ROUTES = [
           "Inject or clear a fault: payment crash/slow/fail, all clear", "admin",
           request="FaultIn", response="Faults",
           errors=BODY_ERRORS + ["unauthorized", "service_unavailable"], tag="admin"),
+    Route("GET", "/admin/api/orders/{order_id}/events", ops.admin_order_events,
+          "An order's journal, event by event, and its current view", "admin",
+          response="OrderJournal", errors=["unauthorized", "not_found"], tag="admin"),
+    Route("GET", "/admin", ops.admin_page,
+          "The admin console (HTML; it asks for the admin token)", tag="admin"),
     Route("GET", "/admin/api/stats", ops.admin_stats, "Orders, actors, journal, notifications",
           "admin", response="Stats", errors=["unauthorized", "service_unavailable"], tag="admin"),
 ]

@@ -78,6 +78,16 @@ class Journal:
         n, size = self.db.execute("SELECT COUNT(*), COALESCE(SUM(LENGTH(body)), 0) FROM events").fetchone()
         return {"events": n, "bytes": size}
 
+    def counts_by_kind(self) -> dict[str, int]:
+        """How many events of each kind the journal holds (the console derives rates from it)."""
+        return dict(self.db.execute("SELECT kind, COUNT(*) FROM events GROUP BY kind").fetchall())
+
+    def records_of(self, order_id: str) -> list[Record]:
+        """One order's records with their global sequence numbers."""
+        cur = self.db.execute("SELECT seq, customer_id, store_id, body FROM events"
+                              " WHERE order_id = ? ORDER BY version", (order_id,))
+        return [Record(s, c, st, codec.decode(b)) for s, c, st, b in cur]
+
     def checkpoint(self, name: str) -> int:
         """How far the consumer `name` has durably processed the journal."""
         row = self.db.execute("SELECT seq FROM checkpoints WHERE name = ?", (name,)).fetchone()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import asdict
+from pathlib import Path
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -16,6 +17,8 @@ from .. import auth
 from ..keys import BRIDGE, DB, DIRECTORY, METRICS, READS, RUNTIME, STREAMS
 from ..problems import Problem
 from ..wire import read_body, respond
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
 
 
 async def health(request: web.Request) -> web.Response:
@@ -74,6 +77,8 @@ async def admin_stats(request: web.Request) -> web.Response:
         "live_order_actors": stats.live.get("order", 0),
         "live_entities": stats.live,
         "journal": Journal(request.app[DB]).stats(),
+        "events_by_kind": Journal(request.app[DB]).counts_by_kind(),
+        "actor_messages": sum(a.messages_in for a in stats.actors) + stats.retired_messages,
         "notifications": reads.notification_stats(),
         "outbox": reads.outbox_stats(),
     })
@@ -113,3 +118,27 @@ async def admin_faults(request: web.Request) -> web.Response:
     payment = await bridge.command("payment", fault if target != "store" else GetFaults())
     stores = await bridge.command("stores", fault if target != "payment" else GetFaults())
     return respond(request, {"faults": payment + stores})
+
+
+async def admin_order_events(request: web.Request) -> web.Response:
+    """An order's journal, event by event (what the console's `order` command shows)."""
+    auth.admin(request)
+    order_id = request.match_info["order_id"]
+    records = Journal(request.app[DB]).records_of(order_id)
+    if not records:
+        raise Problem("not_found", f"order {order_id!r} does not exist")
+    events = []
+    for rec in records:
+        fields = {k: v for k, v in asdict(rec.event).items()
+                  if k not in ("order_id", "event_id", "version", "at")}
+        events.append({"seq": rec.seq, "version": rec.event.version, "at": rec.event.at,
+                       "kind": type(rec.event).__name__, "event_id": rec.event.event_id,
+                       "data": fields})
+    return respond(request, {"order_id": order_id, "events": events,
+                             "view": request.app[READS].view(order_id)})
+
+
+async def admin_page(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC / "admin.html", headers={
+        "Cache-Control": "no-store", "Content-Security-Policy":
+        "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'"})

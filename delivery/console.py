@@ -1,0 +1,257 @@
+"""`python run.py console`: the admin console in a terminal.
+
+Shows the actor tree, the payment circuit and gateway, orders by status with transition rates,
+the outbox and notifications, refreshing; takes commands to inject and clear faults, inspect an
+order's events and an actor's status. `--once` prints one picture; `-c CMD` runs commands;
+commands may also come on standard input, one a line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.panel import Panel
+from rich.table import Table
+
+HELP = """commands:
+  (empty) | refresh              show the picture again
+  watch [SECONDS]                refresh every second (Ctrl-C stops; default until stopped)
+  fault payment crash            the payment gateway dies at its next message
+  fault payment slow MS          the provider answers MS milliseconds late
+  fault payment fail RATE        the provider fails with probability RATE (0..1)
+  fault store STORE_ID down|up|crash
+  clear                          clear every fault
+  order ORDER_ID                 an order's events, one by one, and its status
+  actor TEXT                     actors whose kind, key, address or state contains TEXT
+  help | quit"""
+
+
+class ConsoleError(Exception):
+    """The service refused or could not be reached; the message says why."""
+
+
+class AdminClient:
+    """The admin API over HTTP, with the admin token."""
+
+    def __init__(self, url: str, token: str) -> None:
+        self.url, self.token = url.rstrip("/"), token
+
+    def call(self, method: str, path: str, body: dict | None = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.url + path, data=data, method=method, headers={
+            "Authorization": f"Bearer {self.token}", "Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as r:
+                return json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            try:
+                detail = json.loads(e.read()).get("detail", e.reason)
+            except ValueError:
+                detail = e.reason
+            raise ConsoleError(f"{e.code}: {detail}") from None
+        except (urllib.error.URLError, OSError) as e:
+            raise ConsoleError(f"cannot reach {self.url}: {e}") from None
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"at": time.monotonic(), "actors": self.call("GET", "/admin/api/actors"),
+                "payment": self.call("GET", "/admin/api/payment"),
+                "stats": self.call("GET", "/admin/api/stats")}
+
+
+STATUS_EVENTS = {"placed": "OrderPlaced", "paid": "OrderPaid", "accepted": "OrderAccepted",
+                 "cooking": "CookingStarted", "cooked": "CookingFinished",
+                 "picked_up": "OrderPickedUp", "completed": "DeliveryConfirmed",
+                 "rejected": "OrderRejected", "cancelled": "OrderCancelled"}
+
+
+def picture(now: dict[str, Any], before: dict[str, Any] | None) -> Group:
+    """Everything the console shows, as rich renderables."""
+    dt = (now["at"] - before["at"]) if before else 0.0
+    return Group(_payment(now["payment"]), _orders(now["stats"], before and before["stats"], dt),
+                 _outbox(now["stats"]), _actors(now["actors"], before and before["actors"], dt))
+
+
+def _payment(p: dict[str, Any]) -> Panel:
+    c, g = p["circuit"], p["gateway"]
+    colour = {"closed": "green", "open": "red", "half_open": "yellow"}[c["state"]]
+    lines = [f"circuit [bold {colour}]{c['state']}[/]  failures {c['failures']}  "
+             f"retry after {c['retry_after_s']} s  reset timeout {c['reset_timeout_s']} s",
+             f"gateway [bold]{g['state']}[/]  restarts {g['restarts']}  last restart "
+             f"{g['last_restart_at'] or '-'}  backoff {g['backoff_s']} s  in flight {g['in_flight']}"]
+    for t in p.get("timeline", [])[-5:]:
+        lines.append(f"  {t['at'][11:23]}  {t['kind']:<7} {t['from']} -> {t['to']}  {t['reason']}")
+    if p.get("faults"):
+        lines.append("faults: " + ", ".join(json.dumps(f) for f in p["faults"]))
+    return Panel("\n".join(lines), title="payment")
+
+
+def _orders(s: dict[str, Any], before: dict[str, Any] | None, dt: float) -> Panel:
+    table = Table(box=None, pad_edge=False)
+    for col in ("status", "orders", "events/s"):
+        table.add_column(col, justify="left" if col == "status" else "right")
+    for status, n in s["orders_by_status"].items():
+        kind = STATUS_EVENTS[status]
+        rate = ((s["events_by_kind"].get(kind, 0) - before["events_by_kind"].get(kind, 0)) / dt
+                if before and dt else 0.0)
+        table.add_row(status, str(n), f"{rate:.1f}")
+    rate = (s["actor_messages"] - before["actor_messages"]) / dt if before and dt else 0.0
+    footer = (f"live order actors {s['live_order_actors']}  actor messages {s['actor_messages']}"
+              f" ({rate:.0f}/s)  journal {s['journal']['events']} events")
+    return Panel(Group(table, footer), title="orders")
+
+
+def _outbox(s: dict[str, Any]) -> Panel:
+    n, o = s["notifications"], s["outbox"]
+    return Panel(f"notifications sent {n['sent']} pending {n['pending']} failed {n['failed']}\n"
+                 f"projector behind {o['projector_pending']}  notifier behind {o['notifier_pending']}"
+                 f"  store deliveries pending {o['store_deliveries_pending']}  refunds pending "
+                 f"{o['refunds_pending']}  webhook pending/failed {o['webhook_pending']}/"
+                 f"{o['webhook_failed']}", title="outbox")
+
+
+def _actors(a: dict[str, Any], before: dict[str, Any] | None, dt: float) -> Panel:
+    previous = {x["address"]: x["messages_in"] for x in before["actors"]} if before else {}
+    table = Table(box=None, pad_edge=False)
+    for col in ("kind", "key", "pid", "restarts", "messages", "msg/s", "state"):
+        table.add_column(col, justify="right" if col in ("pid", "restarts", "messages", "msg/s")
+                         else "left", overflow="fold")
+    for x in a["actors"]:
+        rate = (x["messages_in"] - previous[x["address"]]) / dt if dt and x["address"] in previous else 0
+        table.add_row(x["kind"], x["key"], str(x["pid"]), str(x["restarts"]),
+                      str(x["messages_in"]), f"{rate:.1f}", x["state"])
+    return Panel(table, title=f"actors ({len(a['actors'])})")
+
+
+class Session:
+    """One console: the client, the last picture (for rates) and the output."""
+
+    def __init__(self, client: AdminClient, out: Console) -> None:
+        self.client, self.out, self.last = client, out, None
+
+    def show(self) -> None:
+        now = self.client.snapshot()
+        self.out.print(picture(now, self.last))
+        self.last = now
+
+    def watch(self, seconds: float | None) -> None:
+        end = time.monotonic() + seconds if seconds else None
+        before = self.last or self.client.snapshot()
+        try:
+            with Live(console=self.out, refresh_per_second=2, transient=False) as live:
+                while end is None or time.monotonic() < end:
+                    time.sleep(1.0)
+                    now = self.client.snapshot()
+                    live.update(picture(now, before))
+                    before = self.last = now
+        except KeyboardInterrupt:
+            pass
+
+    def run(self, line: str) -> bool:
+        """Execute one command; False when the console should end."""
+        words = shlex.split(line)
+        if not words or words[0] == "refresh":
+            self.show()
+        elif words[0] in ("quit", "exit"):
+            return False
+        elif words[0] == "help":
+            self.out.print(HELP, highlight=False)
+        elif words[0] == "watch":
+            self.watch(float(words[1]) if len(words) > 1 else None)
+        elif words[0] == "clear":
+            self._fault({"target": "all", "kind": "clear"})
+        elif words[0] == "fault":
+            self._fault(self._parse_fault(words[1:]))
+        elif words[0] == "order" and len(words) == 2:
+            self._order(words[1])
+        elif words[0] == "actor" and len(words) == 2:
+            self._actor(words[1])
+        else:
+            self.out.print(f"unknown command: {line!r}; type help")
+        return True
+
+    @staticmethod
+    def _parse_fault(args: list[str]) -> dict[str, Any]:
+        if args[:2] == ["payment", "crash"]:
+            return {"target": "payment", "kind": "crash"}
+        if args[:2] == ["payment", "slow"] and len(args) == 3:
+            return {"target": "payment", "kind": "slow", "delay_ms": int(args[2])}
+        if args[:2] == ["payment", "fail"] and len(args) == 3:
+            return {"target": "payment", "kind": "fail", "rate": float(args[2])}
+        if len(args) == 3 and args[0] == "store" and args[2] in ("down", "up", "crash"):
+            return {"target": "store", "store_id": args[1], "kind": args[2]}
+        raise ConsoleError("usage: fault payment crash | fault payment slow MS | "
+                           "fault payment fail RATE | fault store STORE_ID down|up|crash")
+
+    def _fault(self, fault: dict[str, Any]) -> None:
+        result = self.client.call("POST", "/admin/api/faults", fault)
+        self.out.print(f"ok: {json.dumps(fault)}; in force: "
+                       + (", ".join(json.dumps(f) for f in result["faults"]) or "none"))
+
+    def _order(self, order_id: str) -> None:
+        data = self.client.call("GET", f"/admin/api/orders/{order_id}/events")
+        table = Table(title=f"order {order_id}: {data['view']['status'] if data['view'] else '?'}")
+        for col in ("seq", "v", "at", "event", "data"):
+            table.add_column(col, overflow="fold")
+        for e in data["events"]:
+            table.add_row(str(e["seq"]), str(e["version"]), e["at"], e["kind"],
+                          json.dumps(e["data"], ensure_ascii=False)[:120])
+        self.out.print(table)
+
+    def _actor(self, text: str) -> None:
+        actors = self.client.call("GET", "/admin/api/actors")["actors"]
+        found = [a for a in actors if any(text in str(a[k]) for k in ("kind", "key", "address", "state"))]
+        if not found:
+            self.out.print(f"no actor matches {text!r}")
+        for a in found:
+            self.out.print(Panel("\n".join(f"{k}: {v}" for k, v in a.items()),
+                                 title=f"{a['kind']} {a['key']}".strip()))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="run.py console", description=__doc__.split("\n\n")[0])
+    p.add_argument("--url", default="http://127.0.0.1:8080", help="the service's base URL")
+    p.add_argument("--token", default=os.environ.get("DELIVERY_ADMIN_TOKEN", ""),
+                   help="admin token (default: DELIVERY_ADMIN_TOKEN)")
+    p.add_argument("--once", action="store_true", help="print the picture once and exit")
+    p.add_argument("-c", dest="commands", action="append", default=[],
+                   help="run a command (repeatable) and exit")
+    args = p.parse_args(argv)
+    out = Console(highlight=False)
+    session = Session(AdminClient(args.url, args.token), out)
+    try:
+        session.client.call("GET", "/admin/api/stats")
+    except ConsoleError as e:
+        out.print(f"[red]{e}[/]")
+        return 2
+    if args.once or args.commands:
+        for command in args.commands or ["refresh"]:
+            try:
+                session.run(command)
+            except (ConsoleError, ValueError) as e:
+                out.print(f"[red]error: {e}[/]")
+                return 1
+        return 0
+    interactive = sys.stdin.isatty()
+    if interactive:
+        session.show()
+        out.print("type help for commands")
+    while True:
+        try:
+            line = input("console> " if interactive else "")
+        except (EOFError, KeyboardInterrupt):
+            return 0
+        try:
+            if not session.run(line):
+                return 0
+        except (ConsoleError, ValueError) as e:
+            out.print(f"[red]error: {e}[/]")
