@@ -122,13 +122,14 @@ def _outbox(s: dict[str, Any]) -> Panel:
 def _actors(a: dict[str, Any], before: dict[str, Any] | None, dt: float) -> Panel:
     previous = {x["address"]: x["messages_in"] for x in before["actors"]} if before else {}
     table = Table(box=None, pad_edge=False)
-    for col in ("kind", "key", "pid", "restarts", "messages", "msg/s", "state"):
-        table.add_column(col, justify="right" if col in ("pid", "restarts", "messages", "msg/s")
-                         else "left", overflow="fold")
+    for col in ("kind", "key", "pid", "restarts", "messages", "msg/s", "RSS MiB", "state"):
+        table.add_column(col, justify="left" if col in ("kind", "key", "state") else "right",
+                         overflow="fold")
     for x in a["actors"]:
         rate = (x["messages_in"] - previous[x["address"]]) / dt if dt and x["address"] in previous else 0
         table.add_row(x["kind"], x["key"], str(x["pid"]), str(x["restarts"]),
-                      str(x["messages_in"]), f"{rate:.1f}", x["state"])
+                      str(x["messages_in"]), f"{rate:.1f}", f"{x.get('rss_kib', 0) / 1024:.1f}",
+                      x["state"])
     return Panel(table, title=f"actors ({len(a['actors'])})")
 
 

@@ -61,7 +61,8 @@ class ServiceActor(Actor):
 
     def info(self) -> ActorInfo:
         return ActorInfo(str(self.myAddress), self.KIND, self.key, self.parent, os.getpid(),
-                         self.started_at, self.restarts, self.messages_in, self.describe())
+                         self.started_at, self.restarts, self.messages_in, self.describe(),
+                         _rss_kib())
 
     def on_get_stats(self, message: GetStats | Envelope, sender: Any) -> None:
         request = message.body if isinstance(message, Envelope) else message
@@ -70,6 +71,14 @@ class ServiceActor(Actor):
             self.reply(message, sender, stats)
         else:
             self.send(sender, stats)
+
+
+def _rss_kib() -> int:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 def _introspection(message: Any) -> bool:

@@ -378,6 +378,8 @@ class ActorInfo:
     restarts: int
     messages_in: int
     state: str
+    rss_kib: int = 0
+    """Resident memory of the actor's process (shared by all actors on simpleSystemBase)."""
 
 
 @dataclass(frozen=True)

@@ -90,7 +90,7 @@ SCHEMAS: dict[str, Any] = {
     "ActorTree": _obj(["actors"], actors={"type": "array", "items": _obj(
         ["address", "kind", "key", "parent", "pid", "started_at", "restarts", "messages_in",
          "state"], address=STR, kind=STR, key=STR, parent=STR, pid=INT, started_at=STR,
-        restarts=INT, messages_in=INT, state=STR)}),
+        restarts=INT, messages_in=INT, state=STR, rss_kib=INT)}),
     "Stats": _obj(["orders_by_status", "live_order_actors", "journal", "notifications"],
                   orders_by_status={"type": "object", "additionalProperties": INT},
                   live_order_actors=INT, actor_messages=INT,
