@@ -12,6 +12,7 @@ from .base import Gatherer, log
 from .courier import Courier
 from .messages import (
     ActorStats,
+    Batch,
     Boot,
     Booted,
     Envelope,
@@ -68,6 +69,10 @@ class Guardian(Gatherer):
         for order_id in self.model.refund_pending():
             self.send(self.peers.orders, Envelope("", ResumeRefund(order_id)))
 
+    def on_batch(self, batch: Batch, sender: Any) -> None:
+        for target, envelope in batch.items:
+            self.send(getattr(self.peers, target), Envelope(envelope.corr, envelope.body, sender))
+
     def on_sweep(self, envelope: Envelope, sender: Any) -> None:
         self.sweep()
         self.reply(envelope, sender, "swept")
@@ -84,5 +89,5 @@ class Guardian(Gatherer):
             log.error("singleton actor %s exited; the service must be restarted",
                       message.childAddress)
 
-    HANDLERS = {Boot: "on_boot", GetStats: "on_get_stats", ActorStats: "on_actor_stats",
+    HANDLERS = {Boot: "on_boot", Batch: "on_batch", GetStats: "on_get_stats", ActorStats: "on_actor_stats",
                 Sweep: "on_sweep"}

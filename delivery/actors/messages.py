@@ -25,6 +25,18 @@ class Envelope:
 
 
 @dataclass(frozen=True)
+class Batch:
+    """Requests that arrived together at the front door, handed in with one message.
+
+    On simpleSystemBase they are then all queued before any is handled, so the commands of one
+    batch share a group commit of the journal.
+    """
+
+    items: tuple[tuple[str, Envelope], ...]
+    """(well-known actor name, envelope) pairs."""
+
+
+@dataclass(frozen=True)
 class Reply:
     """The answer to an Envelope: a result, or a refusal."""
 
@@ -398,7 +410,7 @@ class ActorStats:
 
 # Envelope, Peers, Start, Activate, Booted and Committed hold Thespian addresses, which only the
 # actor transport carries; everything else must survive the msgpack codec.
-TRANSPORT_ONLY = (Envelope, Peers, Start, Activate, Booted, Committed)
+TRANSPORT_ONLY = (Envelope, Batch, Peers, Start, Activate, Booted, Committed)
 
 codec.register(
     Reply, Boot, Finished, Retired, Sweep, Nudge, RegisterStore, RegisterRider, MoveRider, PickUp,

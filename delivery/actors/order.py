@@ -39,6 +39,9 @@ class OrderActor(EntityActor):
 
     def activated(self) -> None:
         self.journal = Journal(self.db)
+        # On simpleSystemBase every actor shares this process's connection, and the projector
+        # commits the group before it answers anyone: one fsync for a whole batch of commands.
+        self.grouped = self.settings["actors"]["base"] == "simpleSystemBase"
         self.state = order.replay(self.journal.load(self.key))
         self.paying: tuple[Envelope, Any, c.PayOrder] | None = None
         self.paying_since = 0.0
@@ -73,7 +76,8 @@ class OrderActor(EntityActor):
                 return
             parties = self.state or decision[0]  # OrderPlaced names them for a new order
             try:
-                seq = self.journal.append(decision, parties.customer_id, parties.store_id)
+                seq = self.journal.append(decision, parties.customer_id, parties.store_id,
+                                          self.grouped)
             except ConcurrencyConflict:
                 # An older incarnation of this order wrote first: catch up and decide again.
                 self.state = order.replay(self.journal.load(self.key))

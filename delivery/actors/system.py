@@ -25,7 +25,7 @@ from typing import Any
 
 from ..store.db import database_path
 from . import loopback, offload
-from .messages import ActorStats, Boot, Booted, Envelope, GetStats, Reply
+from .messages import ActorStats, Batch, Boot, Booted, Envelope, GetStats, Reply
 
 log = logging.getLogger("delivery.system")
 
@@ -184,26 +184,37 @@ class ActorRuntime:
             with contextlib.suppress(queue.Empty):
                 while len(batch) < 256:
                     batch.append(self._requests.get_nowait())
+            requests = []
             for item in batch:
                 if item is _STOP:
                     return
                 if item[0] is _TELL:
                     asys.tell(item[1], item[2])
                 else:
-                    self._send(asys, *item)
+                    requests.append(self._envelope(*item))
+            self._send(asys, [r for r in requests if r is not None])
             self._drain(asys, listen_wait)
             self._expire()
 
-    def _send(self, asys, target: str, body: Any, timeout: float, future: Future) -> None:
-        address = getattr(self.peers, target, None)
-        if address is None:
+    def _envelope(self, target: str, body: Any, timeout: float,
+                  future: Future) -> tuple[str, Envelope] | None:
+        if getattr(self.peers, target, None) is None:
             future.set_exception(ValueError(f"no actor named {target!r}"))
-            return
+            return None
         corr = f"r{next(self._corr)}"
         self._futures[corr] = future
         heapq.heappush(self._deadlines, (time.monotonic() + timeout, corr))
         self.sent += 1
-        asys.tell(address, Envelope(corr, body))
+        return target, Envelope(corr, body)
+
+    def _send(self, asys, requests: list[tuple[str, Envelope]]) -> None:
+        # On simpleSystemBase a tell runs every actor to quiescence before it returns: handing the
+        # requests in as one batch queues them all first, so their journal writes share a commit.
+        if len(requests) > 1 and self.base == "simpleSystemBase":
+            asys.tell(self.peers.guardian, Batch(tuple(requests)))
+            return
+        for target, envelope in requests:
+            asys.tell(getattr(self.peers, target), envelope)
 
     def _drain(self, asys, wait: float) -> None:
         from thespian.actors import PoisonMessage

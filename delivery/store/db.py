@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -80,6 +81,9 @@ class Database:
         self.conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
         self.conn.execute("PRAGMA foreign_keys=ON")
         self.conn.executescript(SCHEMA)
+        self.group_open = False
+        self.group_size = self.groups = 0
+        self.group_thread: int | None = None
 
     @classmethod
     def shared(cls, path: str | Path, durable: bool = True) -> Database:
@@ -91,7 +95,12 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE … COMMIT, rolled back on any exception."""
+        """BEGIN IMMEDIATE … COMMIT, rolled back on any exception.
+
+        An open group commit of this process holds SQLite's write lock, so it is committed
+        first, whichever connection holds it (on simpleSystemBase all actors share one thread).
+        """
+        flush_all()
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield self.conn
@@ -99,6 +108,36 @@ class Database:
             self.conn.execute("ROLLBACK")
             raise
         self.conn.execute("COMMIT")
+
+    @contextmanager
+    def grouped(self) -> Iterator[sqlite3.Connection]:
+        """Write as part of a group commit: the changes are durable only after `flush()`.
+
+        A failure rolls back this part alone (a savepoint), not the rest of the group. The
+        caller must not tell anyone of the changes before the flush (group commit).
+        """
+        if not self.group_open:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.group_open, self.group_size = True, 0
+            self.group_thread = threading.get_ident()
+        self.conn.execute("SAVEPOINT part")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK TO part")
+            self.conn.execute("RELEASE part")
+            raise
+        self.conn.execute("RELEASE part")
+        self.group_size += 1
+
+    def flush(self) -> int:
+        """Commit the open group, if any, with one fsync; returns how many writes it held."""
+        if not self.group_open:
+            return 0
+        self.conn.execute("COMMIT")
+        self.group_open = False
+        self.groups += 1
+        return self.group_size
 
     def execute(self, sql: str, params: tuple = ()) -> sqlite3.Cursor:
         return self.conn.execute(sql, params)
@@ -113,6 +152,14 @@ def database_path(data_dir: str | Path) -> Path:
     path = Path(data_dir)
     path.mkdir(parents=True, exist_ok=True)
     return path / FILE_NAME
+
+
+def flush_all() -> None:
+    """Commit the open group commits that this thread started (other threads' are theirs)."""
+    pid, thread = os.getpid(), threading.get_ident()
+    for key, db in list(_SHARED.items()):
+        if key[0] == pid and db.group_open and db.group_thread == thread:
+            db.flush()
 
 
 def close_shared() -> None:

@@ -35,12 +35,16 @@ class Journal:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def append(self, events: Sequence[Event], customer_id: str, store_id: str) -> int:
-        """Commit the events of one command durably; returns the last global sequence."""
+    def append(self, events: Sequence[Event], customer_id: str, store_id: str,
+               grouped: bool = False) -> int:
+        """Commit the events of one command durably; returns the last global sequence.
+
+        grouped: join the connection's group commit instead; durable at `Database.flush()`.
+        """
         rows = [(ev.order_id, ev.version, customer_id, store_id, type(ev).__name__, ev.event_id,
                  ev.at, codec.encode(ev)) for ev in events]
         try:
-            with self.db.transaction() as conn:
+            with self.db.grouped() if grouped else self.db.transaction() as conn:
                 conn.executemany(
                     "INSERT INTO events (order_id, version, customer_id, store_id, kind, event_id,"
                     " at, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
