@@ -1,5 +1,5 @@
-"""Command line of the food-delivery service: serve (default), console, demo, bench, httpbench, paybench,
-restartbench."""
+"""Command line of the food-delivery service: serve (default), console, loadtest, demo, bench,
+httpbench, paybench, restartbench."""
 
 from __future__ import annotations
 
@@ -26,10 +26,13 @@ def main(argv: list[str]) -> int:
     if command == "console":
         from delivery.console import main as console
         return console(rest)
+    if command == "loadtest":
+        from delivery.loadtest.runner import main as loadtest
+        return loadtest(rest)
     if command == "serve":
         from delivery.http.serve import main as serve
         return serve(rest)
-    print(f"unknown command {command!r}; use serve, console, demo, bench, httpbench, paybench or restartbench", file=sys.stderr)
+    print(f"unknown command {command!r}; use serve, console, loadtest, demo, bench, httpbench, paybench or restartbench", file=sys.stderr)
     return 2
 
 

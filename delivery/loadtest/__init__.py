@@ -1,0 +1,1 @@
+"""The load-test harness: real order lifecycles against the real HTTP service."""

@@ -1,0 +1,192 @@
+"""The people of a load test: customers, store owners and riders each playing their part of an
+order's life against the REST API, plus the read traffic around it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+from .stats import Recorder
+
+CENTRE = (37.4979, 127.0276)  # Gangnam station: everyone is within a rider's radius
+
+
+@dataclass
+class Party:
+    id: str
+    token: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Mix:
+    """How people behave: probabilities per order."""
+
+    cancel: float = 0.05     # the customer cancels right after paying
+    reject: float = 0.05     # the store rejects a paid order
+    browse: float = 0.2      # the customer looks at stores and a menu first
+    poll: float = 0.5        # the customer polls the order's status after each step
+    sse: float = 0.05        # the customer watches the order live (SSE)
+    pay_retries: int = 3     # payment attempts on 503 before the customer gives up
+
+
+class Client:
+    """Sends requests and records them; latency runs from the intended start."""
+
+    def __init__(self, session: aiohttp.ClientSession, recorder: Recorder, started: float) -> None:
+        self.session, self.recorder, self.started = session, recorder, started
+        self.in_flight = 0
+
+    async def call(self, method: str, path: str, endpoint: str, token: str | None = None,
+                   body: dict | None = None, intended: float | None = None) -> tuple[int, Any, dict]:
+        intended = intended if intended is not None else time.perf_counter()
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.in_flight += 1
+        try:
+            async with self.session.request(method, path, json=body, headers=headers) as r:
+                raw = await r.read()
+                status, data, response_headers = r.status, _json(raw), dict(r.headers)
+        except (TimeoutError, aiohttp.ClientError, OSError):
+            status, data, response_headers = 0, {"code": "connection_error"}, {}
+        finally:
+            self.in_flight -= 1
+        done = time.perf_counter()
+        failed = status == 0 or status >= 400
+        code = data.get("code", "") if failed and isinstance(data, dict) else ""
+        self.recorder.request(endpoint, status, code, done - intended, done - self.started)
+        return status, data, response_headers
+
+
+def _json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return None
+
+
+async def register(client: Client, stores: int, customers: int, riders: int,
+                   rng: random.Random) -> dict[str, list[Party]]:
+    """The cast: stores with menus, customers and riders around one neighbourhood."""
+    def near() -> dict[str, float]:
+        return {"lat": CENTRE[0] + rng.uniform(-0.008, 0.008),
+                "lon": CENTRE[1] + rng.uniform(-0.008, 0.008)}
+
+    cast: dict[str, list[Party]] = {"stores": [], "customers": [], "riders": []}
+    for i in range(stores):
+        status, d, _ = await client.call("POST", "/stores", "POST /stores", body={
+            "name": f"Load store {i}", "owner_phone": "010-0000-0000", "location": near(),
+            "menu": [{"name": "Chicken", "price": 18000}, {"name": "Cola", "price": 2000}]})
+        if status != 201:
+            raise RuntimeError(f"could not register a store: {status} {d}")
+        cast["stores"].append(Party(d["id"], d["token"]))
+    for kind, n in (("customers", customers), ("riders", riders)):
+        for i in range(n):
+            location = near()
+            status, d, _ = await client.call("POST", f"/{kind}", f"POST /{kind}", body={
+                "name": f"{kind[:-1]} {i}", "phone": "010-1111-1111", "location": location})
+            if status != 201:
+                raise RuntimeError(f"could not register {kind[:-1]}: {status} {d}")
+            cast[kind].append(Party(d["id"], d["token"], {"location": location}))
+    return cast
+
+
+class Lifecycle:
+    """One order from browsing to confirmed delivery (or cancel, reject, abandon)."""
+
+    def __init__(self, client: Client, cast: dict[str, list[Party]], mix: Mix,
+                 rng: random.Random, k: int) -> None:
+        self.c, self.mix, self.rng = client, mix, rng
+        self.customer = cast["customers"][k % len(cast["customers"])]
+        self.store = cast["stores"][k % len(cast["stores"])]
+        self.rider = cast["riders"][k % len(cast["riders"])]
+        self.stores = cast["stores"]
+
+    async def run(self, intended: float) -> str:
+        c, ct = self.c, self.customer.token
+        if self.rng.random() < self.mix.browse:
+            await c.call("GET", f"/stores?lat={CENTRE[0]}&lon={CENTRE[1]}", "GET /stores",
+                         intended=intended)
+            intended = None
+            await c.call("GET", f"/stores/{self.store.id}/menu", "GET /stores/{id}/menu")
+        location = self.customer.extra["location"]
+        status, order, _ = await c.call("POST", "/orders", "POST /orders", ct, {
+            "store_id": self.store.id, "items": [{"menu_item_id": "m1", "quantity": 1},
+                                                 {"menu_item_id": "m2", "quantity": 2}],
+            "delivery_address": {**location, "text": "load test"}}, intended=intended)
+        if status != 201:
+            return "failed"
+        oid = order["id"]
+        watcher = asyncio.create_task(self.watch(oid)) if self.rng.random() < self.mix.sse else None
+        try:
+            return await self._after_placing(oid)
+        finally:
+            if watcher:
+                watcher.cancel()
+
+    async def _after_placing(self, oid: str) -> str:
+        c, ct, st, sid = self.c, self.customer.token, self.store.token, self.store.id
+        if not await self.pay(oid):
+            return "abandoned"
+        await self.poll(oid)
+        if self.rng.random() < self.mix.cancel:
+            status, _, _ = await c.call("POST", f"/orders/{oid}/cancel", "POST /orders/{id}/cancel",
+                                        ct, {"reason": "changed my mind"})
+            return "cancelled" if status == 200 else "failed"
+        if self.rng.random() < self.mix.reject:
+            status, _, _ = await c.call("POST", f"/stores/{sid}/orders/{oid}/reject",
+                                        "POST /stores/{id}/orders/{id}/reject", st, {"reason": "busy"})
+            return "rejected" if status == 200 else "failed"
+        for step in ("accept", "start-cooking", "finish-cooking"):
+            status, _, _ = await c.call("POST", f"/stores/{sid}/orders/{oid}/{step}",
+                                        f"POST /stores/{{id}}/orders/{{id}}/{step}", st)
+            if status != 200:
+                return "failed"
+            await self.poll(oid)
+        await c.call("GET", "/riders/me/deliveries/available", "GET /riders/me/deliveries/available",
+                     self.rider.token)
+        status, _, _ = await c.call("POST", f"/deliveries/{oid}/pick", "POST /deliveries/{id}/pick",
+                                    self.rider.token)
+        if status != 200:
+            return "failed"
+        await self.poll(oid)
+        status, _, _ = await c.call("POST", f"/orders/{oid}/confirm-delivery",
+                                    "POST /orders/{id}/confirm-delivery", ct)
+        return "completed" if status == 200 else "failed"
+
+    async def pay(self, oid: str) -> bool:
+        for _ in range(self.mix.pay_retries):
+            status, data, headers = await self.c.call(
+                "POST", f"/orders/{oid}/payment", "POST /orders/{id}/payment", self.customer.token,
+                {"method": "card", "card_token": "tok_visa"})
+            if status == 200:
+                return True
+            if status != 503:
+                return False
+            await asyncio.sleep(min(5.0, float(headers.get("Retry-After", "1"))))
+        return False
+
+    async def poll(self, oid: str) -> None:
+        if self.rng.random() < self.mix.poll:
+            await self.c.call("GET", f"/orders/{oid}", "GET /orders/{id}", self.customer.token)
+
+    async def watch(self, oid: str) -> None:
+        """An SSE watcher following the order until it ends (cancelled with the lifecycle)."""
+        started = time.perf_counter()
+        try:
+            async with self.c.session.get(f"/orders/{oid}/events", headers={
+                    "Authorization": f"Bearer {self.customer.token}"}) as r:
+                first = True
+                async for raw in r.content:
+                    if first and raw.startswith(b"data:"):
+                        now = time.perf_counter()
+                        self.c.recorder.request("GET /orders/{id}/events (first event)", r.status,
+                                                "", now - started, now - self.c.started)
+                        first = False
+        except (TimeoutError, aiohttp.ClientError):
+            pass
