@@ -134,8 +134,13 @@ class Registry(Gatherer):
     def on_poison(self, message: Any, sender: Any) -> None:
         self._forget(sender, "it failed on a message")
 
+    def on_exit(self, message: Any, sender: Any) -> None:
+        self.stopping = True  # the system is shutting down: children exiting now are no crash
+
     def _forget(self, address: Any, why: str) -> None:
         """An entity died unasked: drop it; a store is started again at once to catch up."""
+        if getattr(self, "stopping", False):
+            return
         for key, live in list(self.live.items()):
             if live == address:
                 del self.live[key]

@@ -56,6 +56,15 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--customers", type=int, default=100)
     p.add_argument("--riders", type=int, default=30)
     p.add_argument("--fault", action="append", default=[], help="e.g. payment:slow:2000@10s-20s")
+    defaults = Mix()
+    p.add_argument("--cancel", type=float, default=defaults.cancel,
+                   help="share of orders the customer cancels after paying")
+    p.add_argument("--reject", type=float, default=defaults.reject,
+                   help="share of paid orders the store rejects")
+    p.add_argument("--poll", type=float, default=defaults.poll,
+                   help="chance the customer polls the status after each step")
+    p.add_argument("--sse", type=float, default=defaults.sse,
+                   help="share of orders watched live over SSE")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--report", help="write the JSON report here")
     p.add_argument("--html", help="write the HTML report here")
@@ -132,7 +141,7 @@ async def run(args: argparse.Namespace, url: str, admin_token: str) -> dict[str,
         cast = await register(setup, args.stores, args.customers, args.riders, rng)
         started = time.perf_counter()
         client = Client(session, rec, started)
-        mix = Mix()
+        mix = Mix(cancel=args.cancel, reject=args.reject, poll=args.poll, sse=args.sse)
         tasks: set[asyncio.Task] = set()
         stop_at = started + args.duration
 
