@@ -3,6 +3,7 @@ circuit breaker in front of it, so that a customer is never left waiting for a s
 
 from __future__ import annotations
 
+import random
 import time
 from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
@@ -62,6 +63,7 @@ class PaymentSupervisor(Gatherer):
         self.late: OrderedDict[int, Any] = OrderedDict()  # given-up calls whose answer may still come
         self.next_call = 0
         self.faults: dict[str, dict[str, Any]] = {}
+        self.rng = random.Random()
         self.gateway_restarts, self.last_restart_at, self.backoff_s = 0, None, 0.0
         self.restart_at: float | None = None
         self.gateway_events: list[dict[str, Any]] = []  # crashes and restarts, for the timeline
@@ -123,7 +125,7 @@ class PaymentSupervisor(Gatherer):
             return
         refused = self.breaker.before_call()
         if isinstance(refused, Refused):
-            self.send(sender, PaymentUnavailable(request.order_id, round(refused.retry_after_s, 3),
+            self.send(sender, PaymentUnavailable(request.order_id, self._spread(refused.retry_after_s),
                                                  "the payment provider is unavailable"))
             return
         self.next_call += 1
@@ -177,8 +179,13 @@ class PaymentSupervisor(Gatherer):
         self.send(entry[0], self._unavailable(entry[1], why))
 
     def _unavailable(self, request: Charge | Refund, why: str) -> PaymentUnavailable:
-        retry = self.breaker.remaining_open_s() or 1.0
-        return PaymentUnavailable(request.order_id, round(retry, 3), f"payment failed: {why}")
+        retry = self._spread(self.breaker.remaining_open_s() or 1.0)
+        return PaymentUnavailable(request.order_id, retry, f"payment failed: {why}")
+
+    def _spread(self, retry_after_s: float) -> float:
+        # Everyone told "the circuit reopens in N s" would come back in the same second and meet
+        # a half-open breaker that lets one call through: spread them over up to half as long.
+        return round(retry_after_s + self.rng.uniform(0, max(1.0, retry_after_s) / 2), 3)
 
     # -- operations ------------------------------------------------------------------------------------
     def on_fault(self, envelope: Envelope, sender: Any) -> None:
