@@ -10,37 +10,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 import aiohttp
 
-ROOT = Path(__file__).resolve().parent.parent
+from .localhost import ROOT, free_port, wait_up
+
 HELLO = "from aiohttp import web\napp = web.Application()\napp.router.add_get('/', lambda r: web.Response(text='hello'))\nweb.run_app(app, host='127.0.0.1', port=int(__import__('sys').argv[1]), print=None)\n"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-async def _wait_up(url: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    async with aiohttp.ClientSession() as s:
-        while time.monotonic() < deadline:
-            try:
-                async with s.get(url) as r:
-                    if r.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up")
 
 
 async def _load(make_request, clients: int, seconds: float) -> dict:
@@ -67,8 +46,8 @@ async def _load(make_request, clients: int, seconds: float) -> dict:
 
 async def _bench(clients_list: list[int], seconds: float) -> None:
     with tempfile.TemporaryDirectory(prefix="delivery-httpbench-") as data_dir:
-        port, hello_port = _free_port(), _free_port()
-        env = {**os.environ, "DELIVERY_ACTORS_ADMIN_PORT": str(_free_port()),
+        port, hello_port = free_port(), free_port()
+        env = {**os.environ, "DELIVERY_ACTORS_ADMIN_PORT": str(free_port()),
                "DELIVERY_ADMIN_TOKEN": "bench"}
         service = subprocess.Popen([sys.executable, "run.py", "serve", "--port", str(port),
                                     "--data-dir", data_dir], cwd=ROOT, env=env,
@@ -77,8 +56,8 @@ async def _bench(clients_list: list[int], seconds: float) -> None:
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             base, hello_url = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{hello_port}/"
-            await _wait_up(f"{base}/ready")
-            await _wait_up(hello_url)
+            await wait_up(f"{base}/ready")
+            await wait_up(hello_url)
             async with aiohttp.ClientSession(base) as s:
                 cust = await (await s.post("/customers", json={
                     "name": "b", "phone": "0", "location": {"lat": 37.5, "lon": 127.0}})).json()

@@ -17,7 +17,7 @@ import time
 
 import aiohttp
 
-from .httpbench import ROOT, _free_port, _wait_up
+from .localhost import ROOT, free_port, wait_up
 
 ADMIN = "paybench"
 
@@ -29,15 +29,15 @@ def _pct(values: list[float], q: float) -> float:
 
 async def _run(clients: int, seconds: float, config: str | None) -> None:
     with tempfile.TemporaryDirectory(prefix="delivery-paybench-") as data_dir:
-        port = _free_port()
-        env = {**os.environ, "DELIVERY_ACTORS_ADMIN_PORT": str(_free_port()),
+        port = free_port()
+        env = {**os.environ, "DELIVERY_ACTORS_ADMIN_PORT": str(free_port()),
                "DELIVERY_ADMIN_TOKEN": ADMIN}
         cmd = [sys.executable, "run.py", "serve", "--port", str(port), "--data-dir", data_dir]
         service = subprocess.Popen(cmd + (["--config", config] if config else []), cwd=ROOT,
                                    env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         base = f"http://127.0.0.1:{port}"
         try:
-            await _wait_up(f"{base}/ready")
+            await wait_up(f"{base}/ready")
             async with aiohttp.ClientSession(base) as s:
                 await _measure(s, clients, seconds)
         finally:

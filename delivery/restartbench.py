@@ -24,7 +24,7 @@ from .domain import commands as c
 from .domain import order
 from .domain.geo import Location
 from .domain.menu import MenuItem
-from .httpbench import ROOT, _free_port, _wait_up
+from .localhost import ROOT, free_port, wait_up
 from .store.db import Database, database_path
 from .store.directory import Directory, Store
 from .store.journal import Journal
@@ -117,15 +117,15 @@ async def measure(orders: int, base: str, memory: bool, cold: bool) -> None:
         seeded = time.perf_counter() - started
         if cold:
             drop_read_model(data_dir)
-        port = _free_port()
+        port = free_port()
         env = {**os.environ, "DELIVERY_ACTORS_BASE": base, "DELIVERY_ADMIN_TOKEN": "x",
-               "DELIVERY_ACTORS_ADMIN_PORT": str(_free_port())}
+               "DELIVERY_ACTORS_ADMIN_PORT": str(free_port())}
         t0 = time.perf_counter()
         proc = subprocess.Popen([sys.executable, "run.py", "serve", "--port", str(port),
                                  "--data-dir", data_dir], cwd=ROOT, env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            await _wait_up(f"http://127.0.0.1:{port}/ready", timeout=120)
+            await wait_up(f"http://127.0.0.1:{port}/ready", timeout=120)
             ready = time.perf_counter() - t0
             line = f"{base:<17} {orders:>7} orders{' (read model rebuilt)' if cold else ''}: " \
                    f"ready {ready:.2f} s after start " \

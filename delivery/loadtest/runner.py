@@ -15,7 +15,6 @@ import contextlib
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,13 +27,12 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from ..localhost import ROOT, free_port, wait_up
 from . import faults as faultmod
 from .report import render
 from .scenario import Client, Lifecycle, Mix, register
 from .schedule import arrivals
 from .stats import Recorder, fmt_ms
-
-ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -72,19 +70,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.asynccontextmanager
 async def spawned(args: argparse.Namespace):
     """`run.py serve` on free loopback ports and a temporary data directory."""
     with tempfile.TemporaryDirectory(prefix="delivery-loadtest-") as data_dir:
-        port, token = _free_port(), "loadtest-admin"
+        port, token = free_port(), "loadtest-admin"
         env = {**os.environ, "DELIVERY_ADMIN_TOKEN": token,
-               "DELIVERY_ACTORS_ADMIN_PORT": str(_free_port())}
+               "DELIVERY_ACTORS_ADMIN_PORT": str(free_port())}
         if args.base:
             env["DELIVERY_ACTORS_BASE"] = args.base
         cmd = [sys.executable, "run.py", "serve", "--port", str(port), "--data-dir", data_dir]
@@ -93,16 +85,7 @@ async def spawned(args: argparse.Namespace):
                                 stderr=subprocess.DEVNULL)
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 60
-            async with aiohttp.ClientSession() as s:
-                while True:
-                    with contextlib.suppress(aiohttp.ClientError):
-                        async with s.get(f"{url}/ready") as r:
-                            if r.status == 200:
-                                break
-                    if time.monotonic() > deadline or proc.poll() is not None:
-                        raise RuntimeError("the spawned service did not become ready")
-                    await asyncio.sleep(0.1)
+            await wait_up(f"{url}/ready", 60, proc)
             yield url, token
         finally:
             proc.terminate()

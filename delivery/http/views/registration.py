@@ -27,10 +27,14 @@ def _identity(keyed: Keyed | None, prefix: str) -> tuple[str, str]:
     return keyed.id(prefix), keyed.token()
 
 
-async def register_customer(request: web.Request) -> web.Response:
+async def _person(request: web.Request) -> tuple[str, str, Location]:
+    """Name, phone and location of a customer or rider being registered."""
     body = await read_body(request)
-    name, phone = body.str("name"), body.str("phone", max_len=32)
-    location = body.location("location")
+    return body.str("name"), body.str("phone", max_len=32), body.location("location")
+
+
+async def register_customer(request: web.Request) -> web.Response:
+    name, phone, location = await _person(request)
 
     async def create(keyed: Keyed | None):
         customer_id, token = _identity(keyed, "cus")
@@ -68,9 +72,7 @@ async def register_store(request: web.Request) -> web.Response:
 
 
 async def register_rider(request: web.Request) -> web.Response:
-    body = await read_body(request)
-    name, phone = body.str("name"), body.str("phone", max_len=32)
-    location = body.location("location")
+    name, phone, location = await _person(request)
 
     async def create(keyed: Keyed | None):
         rider_id, token = _identity(keyed, "rid")
