@@ -11,11 +11,11 @@ COMMANDS = {
     "serve": "delivery.http.serve",
     "console": "delivery.console",
     "loadtest": "delivery.loadtest.runner",
-    "demo": "delivery.demo",
-    "bench": "delivery.bench",
-    "httpbench": "delivery.httpbench",
-    "paybench": "delivery.paybench",
-    "restartbench": "delivery.restartbench",
+    "demo": "delivery.tools.demo",
+    "bench": "delivery.tools.bench",
+    "httpbench": "delivery.tools.httpbench",
+    "paybench": "delivery.tools.paybench",
+    "restartbench": "delivery.tools.restartbench",
 }
 
 

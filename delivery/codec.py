@@ -102,7 +102,8 @@ def _register_domain() -> None:
     from .domain import commands, events, geo, menu, notices, order, refusal
 
     register(geo.Location, commands.Address, menu.MenuItem, menu.OrderLine, refusal.Refusal,
-             order.OrderState, notices.Notice, *commands.COMMAND_TYPES, *events.EVENT_TYPES)
+             order.OrderState, notices.Notice, *commands.COMMAND_TYPES, *commands.STORE_COMMANDS,
+             *commands.RIDER_COMMANDS, *events.EVENT_TYPES)
 
 
 _register_domain()

@@ -114,7 +114,7 @@ def _outbox(s: dict[str, Any]) -> Panel:
     n, o = s["notifications"], s["outbox"]
     return Panel(f"notifications sent {n['sent']} pending {n['pending']} failed {n['failed']}\n"
                  f"projector behind {o['projector_pending']}  notifier behind {o['notifier_pending']}"
-                 f"  store deliveries pending {o['store_deliveries_pending']}  refunds pending "
+                 f"  store inbox pending {o['store_inbox_pending']}  refunds pending "
                  f"{o['refunds_pending']}  webhook pending/failed {o['webhook_pending']}/"
                  f"{o['webhook_failed']}", title="outbox")
 

@@ -1,25 +1,62 @@
-"""What every actor of the service shares: a type -> handler table, counters, self-description."""
+"""What every actor of the service shares: handlers registered by reference, counters, injected
+crashes, self-description, and the gathering of a subtree's statistics."""
 
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
+from datetime import timedelta
 from typing import Any, ClassVar
 
-from thespian.actors import Actor, ActorExitRequest, ChildActorExited, PoisonMessage, WakeupMessage
+from thespian.actors import Actor, ActorExitRequest, ChildActorExited, WakeupMessage
 
 from .. import clock
 from ..domain.refusal import Refusal
-from .messages import ActorInfo, ActorStats, Envelope, GetStats, Reply
+from .messages import (
+    ActorInfo,
+    ActorStats,
+    CrashEntity,
+    CrashGateway,
+    Envelope,
+    GatherTimeout,
+    GetStats,
+    Reply,
+)
 
 log = logging.getLogger("delivery.actors")
 
+Handler = Callable[[Any, Any, Any], None]
+
+
+def handles(*types: type) -> Callable[[Handler], Handler]:
+    """Mark a method as the handler of messages of these types.
+
+    For an Envelope the type of its body counts; for a timer (WakeupMessage) the type of its
+    payload. A subclass that overrides the method by name overrides the handler too.
+    """
+    def mark(method: Handler) -> Handler:
+        method.handles = getattr(method, "handles", ()) + types  # type: ignore[attr-defined]
+        return method
+    return mark
+
 
 class ServiceActor(Actor):
-    """Base of the service's actors: dispatches on message type through HANDLERS."""
+    """Base of the service's actors: dispatches each message to the handler of its type."""
 
     KIND: ClassVar[str] = "actor"
-    HANDLERS: ClassVar[dict[type, str]] = {}
+    dispatch: ClassVar[dict[type, str]] = {}
+    crashed = False
+    stopping = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        table: dict[type, str] = {}
+        for klass in reversed(cls.__mro__):
+            for name, member in vars(klass).items():
+                for message_type in getattr(member, "handles", ()):
+                    table[message_type] = name
+        cls.dispatch = table
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -32,19 +69,36 @@ class ServiceActor(Actor):
     def receiveMessage(self, message: Any, sender: Any) -> None:
         if not _introspection(message):
             self.messages_in += 1  # looking at the system must not change what it counts
-        handler = self._handler_for(message)
-        if handler is None:
-            log.debug("%s ignores %s", self.KIND, type(message).__name__)
+        if isinstance(message, ActorExitRequest):
+            self.stopping = True  # children exiting from now on are no crash
+            self.on_stop()
             return
-        handler(message, sender)
-
-    def _handler_for(self, message: Any):
-        name = self.HANDLERS.get(type(message))
-        if name is None and isinstance(message, Envelope):
-            name = self.HANDLERS.get(type(message.body))
+        if self.crashed and not isinstance(message, CrashGateway | CrashEntity):
+            self.die()
+        name = self.dispatch.get(_dispatch_type(message))
         if name is None:
-            name = _THESPIAN.get(type(message))
-        return getattr(self, name, None) if name else None
+            if not isinstance(message, ChildActorExited):
+                log.warning("%s %s has no handler for %s", self.KIND, self.key,
+                            type(_body(message)).__name__)
+            return
+        getattr(self, name)(_body(message) if isinstance(message, WakeupMessage) else message, sender)
+
+    def on_stop(self) -> None:
+        """Hook: the actor is about to stop (passivated, or the system shuts down)."""
+
+    # -- injected crashes ----------------------------------------------------------------------------
+    @handles(CrashGateway, CrashEntity)
+    def on_crash(self, message: Any, sender: Any) -> None:
+        """Fault injection: fail on every message from now on, until the parent replaces us."""
+        self.crashed = True
+
+    def die(self) -> None:
+        """An injected crash: the process exits on a multi-process base; on simpleSystemBase the
+        instance raises on every message until its parent replaces it."""
+        settings = getattr(self, "settings", None)
+        if settings is not None and settings["actors"]["base"] != "simpleSystemBase":
+            os._exit(70)
+        raise RuntimeError(f"{self.KIND} {self.key} crashed (injected fault)")
 
     # -- replies ---------------------------------------------------------------------------
     def reply(self, envelope: Envelope, sender: Any, result: Any = None,
@@ -53,6 +107,13 @@ class ServiceActor(Actor):
         target = envelope.reply_to or sender
         if target is not None and envelope.corr:
             self.send(target, Reply(envelope.corr, result, refusal))
+
+    def answer(self, request: Any, sender: Any, result: Any) -> None:
+        """Answer a request that came in an Envelope (from the front door) or bare (from a peer)."""
+        if isinstance(request, Envelope):
+            self.reply(request, sender, result)
+        else:
+            self.send(sender, result)
 
     # -- self-description --------------------------------------------------------------------
     def describe(self) -> str:
@@ -64,13 +125,22 @@ class ServiceActor(Actor):
                          self.started_at, self.restarts, self.messages_in, self.describe(),
                          _rss_kib())
 
+    @handles(GetStats)
     def on_get_stats(self, message: GetStats | Envelope, sender: Any) -> None:
-        request = message.body if isinstance(message, Envelope) else message
-        stats = ActorStats(request.gather_id, (self.info(),))
-        if isinstance(message, Envelope):
-            self.reply(message, sender, stats)
-        else:
-            self.send(sender, stats)
+        request = _body(message)
+        self.answer(message, sender, ActorStats(request.gather_id, (self.info(),)))
+
+
+def _body(message: Any) -> Any:
+    if isinstance(message, Envelope):
+        return message.body
+    if isinstance(message, WakeupMessage):
+        return message.payload
+    return message
+
+
+def _dispatch_type(message: Any) -> type:
+    return type(_body(message)) if isinstance(message, Envelope | WakeupMessage) else type(message)
 
 
 def _rss_kib() -> int:
@@ -82,19 +152,7 @@ def _rss_kib() -> int:
 
 
 def _introspection(message: Any) -> bool:
-    body = message.body if isinstance(message, Envelope) else message
-    if isinstance(message, WakeupMessage):
-        body = message.payload
-        return isinstance(body, tuple) and bool(body) and body[0] == "gather"
-    return isinstance(body, GetStats | ActorStats)
-
-
-_THESPIAN = {
-    ActorExitRequest: "on_exit",
-    ChildActorExited: "on_child_exited",
-    WakeupMessage: "on_wakeup",
-    PoisonMessage: "on_poison",
-}
+    return isinstance(_body(message), GetStats | ActorStats | GatherTimeout)
 
 
 class Gatherer(ServiceActor):
@@ -114,10 +172,9 @@ class Gatherer(ServiceActor):
     def own_stats(self, gather_id: str) -> ActorStats:
         return ActorStats(gather_id, (self.info(),))
 
+    @handles(GetStats)
     def on_get_stats(self, message: GetStats | Envelope, sender: Any) -> None:
-        from datetime import timedelta
-
-        request = message.body if isinstance(message, Envelope) else message
+        request = _body(message)
         self._gather_seq += 1
         gid = f"{self.myAddress}#{self._gather_seq}"
         targets = self.children()
@@ -126,10 +183,11 @@ class Gatherer(ServiceActor):
         for target in targets:
             self.send(target, GetStats(gid))
         if targets:
-            self.wakeupAfter(timedelta(seconds=self.GATHER_TIMEOUT_S), payload=("gather", gid))
+            self.wakeupAfter(timedelta(seconds=self.GATHER_TIMEOUT_S), payload=GatherTimeout(gid))
         else:
             self._finish_gather(gid)
 
+    @handles(ActorStats)
     def on_actor_stats(self, message: ActorStats, sender: Any) -> None:
         g = self._gathers.get(message.gather_id)
         if g is None:
@@ -139,9 +197,10 @@ class Gatherer(ServiceActor):
         if g["pending"] <= 0:
             self._finish_gather(message.gather_id)
 
-    def on_gather_timeout(self, gid: str) -> None:
-        if gid in self._gathers:
-            self._finish_gather(gid)
+    @handles(GatherTimeout)
+    def on_gather_timeout(self, timeout: GatherTimeout, sender: Any) -> None:
+        if timeout.gather_id in self._gathers:
+            self._finish_gather(timeout.gather_id)
 
     def _finish_gather(self, gid: str) -> None:
         g = self._gathers.pop(gid)
@@ -151,9 +210,4 @@ class Gatherer(ServiceActor):
             retired += part.retired_messages
             for kind, n in part.live.items():
                 live[kind] = live.get(kind, 0) + n
-        stats = ActorStats(g["for"], tuple(actors), retired, live)
-        request, sender = g["request"], g["sender"]
-        if isinstance(request, Envelope):
-            self.reply(request, sender, stats)
-        else:
-            self.send(sender, stats)
+        self.answer(g["request"], g["sender"], ActorStats(g["for"], tuple(actors), retired, live))

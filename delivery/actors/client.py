@@ -3,22 +3,19 @@ and tests (the HTTP front door sends the same messages asynchronously)."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from .. import clock
 from ..domain import commands as c
+from ..domain.commands import MoveRider, PickUp, RegisterRider, RegisterStore
 from ..domain.geo import Location
 from ..domain.menu import MenuItem
 from ..domain.refusal import Refusal
-from ..store.db import Database
-from ..store.directory import Directory, new_token
-from .messages import MoveRider, PickUp, RegisterRider, RegisterStore, Reply
+from ..ids import new_id
+from ..persistence.db import Database
+from ..persistence.directory import Directory, new_token
+from .messages import Reply
 from .system import ActorRuntime
-
-
-def new_id(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:20]}"
 
 
 class Rejected(Exception):

@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-from ..store.db import Database
-from .base import ServiceActor
-from .messages import Activate, CrashEntity, Finished, Retired
+from ..persistence.db import Database
+from .base import ServiceActor, handles
+from .messages import Activate, Finished, Retired
 
 
 class EntityActor(ServiceActor):
     """An actor for one entity; its registry is its parent and owns its lifecycle."""
 
-    broken = False
-
-    def receiveMessage(self, message: Any, sender: Any) -> None:
-        if isinstance(message, CrashEntity):
-            self.broken = True
-        elif self.broken:
-            # An injected crash: the process exits on a multi-process base; on simpleSystemBase
-            # the instance fails on every message until its registry replaces it.
-            if self.settings["actors"]["base"] != "simpleSystemBase":
-                os._exit(70)
-            raise RuntimeError(f"{self.KIND} {self.key} crashed (injected fault)")
-        super().receiveMessage(message, sender)
-
+    @handles(Activate)
     def on_activate(self, message: Activate, sender: Any) -> None:
         self.key, self.parent, self.registry = message.key, str(sender), sender
         self.settings, self.peers = message.settings, message.peers
@@ -39,6 +26,6 @@ class EntityActor(ServiceActor):
         """Ask the registry to passivate this actor: nothing more will happen to the entity."""
         self.send(self.registry, Finished(self.key))
 
-    def on_exit(self, message: Any, sender: Any) -> None:
+    def on_stop(self) -> None:
         if getattr(self, "registry", None) is not None:
             self.send(self.registry, Retired(self.key, self.messages_in))

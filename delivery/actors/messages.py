@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import codec
-from ..domain import geo, menu
 from ..domain.refusal import Refusal
 
 # -- envelope and replies --------------------------------------------------------------------
@@ -70,7 +69,7 @@ class Peers:
     payment: Any
     projector: Any
     notifier: Any
-    courier: Any
+    webhook_sender: Any
 
 
 @dataclass(frozen=True)
@@ -131,7 +130,43 @@ class Retired:
 
 @dataclass(frozen=True)
 class Sweep:
-    """Wakeup payload: re-drive unfinished work (pending refunds, lagging consumers)."""
+    """Guardian: re-drive unfinished work (pending refunds, lagging consumers) now."""
+
+
+# -- timers: wakeup payloads, dispatched by type like any message ---------------------------------
+
+
+@dataclass(frozen=True)
+class SweepDue:
+    """Guardian's timer: time for the periodic sweep."""
+
+
+@dataclass(frozen=True)
+class GatherTimeout:
+    """Timer of an actor collecting GetStats answers: stop waiting for the missing ones."""
+
+    gather_id: str
+    """Which collection."""
+
+
+@dataclass(frozen=True)
+class RestartGateway:
+    """Supervisor's timer: the backoff after a gateway crash is over."""
+
+
+@dataclass(frozen=True)
+class CheckDeadlines:
+    """Supervisor's timer: look for provider calls past their deadline."""
+
+
+@dataclass(frozen=True)
+class RetryRefund:
+    """Order's timer: try the pending refund again."""
+
+
+@dataclass(frozen=True)
+class SendDue:
+    """Webhook sender's timer: send the messages whose retry has fallen due."""
 
 
 # -- journal consumers ---------------------------------------------------------------------------
@@ -163,61 +198,7 @@ class Nudge:
     """For stores: whose inbox."""
 
 
-# -- registrations and riders -----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RegisterStore:
-    """Create a store with its menu; answered with its id."""
-
-    store_id: str
-    """New store's id."""
-    name: str
-    """Shown to customers."""
-    owner_phone: str
-    """Where the owner's messages go."""
-    location: geo.Location
-    """Where the store is."""
-    menu: tuple[menu.MenuItem, ...]
-    """What it sells."""
-    token: str
-    """The owner's bearer token (only its hash is stored)."""
-
-
-@dataclass(frozen=True)
-class RegisterRider:
-    """Create a rider; answered with its id."""
-
-    rider_id: str
-    """New rider's id."""
-    name: str
-    """Rider's name."""
-    phone: str
-    """Rider's phone."""
-    location: geo.Location | None
-    """Where the rider is now."""
-    token: str
-    """The rider's bearer token (only its hash is stored)."""
-
-
-@dataclass(frozen=True)
-class MoveRider:
-    """A rider reports where it is."""
-
-    rider_id: str
-    """Who."""
-    location: geo.Location
-    """Where."""
-
-
-@dataclass(frozen=True)
-class PickUp:
-    """A rider asks to pick an order up; its actor adds its location and forwards it."""
-
-    rider_id: str
-    """Who picks."""
-    order_id: str
-    """What."""
+# -- orders ------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -355,8 +336,8 @@ class GetPaymentStatus:
 
 
 @dataclass(frozen=True)
-class DeliveryResult:
-    """How one webhook delivery attempt ended."""
+class WebhookResult:
+    """How one attempt to send a webhook message ended."""
 
     notice_id: str
     """The notice sent."""
@@ -413,9 +394,9 @@ class ActorStats:
 TRANSPORT_ONLY = (Envelope, Batch, Peers, Start, Activate, Booted, Committed)
 
 codec.register(
-    Reply, Boot, Finished, Retired, Sweep, Nudge, RegisterStore, RegisterRider, MoveRider, PickUp,
-    ResumeRefund, Charge, ChargeApproved, ChargeDeclined, Refund, RefundApproved,
+    Reply, Boot, Finished, Retired, Sweep, SweepDue, GatherTimeout, RestartGateway, CheckDeadlines,
+    RetryRefund, SendDue, Nudge, ResumeRefund, Charge, ChargeApproved, ChargeDeclined, Refund, RefundApproved,
     PaymentUnavailable, ProviderCall, CallDone, CrashGateway, InjectFault, CrashEntity,
-    GetFaults, GetPaymentStatus, DeliveryResult,
+    GetFaults, GetPaymentStatus, WebhookResult,
     GetStats, ActorInfo, ActorStats,
 )

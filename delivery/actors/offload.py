@@ -38,7 +38,17 @@ def available(runtime_id: str) -> bool:
     return runtime_id in _deliverers
 
 
-def run(runtime_id: str, work: Callable[[], Any], to: Any, wrap: Callable[[Any], Any]) -> None:
-    """Run `work` in the pool; tell `wrap(result)` to the actor at address `to` when done."""
+def run(runtime_id: str, work: Callable[[], Any], to: Any) -> None:
+    """Run `work` in the pool; tell its result to the actor at address `to` when done."""
     deliver, pool = _deliverers[runtime_id], _pools[runtime_id]
-    pool.submit(lambda: deliver(to, wrap(work())))
+    pool.submit(lambda: deliver(to, work()))
+
+
+def run_or_inline(actor: Any, runtime_id: str, work: Callable[[], Any],
+                  handle: Callable[[Any, Any], None]) -> None:
+    """Run blocking `work` for an actor: in the pool where the actor shares the pump's thread (its
+    result then comes back to the actor as a message), else right here, handing it to `handle`."""
+    if available(runtime_id):
+        run(runtime_id, work, actor.myAddress)
+    else:
+        handle(work(), None)

@@ -12,21 +12,21 @@ from .. import clock
 from ..domain import commands as c
 from ..domain import order
 from ..domain.refusal import Refusal
-from ..store.directory import Directory
-from ..store.journal import ConcurrencyConflict, Journal
+from ..persistence.directory import Directory
+from ..persistence.journal import ConcurrencyConflict, Journal
+from .base import handles
 from .entity import EntityActor
 from .messages import (
-    Activate,
     Charge,
     ChargeApproved,
     ChargeDeclined,
     Committed,
     Envelope,
-    GetStats,
     PaymentUnavailable,
     Refund,
     RefundApproved,
     ResumeRefund,
+    RetryRefund,
 )
 
 MAX_CONFLICT_RETRIES = 3
@@ -49,9 +49,12 @@ class OrderActor(EntityActor):
         self._after_change()
 
     # -- commands -----------------------------------------------------------------------------
+    @handles(c.AcceptOrder, c.RejectOrder, c.StartCooking, c.FinishCooking, c.CancelOrder,
+             c.PickUpOrder, c.ConfirmDelivery)
     def on_command(self, envelope: Envelope, sender: Any) -> None:
         self.execute(envelope.body, envelope, sender)
 
+    @handles(c.PlaceOrder)
     def on_place(self, envelope: Envelope, sender: Any) -> None:
         cmd: c.PlaceOrder = envelope.body
         if self.state is None:
@@ -110,6 +113,7 @@ class OrderActor(EntityActor):
             self.finished()
 
     # -- payment ---------------------------------------------------------------------------------
+    @handles(c.PayOrder)
     def on_pay(self, envelope: Envelope, sender: Any) -> None:
         cmd: c.PayOrder = envelope.body
         refusal = order.check_payable(self.state, cmd)
@@ -132,16 +136,19 @@ class OrderActor(EntityActor):
             2 * self.settings["payment"]["call_timeout_ms"] / 1000 + 1
         return min(timeouts)
 
+    @handles(ChargeApproved)
     def on_charge_approved(self, message: ChargeApproved, sender: Any) -> None:
         envelope, requester, _ = self.paying or (None, None, None)
         self.paying = None
         self.execute(c.RecordPayment(self.key, message.payment_id, message.method, message.amount),
                      envelope, requester)
 
+    @handles(ChargeDeclined)
     def on_charge_declined(self, message: ChargeDeclined, sender: Any) -> None:
         self._payment_failed(Refusal("payment_declined", f"the card was declined: {message.reason}",
                                      "card_token"))
 
+    @handles(PaymentUnavailable)
     def on_payment_unavailable(self, message: PaymentUnavailable, sender: Any) -> None:
         if self.paying is not None:
             self._payment_failed(Refusal("payment_unavailable", message.reason),
@@ -161,22 +168,25 @@ class OrderActor(EntityActor):
         self._after_change()
 
     # -- refund ------------------------------------------------------------------------------------
+    @handles(RefundApproved)
     def on_refund_approved(self, message: RefundApproved, sender: Any) -> None:
         self.refunding = False
         self.execute(c.RecordRefund(self.key, message.refund_id, message.amount), None, None)
 
+    @handles(ResumeRefund)
     def on_resume_refund(self, envelope: Envelope, sender: Any) -> None:
         self.refunding = False  # a refund request lost with a dead gateway is sent again
         self._after_change()
 
     def _refund_later(self, delay_s: float) -> None:
-        self.wakeupAfter(timedelta(seconds=max(0.05, delay_s)), payload="refund")
+        self.wakeupAfter(timedelta(seconds=max(0.05, delay_s)), payload=RetryRefund())
 
-    def on_wakeup(self, message: Any, sender: Any) -> None:
-        if message.payload == "refund":
-            self.refunding = False
-            self._after_change()
+    @handles(RetryRefund)
+    def on_retry_refund(self, message: RetryRefund, sender: Any) -> None:
+        self.refunding = False
+        self._after_change()
 
+    @handles(PoisonMessage)
     def on_poison(self, message: PoisonMessage, sender: Any) -> None:
         # The gateway failed on our message: treat it as unavailable, never as a decline.
         if isinstance(message.poisonMessage, Charge):
@@ -188,13 +198,3 @@ class OrderActor(EntityActor):
         if self.state is None:
             return "empty"
         return f"{self.state.status} payment={self.state.payment_status} v{self.state.version}"
-
-    HANDLERS = {
-        Activate: "on_activate", c.PlaceOrder: "on_place", c.PayOrder: "on_pay",
-        ChargeApproved: "on_charge_approved", ChargeDeclined: "on_charge_declined",
-        PaymentUnavailable: "on_payment_unavailable", RefundApproved: "on_refund_approved",
-        ResumeRefund: "on_resume_refund", GetStats: "on_get_stats",
-        **{t: "on_command" for t in (c.AcceptOrder, c.RejectOrder, c.StartCooking,
-                                     c.FinishCooking, c.CancelOrder, c.PickUpOrder,
-                                     c.ConfirmDelivery)},
-    }

@@ -3,7 +3,6 @@ hands it and reports how each ended."""
 
 from __future__ import annotations
 
-import os
 import random
 import time
 from typing import Any
@@ -13,14 +12,12 @@ from ..payment.http import HttpProvider
 from ..payment.provider import Provider, ProviderError
 from ..payment.simulated import SimulatedProvider
 from . import offload
-from .base import ServiceActor
+from .base import ServiceActor, handles
 from .messages import (
     CallDone,
     Charge,
     ChargeApproved,
     ChargeDeclined,
-    CrashGateway,
-    GetStats,
     ProviderCall,
     RefundApproved,
     Start,
@@ -41,9 +38,9 @@ class PaymentGatewayActor(ServiceActor):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.doomed = False
         self.calls = self.failed = 0
 
+    @handles(Start)
     def on_start(self, message: Start, sender: Any) -> None:
         self.settings, self.parent, self.supervisor = message.settings, str(sender), sender
         self.restarts = message.restarts
@@ -52,29 +49,12 @@ class PaymentGatewayActor(ServiceActor):
         self.runtime_id = self.settings["actors"]["runtime_id"]
         self.rng = random.Random()
 
-    def receiveMessage(self, message: Any, sender: Any) -> None:
-        if self.doomed:
-            self.die()
-        super().receiveMessage(message, sender)
-
-    def die(self) -> None:
-        """An injected crash: the process exits on a multi-process base; on simpleSystemBase the
-        instance fails on every message until its supervisor replaces it."""
-        if self.settings["actors"]["base"] != "simpleSystemBase":
-            os._exit(70)
-        raise RuntimeError("payment gateway crashed (injected fault)")
-
-    def on_crash(self, message: CrashGateway, sender: Any) -> None:
-        self.doomed = True
-
+    @handles(ProviderCall)
     def on_call(self, call: ProviderCall, sender: Any) -> None:
         self.calls += 1
-        work = lambda: self.perform(call)  # noqa: E731
-        if offload.available(self.runtime_id):
-            offload.run(self.runtime_id, work, self.myAddress, lambda done: done)
-        else:
-            self.on_call_done(work(), sender)
+        offload.run_or_inline(self, self.runtime_id, lambda: self.perform(call), self.on_call_done)
 
+    @handles(CallDone)
     def on_call_done(self, done: CallDone, sender: Any) -> None:
         """Pass the end of a call on to the supervisor (offloaded ones come back here first)."""
         if done.answer is None:
@@ -112,7 +92,4 @@ class PaymentGatewayActor(ServiceActor):
         return RefundApproved(request.order_id, out.reference, request.amount)
 
     def describe(self) -> str:
-        return f"calls={self.calls} failed={self.failed}" + (" doomed" if self.doomed else "")
-
-    HANDLERS = {Start: "on_start", ProviderCall: "on_call", CallDone: "on_call_done",
-                CrashGateway: "on_crash", GetStats: "on_get_stats"}
+        return f"calls={self.calls} failed={self.failed}" + (" crashed" if self.crashed else "")

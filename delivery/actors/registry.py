@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any
 
-from thespian.actors import ActorExitRequest
+from thespian.actors import ActorExitRequest, ChildActorExited, PoisonMessage
 
-from .base import Gatherer, log
+from ..domain.commands import COMMAND_TYPES, RIDER_COMMANDS, STORE_COMMANDS
+from .base import Gatherer, handles, log
 from .messages import (
     Activate,
     ActorStats,
@@ -15,13 +16,8 @@ from .messages import (
     Envelope,
     Finished,
     GetFaults,
-    GetStats,
     InjectFault,
-    MoveRider,
     Nudge,
-    PickUp,
-    RegisterRider,
-    RegisterStore,
     ResumeRefund,
     Retired,
     Start,
@@ -54,6 +50,7 @@ class Registry(Gatherer):
         self.crashes = 0
         self.passivations = 0
 
+    @handles(Start)
     def on_start(self, message: Start, sender: Any) -> None:
         self.entity, self.settings, self.peers = message.kind, message.settings, message.peers
         self.key, self.parent = message.kind, str(sender)
@@ -61,15 +58,18 @@ class Registry(Gatherer):
         self.entity_class = _entity_class(self.entity)
         self.key_field = KEY_FIELDS[self.entity]
 
+    @handles(*COMMAND_TYPES, *STORE_COMMANDS, *RIDER_COMMANDS, ResumeRefund)
     def on_envelope(self, message: Envelope, sender: Any) -> None:
         if message.reply_to is None:
             message = Envelope(message.corr, message.body, sender)
         self.route(getattr(message.body, self.key_field), message)
 
+    @handles(Nudge)
     def on_nudge(self, message: Nudge, sender: Any) -> None:
         if message.store_id not in self.down:  # a stopped store reads the journal when it is up
             self.route(message.store_id, message)
 
+    @handles(InjectFault)
     def on_fault(self, envelope: Envelope, sender: Any) -> None:
         f: InjectFault = envelope.body
         key = f.store_id
@@ -90,6 +90,7 @@ class Registry(Gatherer):
                 self.route(key, Nudge(0, key))
         self.reply(envelope, sender, self.faults())
 
+    @handles(GetFaults)
     def on_get_faults(self, envelope: Envelope, sender: Any) -> None:
         self.reply(envelope, sender, self.faults())
 
@@ -120,27 +121,28 @@ class Registry(Gatherer):
         self.send(address, ActorExitRequest())
         self.passivations += 1
 
+    @handles(Finished)
     def on_finished(self, message: Finished, sender: Any) -> None:
         if self.live.get(message.key) == sender:
             del self.live[message.key]
             self._passivate(sender)
 
+    @handles(Retired)
     def on_retired(self, message: Retired, sender: Any) -> None:
         self.retired_messages += message.messages_in
 
+    @handles(ChildActorExited)
     def on_child_exited(self, message: Any, sender: Any) -> None:
         self._forget(message.childAddress, "its process exited")
 
+    @handles(PoisonMessage)
     def on_poison(self, message: Any, sender: Any) -> None:
         self._forget(sender, "it failed on a message")
 
-    def on_exit(self, message: Any, sender: Any) -> None:
-        self.stopping = True  # the system is shutting down: children exiting now are no crash
-
     def _forget(self, address: Any, why: str) -> None:
         """An entity died unasked: drop it; a store is started again at once to catch up."""
-        if getattr(self, "stopping", False):
-            return
+        if self.stopping:
+            return  # the system is shutting down: children exiting now are no crash
         for key, live in list(self.live.items()):
             if live == address:
                 del self.live[key]
@@ -149,10 +151,6 @@ class Registry(Gatherer):
                 log.warning("%s %s crashed (%s); restarting it on demand", self.entity, key, why)
                 if self.entity == "store" and key not in self.down:
                     self.route(key, Nudge(0, key))
-
-    def on_wakeup(self, message: Any, sender: Any) -> None:
-        if isinstance(message.payload, tuple) and message.payload[0] == "gather":
-            self.on_gather_timeout(message.payload[1])
 
     def children(self) -> list[Any]:
         return list(self.live.values())
@@ -165,19 +163,3 @@ class Registry(Gatherer):
         return (f"{self.entity}s live={len(self.live)}/{self.cap} activations={self.activations}"
                 f" passivations={self.passivations} crashes={self.crashes}"
                 + (f" down={len(self.down)}" if self.down else ""))
-
-    HANDLERS = {
-        Start: "on_start", Nudge: "on_nudge", Finished: "on_finished", Retired: "on_retired",
-        InjectFault: "on_fault", GetFaults: "on_get_faults",
-        ActorStats: "on_actor_stats", GetStats: "on_get_stats",
-    }
-
-
-def _envelope_bodies() -> dict[type, str]:
-    from ..domain.commands import COMMAND_TYPES
-
-    bodies = (*COMMAND_TYPES, RegisterStore, RegisterRider, MoveRider, PickUp, ResumeRefund)
-    return {body: "on_envelope" for body in bodies}
-
-
-Registry.HANDLERS = {**Registry.HANDLERS, **_envelope_bodies()}

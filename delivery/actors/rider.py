@@ -6,10 +6,12 @@ from typing import Any
 
 from .. import clock
 from ..domain import commands as c
+from ..domain.geo import location_json
 from ..domain.refusal import Refusal
-from ..store.directory import Directory
+from ..persistence.directory import Directory
+from .base import handles
 from .entity import EntityActor
-from .messages import Activate, Envelope, GetStats, MoveRider, PickUp, RegisterRider
+from .messages import Envelope
 
 
 class RiderActor(EntityActor):
@@ -21,27 +23,29 @@ class RiderActor(EntityActor):
         self.directory = Directory(self.db)
         self.exists, self.location = self.directory.rider_location(self.key)
 
+    @handles(c.RegisterRider)
     def on_register(self, envelope: Envelope, sender: Any) -> None:
-        m: RegisterRider = envelope.body
+        m: c.RegisterRider = envelope.body
         if not self.exists:
             self.directory.add_rider(m.rider_id, m.name, m.phone, m.location, m.token, clock.now())
             self.exists, self.location = True, m.location
         self.reply(envelope, sender, {"id": self.key})
 
+    @handles(c.MoveRider)
     def on_move(self, envelope: Envelope, sender: Any) -> None:
         if not self.exists:
             self.reply(envelope, sender, refusal=Refusal("not_found", "rider does not exist"))
             return
         self.location = envelope.body.location
         self.directory.move_rider(self.key, self.location, clock.now())
-        self.reply(envelope, sender, {"id": self.key, "location": {"lat": self.location.lat,
-                                                                   "lon": self.location.lon}})
+        self.reply(envelope, sender, {"id": self.key, "location": location_json(self.location)})
 
+    @handles(c.PickUp)
     def on_pick_up(self, envelope: Envelope, sender: Any) -> None:
         if not self.exists:
             self.reply(envelope, sender, refusal=Refusal("not_found", "rider does not exist"))
             return
-        m: PickUp = envelope.body
+        m: c.PickUp = envelope.body
         command = c.PickUpOrder(m.order_id, self.key, self.location,
                                 self.settings["dispatch"]["radius_km"])
         self.send(self.peers.orders, Envelope(envelope.corr, command, envelope.reply_to or sender))
@@ -50,6 +54,3 @@ class RiderActor(EntityActor):
         if self.location is None:
             return "no location"
         return f"at {self.location.lat:.5f},{self.location.lon:.5f}"
-
-    HANDLERS = {Activate: "on_activate", RegisterRider: "on_register", MoveRider: "on_move",
-                PickUp: "on_pick_up", GetStats: "on_get_stats"}

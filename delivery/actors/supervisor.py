@@ -14,26 +14,25 @@ from thespian.actors import ActorExitRequest, ChildActorExited, PoisonMessage
 from .. import clock
 from ..domain.backoff import Backoff
 from ..domain.breaker import CircuitBreaker, Refused
-from .base import Gatherer
+from .base import Gatherer, handles
 from .messages import (
-    ActorStats,
     CallDone,
     Charge,
     ChargeApproved,
+    CheckDeadlines,
     CrashGateway,
     Envelope,
     GetFaults,
     GetPaymentStatus,
-    GetStats,
     InjectFault,
     PaymentUnavailable,
     ProviderCall,
     Refund,
+    RestartGateway,
     Start,
 )
 from .payment import PaymentGatewayActor
 
-_RESTART, _DEADLINE = "restart", "deadline"
 MAX_LATE = 1000
 DEADLINE_TICK_S = 0.05
 
@@ -49,6 +48,7 @@ class PaymentSupervisor(Gatherer):
 
     KIND = "payment_supervisor"
 
+    @handles(Start)
     def on_start(self, message: Start, sender: Any) -> None:
         self.settings, self.parent = message.settings, str(sender)
         p = self.settings["payment"]
@@ -85,7 +85,7 @@ class PaymentSupervisor(Gatherer):
         self.backoff_s = self.backoff.next_delay()
         self._gateway_event("up", "down", f"crashed ({why}); restart in {self.backoff_s:.2f} s")
         self.restart_at = time.monotonic() + self.backoff_s
-        self.wakeupAfter(timedelta(seconds=self.backoff_s), payload=_RESTART)
+        self.wakeupAfter(timedelta(seconds=self.backoff_s), payload=RestartGateway())
         for call_id in list(self.in_flight):
             self._give_up(call_id, f"payment gateway crashed ({why})")
 
@@ -94,10 +94,12 @@ class PaymentSupervisor(Gatherer):
                                     "to": target, "reason": reason})
         del self.gateway_events[:-100]
 
+    @handles(ChildActorExited)
     def on_child_exited(self, message: ChildActorExited, sender: Any) -> None:
         if message.childAddress == self.gateway:
             self._gateway_died("its process exited")
 
+    @handles(PoisonMessage)
     def on_poison(self, message: PoisonMessage, sender: Any) -> None:
         if sender == self.gateway:
             self._gateway_died("it failed on a message")
@@ -105,18 +107,16 @@ class PaymentSupervisor(Gatherer):
     def children(self) -> list[Any]:
         return [self.gateway] if self.gateway is not None else []
 
-    def on_wakeup(self, message: Any, sender: Any) -> None:
-        if isinstance(message.payload, tuple) and message.payload[0] == "gather":
-            self.on_gather_timeout(message.payload[1])
-        elif message.payload == _RESTART and self.gateway is None:
+    @handles(RestartGateway)
+    def on_restart(self, message: RestartGateway, sender: Any) -> None:
+        if self.gateway is None:
             self.gateway_restarts += 1
             self.last_restart_at = clock.now()
             self._start_gateway()
             self._gateway_event("down", "up", f"restarted (restart #{self.gateway_restarts})")
-        elif message.payload == _DEADLINE:
-            self._check_deadlines()
 
     # -- calls ---------------------------------------------------------------------------------------
+    @handles(Charge, Refund)
     def on_request(self, request: Charge | Refund, sender: Any) -> None:
         if self.gateway is None:
             wait = max(0.0, (self.restart_at or 0) - time.monotonic()) + 0.1
@@ -140,9 +140,10 @@ class PaymentSupervisor(Gatherer):
         # for all calls in flight, since every pending timer costs each message on simpleSystemBase.
         if self.in_flight and not self.watching:
             self.watching = True
-            self.wakeupAfter(timedelta(seconds=DEADLINE_TICK_S), payload=_DEADLINE)
+            self.wakeupAfter(timedelta(seconds=DEADLINE_TICK_S), payload=CheckDeadlines())
 
-    def _check_deadlines(self) -> None:
+    @handles(CheckDeadlines)
+    def on_check_deadlines(self, message: CheckDeadlines, sender: Any) -> None:
         self.watching = False
         now = time.monotonic()
         for call_id, (_, _, deadline) in list(self.in_flight.items()):
@@ -150,6 +151,7 @@ class PaymentSupervisor(Gatherer):
                 self._give_up(call_id, "no answer within the call timeout", count=True)
         self._watch_deadlines()
 
+    @handles(CallDone)
     def on_call_done(self, done: CallDone, sender: Any) -> None:
         entry = self.in_flight.pop(done.call_id, None)
         if done.answer is None:
@@ -188,6 +190,7 @@ class PaymentSupervisor(Gatherer):
         return round(retry_after_s + self.rng.uniform(0, max(1.0, retry_after_s) / 2), 3)
 
     # -- operations ------------------------------------------------------------------------------------
+    @handles(InjectFault)
     def on_fault(self, envelope: Envelope, sender: Any) -> None:
         f: InjectFault = envelope.body
         if f.kind == "clear":
@@ -201,9 +204,11 @@ class PaymentSupervisor(Gatherer):
             self.faults["fail"] = {"target": "payment", "kind": "fail", "rate": f.rate}
         self.reply(envelope, sender, list(self.faults.values()))
 
+    @handles(GetFaults)
     def on_get_faults(self, envelope: Envelope, sender: Any) -> None:
         self.reply(envelope, sender, list(self.faults.values()))
 
+    @handles(GetPaymentStatus)
     def on_status(self, envelope: Envelope, sender: Any) -> None:
         self.reply(envelope, sender, self.status())
 
@@ -228,8 +233,3 @@ class PaymentSupervisor(Gatherer):
     def describe(self) -> str:
         return (f"circuit={self.breaker.state} failures={self.breaker.failures} "
                 f"gateway={'up' if self.gateway is not None else 'restarting'} restarts={self.gateway_restarts}")
-
-    HANDLERS = {Start: "on_start", Charge: "on_request", Refund: "on_request",
-                CallDone: "on_call_done", InjectFault: "on_fault", GetFaults: "on_get_faults",
-                GetPaymentStatus: "on_status",
-                GetStats: "on_get_stats", ActorStats: "on_actor_stats"}

@@ -23,7 +23,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
-from ..store.db import database_path
+from ..persistence.db import database_path
 from . import loopback, offload
 from .messages import ActorStats, Batch, Boot, Booted, Envelope, GetStats, Reply
 

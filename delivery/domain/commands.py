@@ -1,10 +1,11 @@
-"""Commands to an order: imperative requests that the order decides on."""
+"""Commands: to an order (decided by the order state machine), to a store and to a rider."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from .geo import Location
+from .menu import MenuItem
 
 
 @dataclass(frozen=True)
@@ -164,3 +165,65 @@ COMMAND_TYPES: tuple[type, ...] = (
     PlaceOrder, PayOrder, RecordPayment, AcceptOrder, RejectOrder, StartCooking, FinishCooking,
     CancelOrder, PickUpOrder, ConfirmDelivery, RecordRefund,
 )
+
+
+# -- stores and riders -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RegisterStore:
+    """Create a store with its menu; answered with its id."""
+
+    store_id: str
+    """New store's id."""
+    name: str
+    """Shown to customers."""
+    owner_phone: str
+    """Where the owner's messages go."""
+    location: Location
+    """Where the store is."""
+    menu: tuple[MenuItem, ...]
+    """What it sells."""
+    token: str
+    """The owner's bearer token (only its hash is stored)."""
+
+
+@dataclass(frozen=True)
+class RegisterRider:
+    """Create a rider; answered with its id."""
+
+    rider_id: str
+    """New rider's id."""
+    name: str
+    """Rider's name."""
+    phone: str
+    """Rider's phone."""
+    location: Location | None
+    """Where the rider is now."""
+    token: str
+    """The rider's bearer token (only its hash is stored)."""
+
+
+@dataclass(frozen=True)
+class MoveRider:
+    """A rider reports where it is."""
+
+    rider_id: str
+    """Who."""
+    location: Location
+    """Where."""
+
+
+@dataclass(frozen=True)
+class PickUp:
+    """A rider asks to pick an order up; its actor adds its location and forwards it."""
+
+    rider_id: str
+    """Who picks."""
+    order_id: str
+    """What."""
+
+
+STORE_COMMANDS: tuple[type, ...] = (RegisterStore,)
+RIDER_COMMANDS: tuple[type, ...] = (RegisterRider, MoveRider, PickUp)
+

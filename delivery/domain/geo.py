@@ -20,6 +20,11 @@ class Location:
     """Longitude, -180..180."""
 
 
+def location_json(loc: Location) -> dict[str, float]:
+    """A location as the API shows it: {lat, lon}."""
+    return {"lat": loc.lat, "lon": loc.lon}
+
+
 def check_location(lat: object, lon: object, field: str = "location") -> Location | Refusal:
     """A Location from raw numbers, or a refusal naming the field that is out of range."""
     for name, value, limit in (("lat", lat, 90.0), ("lon", lon, 180.0)):

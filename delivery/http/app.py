@@ -11,9 +11,9 @@ from typing import Any
 from aiohttp import web
 
 from ..actors.system import ActorRuntime
-from ..store.db import Database
-from ..store.directory import Directory
-from ..store.readmodel import ReadModel
+from ..persistence.db import Database
+from ..persistence.directory import Directory
+from ..persistence.readmodel import ReadModel
 from .bridge import Bridge
 from .idempotency import load_secret
 from .keys import (

@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from .. import clock
-from ..store.db import Database
+from ..persistence.idempotency import Answer, IdempotencyRecords
 from .keys import DB, SECRET
 from .problems import Problem
 from .wire import respond
@@ -65,23 +65,20 @@ async def idempotent(request: web.Request, scope: str, create: Create) -> web.Re
         raise Problem("invalid_field", f"Idempotency-Key must be 1..{MAX_KEY} printable characters",
                       "Idempotency-Key")
     body_hash = hashlib.sha256(await request.read()).hexdigest()
-    db: Database = request.app[DB]
+    records = IdempotencyRecords(request.app[DB])
     keyed = Keyed(request.app[SECRET], scope, key)
-    row = db.execute("SELECT body_hash, status, response FROM idempotency WHERE scope = ? AND key = ?",
-                     (scope, key)).fetchone()
-    if row is not None:
-        if row[0] != body_hash:
+    first = records.find(scope, key)
+    if first is not None:
+        if first.body_hash != body_hash:
             raise Problem("idempotency_key_reused",
                           "this Idempotency-Key was used with a different body", "Idempotency-Key")
-        stored = json.loads(row[2])
+        stored = json.loads(first.response)
         data = _restore(stored["data"], keyed)
-        return respond(request, data, row[1], {**stored["headers"], "Idempotent-Replayed": "true"})
+        return respond(request, data, first.status, {**stored["headers"], "Idempotent-Replayed": "true"})
     status, data, headers = await create(keyed)
     if status < 300:
         stored = json.dumps({"data": _strip(data), "headers": headers}, ensure_ascii=False)
-        with db.transaction() as conn:
-            conn.execute("INSERT OR IGNORE INTO idempotency VALUES (?, ?, ?, ?, ?, ?)",
-                         (scope, key, body_hash, status, stored, clock.now()))
+        records.keep(scope, key, Answer(body_hash, status, stored), clock.now())
     return respond(request, data, status, headers)
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..actors.system import ActorRuntime
-from ..store.db import Database
-from ..store.directory import Directory
-from ..store.readmodel import ReadModel
+from ..persistence.db import Database
+from ..persistence.directory import Directory
+from ..persistence.readmodel import ReadModel
 from .bridge import Bridge
 from .metrics import Metrics
 

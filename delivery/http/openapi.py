@@ -98,10 +98,10 @@ SCHEMAS: dict[str, Any] = {
                   journal=_obj(["events", "bytes"], events=INT, bytes=INT),
                   notifications=_obj(["sent", "pending", "failed"], sent=INT, pending=INT,
                                      failed=INT),
-                  outbox=_obj(["projector_pending", "notifier_pending", "store_deliveries_pending",
+                  outbox=_obj(["projector_pending", "notifier_pending", "store_inbox_pending",
                                "refunds_pending", "webhook_pending", "webhook_failed"],
                               projector_pending=INT, notifier_pending=INT,
-                              store_deliveries_pending=INT, refunds_pending=INT,
+                              store_inbox_pending=INT, refunds_pending=INT,
                               webhook_pending=INT, webhook_failed=INT)),
     "PaymentStatus": _obj(
         ["circuit", "gateway", "transitions"],

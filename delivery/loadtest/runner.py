@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from ..localhost import ROOT, free_port, wait_up
+from ..tools.localhost import ROOT, free_port, wait_up
 from . import faults as faultmod
 from .report import render
 from .scenario import Client, Lifecycle, Mix, register

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import threading
-import uuid
 from pathlib import Path
 
-from ..store.db import Database
+from ..persistence.db import Database
+from ..persistence.ledger import CHARGE, REFUND, ProviderLedger
 from .provider import Outcome
 
 DECLINED_TOKEN = "tok_declined"
@@ -24,48 +24,33 @@ class SimulatedProvider:
         self._write = threading.Lock()  # one writer at a time: no waiting in SQLite's busy loop
 
     @property
-    def db(self) -> Database:
-        if not hasattr(self._local, "db"):
+    def books(self) -> ProviderLedger:
+        if not hasattr(self._local, "books"):
             # A stand-in for someone else's books: kept across crashes of the service (WAL), not
             # fsynced on every charge, so that it does not compete with the journal for the disk.
-            self._local.db = Database(self.db_path, durable=False)
-        return self._local.db
+            self._local.books = ProviderLedger(Database(self.db_path, durable=False))
+        return self._local.books
 
     def charge(self, order_id: str, amount: int, card_token: str, at: str) -> Outcome:
-        known = self._ledger(order_id, "charge")
+        known = self.books.reference(order_id, CHARGE)
         if known:
             return Outcome(True, known)  # the order id is the idempotency key
         if card_token == DECLINED_TOKEN:
             return Outcome(False, "", "card declined by issuer")
-        return Outcome(True, self._record(order_id, "charge", amount, at))
+        with self._write:
+            return Outcome(True, self.books.book(order_id, CHARGE, amount, at))
 
     def refund(self, order_id: str, amount: int, at: str) -> Outcome:
-        known = self._ledger(order_id, "refund")
-        return Outcome(True, known or self._record(order_id, "refund", amount, at))
-
-    def _ledger(self, order_id: str, kind: str) -> str | None:
-        row = self.db.execute("SELECT reference FROM provider_ledger WHERE order_id = ? AND kind = ?",
-                              (order_id, kind)).fetchone()
-        return row[0] if row else None
-
-    def _record(self, order_id: str, kind: str, amount: int, at: str) -> str:
-        reference = f"{'pay' if kind == 'charge' else 're'}_{uuid.uuid4().hex[:16]}"
-        with self._write, self.db.transaction() as conn:
-            known = conn.execute("SELECT reference FROM provider_ledger WHERE order_id = ?"
-                                 " AND kind = ?", (order_id, kind)).fetchone()
-            if known:
-                return known[0]  # a concurrent call for the same order got there first
-            conn.execute("INSERT INTO provider_ledger VALUES (?, ?, ?, ?, ?)",
-                         (order_id, kind, reference, amount, at))
-        return reference
+        known = self.books.reference(order_id, REFUND)
+        if known:
+            return Outcome(True, known)
+        with self._write:
+            return Outcome(True, self.books.book(order_id, REFUND, amount, at))
 
     def ledger(self, order_id: str) -> dict[str, int]:
         """How many charges and refunds the provider booked for an order."""
-        rows = self.db.execute("SELECT kind, COUNT(*) FROM provider_ledger WHERE order_id = ?"
-                               " GROUP BY kind", (order_id,))
-        return dict(rows.fetchall())
+        return self.books.counts(order_id)
 
     def charges(self, order_id: str) -> int:
         """How many times the order was charged (0 or 1); for checks and tests."""
-        return self.db.execute("SELECT COUNT(*) FROM provider_ledger WHERE order_id = ?"
-                               " AND kind = 'charge'", (order_id,)).fetchone()[0]
+        return self.books.counts(order_id).get(CHARGE, 0)

@@ -7,8 +7,8 @@ import sqlite3
 
 import pytest
 
-from delivery.store import db as dbmod
-from delivery.store.db import Database
+from delivery.persistence import db as dbmod
+from delivery.persistence.db import Database
 
 
 @pytest.fixture

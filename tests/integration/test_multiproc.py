@@ -13,8 +13,8 @@ import pytest
 
 from delivery.actors.client import Rejected
 from delivery.actors.system import PID_FILE, port_in_use, session_pids
-from delivery.store.db import Database
-from delivery.store.readmodel import ReadModel
+from delivery.persistence.db import Database
+from delivery.persistence.readmodel import ReadModel
 from tests.conftest import ROOT, free_port
 
 from .conftest import World, start_runtime

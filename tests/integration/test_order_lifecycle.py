@@ -10,9 +10,9 @@ from delivery.actors.client import Rejected
 from delivery.actors.messages import Sweep
 from delivery.domain import commands as c
 from delivery.payment.simulated import SimulatedProvider
-from delivery.store.db import Database
-from delivery.store.journal import Journal
-from delivery.store.readmodel import ReadModel
+from delivery.persistence.db import Database
+from delivery.persistence.journal import Journal
+from delivery.persistence.readmodel import ReadModel
 
 STATUS_KINDS = {"placed": "order_placed", "paid": "order_paid", "accepted": "order_accepted",
                 "cooking": "cooking_started", "cooked": "cooking_finished",
@@ -119,7 +119,7 @@ def test_cancelling_once_cooking_started_is_refused_and_changes_nothing(world):
 
 def test_four_riders_picking_one_order_leave_exactly_one_winner(world):
     oid = world.cooked()
-    from delivery.actors.messages import PickUp
+    from delivery.domain.commands import PickUp
 
     futures = [world.runtime.request("riders", PickUp(r, oid)) for r in world.riders]
     replies = [f.result(10) for f in futures]

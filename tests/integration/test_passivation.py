@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from delivery.store.db import Database
-from delivery.store.readmodel import ReadModel
+from delivery.persistence.db import Database
+from delivery.persistence.readmodel import ReadModel
 
 from .conftest import World, start_runtime
 

@@ -12,7 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ...actors.messages import GetFaults, GetPaymentStatus, GetStats, InjectFault
 from ...actors.system import ActorSystemUnavailable
-from ...store.journal import Journal
+from ...persistence.journal import Journal
 from .. import auth
 from ..keys import BRIDGE, DB, DIRECTORY, METRICS, READS, RUNTIME, STREAMS
 from ..problems import Problem

@@ -8,12 +8,12 @@ import json
 from aiohttp import web
 from aiohttp_sse import sse_response
 
-from ...actors.client import new_id
 from ...domain import commands as c
 from ...domain import order
 from ...domain.menu import MAX_LINES, MAX_QUANTITY
 from ...domain.order import OrderState
-from ...store.journal import Journal
+from ...ids import new_id
+from ...persistence.journal import Journal
 from .. import auth
 from ..idempotency import Keyed, idempotent
 from ..keys import BRIDGE, DB, DIRECTORY, READS, STREAMS

@@ -7,12 +7,12 @@ import sqlite3
 from aiohttp import web
 
 from ... import clock
-from ...actors.client import new_id
-from ...actors.messages import RegisterRider, RegisterStore
-from ...domain.geo import Location, distance_km
+from ...domain.commands import RegisterRider, RegisterStore
+from ...domain.geo import Location, distance_km, location_json
 from ...domain.menu import MenuItem, check_price
 from ...domain.refusal import Refusal
-from ...store.directory import new_token
+from ...ids import new_id
+from ...persistence.directory import new_token
 from ..idempotency import Keyed, idempotent
 from ..keys import BRIDGE, DIRECTORY
 from ..problems import Problem
@@ -109,7 +109,7 @@ async def list_stores(request: web.Request) -> web.Response:
     stores = []
     for s in request.app[DIRECTORY].stores():
         entry = {"id": s.id, "name": s.name,
-                 "location": {"lat": s.location.lat, "lon": s.location.lon}, "distance_km": None}
+                 "location": location_json(s.location), "distance_km": None}
         if lat is not None:
 
             d = distance_km(Location(lat, lon), s.location)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ...actors.messages import MoveRider, PickUp
+from ...domain.commands import MoveRider, PickUp
+from ...domain.geo import location_json
 from .. import auth
 from ..keys import BRIDGE, DIRECTORY, READS, SETTINGS
 from ..problems import Problem
@@ -30,7 +31,7 @@ async def available(request: web.Request) -> web.Response:
         if sid not in stores:
             s = request.app[DIRECTORY].store(sid)
             stores[sid] = {"id": s.id, "name": s.name,
-                           "location": {"lat": s.location.lat, "lon": s.location.lon}}
+                           "location": location_json(s.location)}
         deliveries.append({"order_id": view["id"], "store": stores[sid],
                            "delivery_address": view["delivery_address"],
                            "distance_km": round(distance, 3)})

@@ -12,11 +12,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from . import config
-from .actors.client import OrderClient
-from .actors.system import ActorRuntime
-from .domain.commands import Address
-from .domain.geo import Location
+from .. import config
+from ..actors.client import OrderClient
+from ..actors.system import ActorRuntime
+from ..domain.commands import Address
+from ..domain.geo import Location
 
 HOME = Address(37.4979, 127.0276, "Gangnam-daero 396")
 

@@ -19,16 +19,16 @@ from pathlib import Path
 
 import aiohttp
 
-from . import clock, codec, config
-from .domain import commands as c
-from .domain import order
-from .domain.geo import Location
-from .domain.menu import MenuItem
+from .. import clock, codec, config
+from ..domain import commands as c
+from ..domain import order
+from ..domain.geo import Location
+from ..domain.menu import MenuItem
+from ..persistence.db import Database, database_path
+from ..persistence.directory import Directory, Store
+from ..persistence.journal import Journal
+from ..persistence.readmodel import ReadModel
 from .localhost import ROOT, free_port, wait_up
-from .store.db import Database, database_path
-from .store.directory import Directory, Store
-from .store.journal import Journal
-from .store.readmodel import ReadModel
 
 TOKEN = "restartbench-customer"
 

@@ -7,14 +7,14 @@ import argparse
 import tempfile
 from collections.abc import Callable
 
-from . import config
-from .actors.client import OrderClient
-from .actors.system import ActorRuntime
+from .. import config
+from ..actors.client import OrderClient
+from ..actors.system import ActorRuntime
+from ..domain.geo import Location
+from ..persistence.db import Database
+from ..persistence.journal import Journal
+from ..persistence.readmodel import ReadModel
 from .bench import HOME, settle
-from .domain.geo import Location
-from .store.db import Database
-from .store.journal import Journal
-from .store.readmodel import ReadModel
 
 
 def _story(runtime: ActorRuntime, title: str, steps: list[tuple[str, Callable[[], dict]]]) -> str:

@@ -12,6 +12,18 @@ from ..domain.geo import Location
 from ..domain.menu import MenuItem
 from .db import Database
 
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS customers (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, phone TEXT NOT NULL, lat REAL NOT NULL,
+    lon REAL NOT NULL, token_hash TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS stores (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, owner_phone TEXT NOT NULL, lat REAL NOT NULL,
+    lon REAL NOT NULL, token_hash TEXT NOT NULL UNIQUE, menu BLOB NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS riders (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, phone TEXT NOT NULL, lat REAL, lon REAL,
+    token_hash TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL, located_at TEXT);
+"""
+
 KINDS = ("customers", "stores", "riders")
 
 
@@ -112,9 +124,12 @@ class Directory:
             conn.execute("UPDATE riders SET lat = ?, lon = ?, located_at = ? WHERE id = ?",
                          (loc.lat, loc.lon, at, rider_id))
 
-    def customer_phone(self, customer_id: str) -> str | None:
-        row = self.db.execute("SELECT phone FROM customers WHERE id = ?", (customer_id,)).fetchone()
-        return row[0] if row else None
+    def phone(self, recipient_kind: str, id: str) -> str:
+        """Where a customer's or a store owner's messages go ("" if unknown)."""
+        sql = ("SELECT phone FROM customers WHERE id = ?" if recipient_kind == "customer"
+               else "SELECT owner_phone FROM stores WHERE id = ?")
+        row = self.db.execute(sql, (id,)).fetchone()
+        return row[0] if row else ""
 
     def exists(self, kind: str, id: str) -> bool:
         if kind not in KINDS:

@@ -1,4 +1,5 @@
-"""The read model (CQRS): order views, my page, store queues, deliveries, notifications."""
+"""The read model (CQRS): order views (table `order_views`): an order, my page, a store's queue,
+the deliveries a rider may pick; the read side of notices and inboxes for the front door."""
 
 from __future__ import annotations
 
@@ -11,10 +12,23 @@ from .. import codec
 from ..domain import order
 from ..domain.geo import EARTH_RADIUS_KM, Location, distance_km
 from ..domain.order import OrderState
+from . import checkpoints
 from .db import Database
-from .journal import Journal, Record, save_checkpoint
+from .inboxes import StoreInboxes
+from .journal import Journal, Record
+from .notices import Notices
+from .outbox import WebhookOutbox
 
-CHECKPOINT = "projector"
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS order_views (
+    id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, store_id TEXT NOT NULL, status TEXT NOT NULL,
+    payment_status TEXT NOT NULL, rider_id TEXT, lat REAL NOT NULL, lon REAL NOT NULL,
+    created_at TEXT NOT NULL, updated_at TEXT NOT NULL, version INTEGER NOT NULL,
+    state BLOB NOT NULL, view TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS order_views_by_customer ON order_views (customer_id, created_at);
+CREATE INDEX IF NOT EXISTS order_views_by_store ON order_views (store_id, status, created_at);
+CREATE INDEX IF NOT EXISTS order_views_by_status ON order_views (status, payment_status);
+"""
 
 
 def _json(value: Any) -> str:
@@ -41,7 +55,7 @@ class ReadModel:
             for state in touched.values():
                 self._write(conn, state)
             if records:
-                save_checkpoint(conn, CHECKPOINT, records[-1].seq)
+                checkpoints.save(conn, checkpoints.PROJECTOR, records[-1].seq)
         return touched
 
     def state(self, order_id: str) -> OrderState | None:
@@ -74,13 +88,12 @@ class ReadModel:
         """Throw the views away and project the whole journal again; returns the orders built."""
         with self.db.transaction() as conn:
             conn.execute("DELETE FROM order_views")
-            save_checkpoint(conn, CHECKPOINT, 0)
+            checkpoints.save(conn, checkpoints.PROJECTOR, 0)
         self.catch_up(journal)
         return self.db.execute("SELECT COUNT(*) FROM order_views").fetchone()[0]
 
     def checkpoint(self) -> int:
-        row = self.db.execute("SELECT seq FROM checkpoints WHERE name = ?", (CHECKPOINT,)).fetchone()
-        return row[0] if row else 0
+        return checkpoints.position(self.db, checkpoints.PROJECTOR)
 
     # -- reading (the front door) -----------------------------------------------------------
     def view_json(self, order_id: str) -> str | None:
@@ -110,7 +123,10 @@ class ReadModel:
                            " ORDER BY created_at, id LIMIT ?", (store_id, status, limit))
 
     def available_deliveries(self, rider: Location, radius_km: float) -> list[tuple[float, dict]]:
-        """Cooked, unpicked orders within the radius of the rider: (distance, view), nearest first."""
+        """Cooked, unpicked orders within the radius of the rider: (distance, view), nearest first.
+
+        This is `domain.order.visible_to_rider` in SQL (a bounding box narrows, the distance
+        decides); tests/integration/test_rider_visibility.py holds the two together."""
         dlat = math.degrees(radius_km / EARTH_RADIUS_KM)
         dlon = dlat / max(0.01, math.cos(math.radians(rider.lat)))
         rows = self.db.execute(
@@ -138,55 +154,26 @@ class ReadModel:
 
     def notifications(self, recipient_kind: str, recipient_id: str,
                       limit: int = 200) -> list[dict[str, Any]]:
-        """A person's notifications, newest first."""
-        # With the webhook channel on, a notice is delivered once the webhook took it.
-        rows = self.db.execute(
-            "SELECT n.id, n.order_id, n.kind, n.text, n.at, COALESCE(d.channel, n.channel),"
-            " CASE WHEN d.notice_id IS NULL THEN n.delivered ELSE d.delivered_at IS NOT NULL END"
-            " FROM notifications n LEFT JOIN deliveries d ON d.notice_id = n.id"
-            " WHERE n.recipient_kind = ? AND n.recipient_id = ? ORDER BY n.seq DESC LIMIT ?",
-            (recipient_kind, recipient_id, limit))
-        return [{"id": r[0], "order_id": r[1], "kind": r[2], "text": r[3], "at": r[4],
-                 "channel": r[5], "delivered": bool(r[6])} for r in rows]
+        """A person's notifications, newest first (kept by `notices`)."""
+        return Notices(self.db).of(recipient_kind, recipient_id, limit)
 
     def store_inbox(self, store_id: str, limit: int = 500) -> list[dict[str, Any]]:
-        """What store management received, in the order it received it (oldest first)."""
-        rows = self.db.execute("SELECT order_id, kind, seq, received_at FROM store_inbox"
-                               " WHERE store_id = ? ORDER BY seq LIMIT ?", (store_id, limit))
-        return [{"order_id": r[0], "kind": r[1], "seq": r[2], "received_at": r[3]} for r in rows]
+        """What store management received, oldest first (kept by `inboxes`)."""
+        return StoreInboxes(self.db).entries(store_id, limit)
 
     def notification_stats(self) -> dict[str, int]:
-        """Notices sent; pending (events the notifier has not reached, webhook messages not yet
-        taken); failed (webhook messages whose last attempt failed; they are retried)."""
-        logged = self.db.execute("SELECT COUNT(*) FROM notifications").fetchone()[0]
-        queued, failed, delivered = self.db.execute(
-            "SELECT COALESCE(SUM(delivered_at IS NULL), 0),"
-            " COALESCE(SUM(delivered_at IS NULL AND attempts > 0), 0),"
-            " COALESCE(SUM(delivered_at IS NOT NULL), 0) FROM deliveries").fetchone()
-        behind = self.lag("notifier")
-        sent = delivered if queued + delivered else logged
-        return {"sent": sent, "pending": queued + behind, "failed": failed}
+        """Notices sent, pending and failed (see `notices.Notices.stats`)."""
+        return Notices(self.db).stats()
 
     def outbox_stats(self) -> dict[str, int]:
         """What the journal still owes its consumers: the outbox, seen from the operator's side."""
-        store_pending = self.db.execute(
-            "SELECT COUNT(*) FROM events e WHERE e.kind IN ('OrderPaid', 'OrderCancelled',"
-            " 'RefundCompleted') AND e.seq > COALESCE((SELECT seq FROM checkpoints"
-            " WHERE name = 'store:' || e.store_id), 0)").fetchone()[0]
-        webhook_pending, webhook_failed = self.db.execute(
-            "SELECT COALESCE(SUM(delivered_at IS NULL), 0),"
-            " COALESCE(SUM(delivered_at IS NULL AND attempts > 0), 0) FROM deliveries").fetchone()
+        webhook = WebhookOutbox(self.db).stats()
         refunds = self.db.execute("SELECT COUNT(*) FROM order_views WHERE payment_status = ?",
                                   (order.REFUND_PENDING,)).fetchone()[0]
-        return {"projector_pending": self.lag("projector"), "notifier_pending": self.lag("notifier"),
-                "store_deliveries_pending": store_pending, "refunds_pending": refunds,
-                "webhook_pending": webhook_pending, "webhook_failed": webhook_failed}
-
-    def lag(self, consumer: str) -> int:
-        """Journal events a consumer has not processed yet."""
-        return self.db.execute(
-            "SELECT COUNT(*) FROM events WHERE seq > COALESCE((SELECT seq FROM checkpoints"
-            " WHERE name = ?), 0)", (consumer,)).fetchone()[0]
+        return {"projector_pending": checkpoints.lag(self.db, checkpoints.PROJECTOR),
+                "notifier_pending": checkpoints.lag(self.db, checkpoints.NOTIFIER),
+                "store_inbox_pending": StoreInboxes(self.db).pending(), "refunds_pending": refunds,
+                "webhook_pending": webhook["pending"], "webhook_failed": webhook["failed"]}
 
     def _views(self, sql: str, params: tuple) -> list[dict[str, Any]]:
         return [json.loads(text) for (text,) in self.db.execute(sql, params)]

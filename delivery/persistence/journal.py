@@ -10,6 +10,16 @@ from .. import codec
 from ..domain.events import Event
 from .db import Database
 
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    order_id TEXT NOT NULL, version INTEGER NOT NULL,
+    customer_id TEXT NOT NULL, store_id TEXT NOT NULL,
+    kind TEXT NOT NULL, event_id TEXT NOT NULL UNIQUE, at TEXT NOT NULL, body BLOB NOT NULL,
+    UNIQUE (order_id, version));
+CREATE INDEX IF NOT EXISTS events_by_store ON events (store_id, seq);
+"""
+
 
 class ConcurrencyConflict(Exception):
     """Another writer appended to the same order first; reload and decide again."""
@@ -91,14 +101,3 @@ class Journal:
         cur = self.db.execute("SELECT seq, customer_id, store_id, body FROM events"
                               " WHERE order_id = ? ORDER BY version", (order_id,))
         return [Record(s, c, st, codec.decode(b)) for s, c, st, b in cur]
-
-    def checkpoint(self, name: str) -> int:
-        """How far the consumer `name` has durably processed the journal."""
-        row = self.db.execute("SELECT seq FROM checkpoints WHERE name = ?", (name,)).fetchone()
-        return row[0] if row else 0
-
-
-def save_checkpoint(conn: sqlite3.Connection, name: str, seq: int) -> None:
-    """Record a consumer's position inside the caller's transaction."""
-    conn.execute("INSERT INTO checkpoints (name, seq) VALUES (?, ?) ON CONFLICT (name)"
-                 " DO UPDATE SET seq = excluded.seq", (name, seq))

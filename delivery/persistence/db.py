@@ -1,4 +1,8 @@
-"""The SQLite database file: connection settings, schema and transactions."""
+"""The SQLite database file: connection settings, transactions and the group commit.
+
+Each table belongs to one module of this package, which defines it and is the only one to write
+it (`schema.py` lists them).
+"""
 
 from __future__ import annotations
 
@@ -11,54 +15,6 @@ from pathlib import Path
 
 FILE_NAME = "delivery.sqlite3"
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    order_id TEXT NOT NULL, version INTEGER NOT NULL,
-    customer_id TEXT NOT NULL, store_id TEXT NOT NULL,
-    kind TEXT NOT NULL, event_id TEXT NOT NULL UNIQUE, at TEXT NOT NULL, body BLOB NOT NULL,
-    UNIQUE (order_id, version));
-CREATE INDEX IF NOT EXISTS events_by_store ON events (store_id, seq);
-CREATE TABLE IF NOT EXISTS customers (
-    id TEXT PRIMARY KEY, name TEXT NOT NULL, phone TEXT NOT NULL, lat REAL NOT NULL,
-    lon REAL NOT NULL, token_hash TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS stores (
-    id TEXT PRIMARY KEY, name TEXT NOT NULL, owner_phone TEXT NOT NULL, lat REAL NOT NULL,
-    lon REAL NOT NULL, token_hash TEXT NOT NULL UNIQUE, menu BLOB NOT NULL, created_at TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS riders (
-    id TEXT PRIMARY KEY, name TEXT NOT NULL, phone TEXT NOT NULL, lat REAL, lon REAL,
-    token_hash TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL, located_at TEXT);
-CREATE TABLE IF NOT EXISTS checkpoints (name TEXT PRIMARY KEY, seq INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS order_views (
-    id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, store_id TEXT NOT NULL, status TEXT NOT NULL,
-    payment_status TEXT NOT NULL, rider_id TEXT, lat REAL NOT NULL, lon REAL NOT NULL,
-    created_at TEXT NOT NULL, updated_at TEXT NOT NULL, version INTEGER NOT NULL,
-    state BLOB NOT NULL, view TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS order_views_by_customer ON order_views (customer_id, created_at);
-CREATE INDEX IF NOT EXISTS order_views_by_store ON order_views (store_id, status, created_at);
-CREATE INDEX IF NOT EXISTS order_views_by_status ON order_views (status, payment_status);
-CREATE TABLE IF NOT EXISTS notifications (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,
-    recipient_kind TEXT NOT NULL, recipient_id TEXT NOT NULL, order_id TEXT NOT NULL,
-    kind TEXT NOT NULL, text TEXT NOT NULL, at TEXT NOT NULL, channel TEXT NOT NULL,
-    delivered INTEGER NOT NULL DEFAULT 0);
-CREATE INDEX IF NOT EXISTS notifications_by_recipient
-    ON notifications (recipient_kind, recipient_id, seq);
-CREATE TABLE IF NOT EXISTS deliveries (
-    notice_id TEXT NOT NULL, channel TEXT NOT NULL, payload TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0, next_at REAL NOT NULL, delivered_at TEXT,
-    last_error TEXT, PRIMARY KEY (notice_id, channel));
-CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (delivered_at, next_at);
-CREATE TABLE IF NOT EXISTS store_inbox (
-    store_id TEXT NOT NULL, order_id TEXT NOT NULL, kind TEXT NOT NULL, seq INTEGER NOT NULL,
-    received_at TEXT NOT NULL, PRIMARY KEY (store_id, order_id, kind));
-CREATE TABLE IF NOT EXISTS idempotency (
-    scope TEXT NOT NULL, key TEXT NOT NULL, body_hash TEXT NOT NULL, status INTEGER NOT NULL,
-    response TEXT NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (scope, key));
-CREATE TABLE IF NOT EXISTS provider_ledger (
-    order_id TEXT NOT NULL, kind TEXT NOT NULL, reference TEXT NOT NULL, amount INTEGER NOT NULL,
-    at TEXT NOT NULL, PRIMARY KEY (order_id, kind));
-"""
 
 _SHARED: dict[tuple[int, str, bool], Database] = {}
 
@@ -80,7 +36,9 @@ class Database:
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
         self.conn.execute("PRAGMA foreign_keys=ON")
-        self.conn.executescript(SCHEMA)
+        from .schema import create_tables  # the owner modules import this one
+
+        create_tables(self.conn)
         self.group_open = False
         self.group_size = self.groups = 0
         self.group_thread: int | None = None

@@ -1,0 +1,1 @@
+"""Tools around the service: demo, benchmarks, and the localhost helpers they share."""
