@@ -10,6 +10,7 @@ from .refusal import Refusal
 MIN_QUANTITY, MAX_QUANTITY = 1, 99
 MAX_PRICE = 10_000_000
 MAX_LINES = 50
+MAX_MENU_ITEMS = 200
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ PICKED_UP, COMPLETED, REJECTED, CANCELLED = "picked_up", "completed", "rejected"
 STATUSES = (PLACED, PAID, ACCEPTED, COOKING, COOKED, PICKED_UP, COMPLETED, REJECTED, CANCELLED)
 UNPAID, REFUND_PENDING, REFUNDED = "unpaid", "refund_pending", "refunded"
 PAYMENT_STATUSES = (UNPAID, PAID, REFUND_PENDING, REFUNDED)
+PAYMENT_METHODS = ("card",)
 CANCELLABLE = (PLACED, PAID, ACCEPTED)
 FINAL = (COMPLETED, REJECTED, CANCELLED)
 
@@ -99,12 +100,13 @@ def check_payable(state: OrderState | None, cmd: c.PayOrder) -> Refusal | None:
     refusal = _check_owner(state, cmd)
     if refusal:
         return refusal
+    if cmd.method not in PAYMENT_METHODS:
+        return Refusal("invalid_field", f"payment method must be one of {', '.join(PAYMENT_METHODS)},"
+                       f" got {cmd.method!r}", "method")
     if state.payment_status != UNPAID:
         return Refusal("already_paid", f"order is already paid (status {state.status})")
     if state.status != PLACED:
         return _invalid(state, "paid")
-    if cmd.method != "card":
-        return Refusal("invalid_field", f"payment method must be 'card', got {cmd.method!r}", "method")
     return None
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from functools import cache
+from collections.abc import Sequence
 from typing import Any
 
+from ..domain import menu, order
+from ..persistence import inboxes
 from .problems import CODES
-from .routes import ROUTES
 
 STR, INT, NUM = {"type": "string"}, {"type": "integer"}, {"type": "number"}
 NULLABLE_STR = {"type": ["string", "null"]}
@@ -27,8 +28,6 @@ def _list(key: str, item: str) -> dict[str, Any]:
 
 LOCATION = _obj(["lat", "lon"], lat={**NUM, "minimum": -90, "maximum": 90},
                 lon={**NUM, "minimum": -180, "maximum": 180})
-STATUSES = ["placed", "paid", "accepted", "cooking", "cooked", "picked_up", "completed",
-            "rejected", "cancelled"]
 
 SCHEMAS: dict[str, Any] = {
     "Location": LOCATION,
@@ -36,9 +35,9 @@ SCHEMAS: dict[str, Any] = {
     "RiderIn": _obj(["name", "phone", "location"], name=STR, phone=STR, location=_ref("Location")),
     "StoreIn": _obj(["name", "owner_phone", "location", "menu"], name=STR, owner_phone=STR,
                     location=_ref("Location"),
-                    menu={"type": "array", "minItems": 1, "maxItems": 200,
+                    menu={"type": "array", "minItems": 1, "maxItems": menu.MAX_MENU_ITEMS,
                           "items": _obj(["name", "price"], name=STR,
-                                        price={**INT, "minimum": 0, "maximum": 10_000_000})}),
+                                        price={**INT, "minimum": 0, "maximum": menu.MAX_PRICE})}),
     "Registered": _obj(["id", "token"], id=STR, token=STR),
     "MenuItem": _obj(["id", "name", "price"], id=STR, name=STR, price=INT),
     "StoreRegistered": _obj(["id", "token", "menu"], id=STR, token=STR,
@@ -49,22 +48,23 @@ SCHEMAS: dict[str, Any] = {
         ["id", "name", "location", "distance_km"], id=STR, name=STR, location=_ref("Location"),
         distance_km={"type": ["number", "null"]})}),
     "OrderIn": _obj(["store_id", "items", "delivery_address"], store_id=STR,
-                    items={"type": "array", "minItems": 1, "maxItems": 50,
+                    items={"type": "array", "minItems": 1, "maxItems": menu.MAX_LINES,
                            "items": _obj(["menu_item_id", "quantity"], menu_item_id=STR,
-                                         quantity={**INT, "minimum": 1, "maximum": 99})},
+                                         quantity={**INT, "minimum": menu.MIN_QUANTITY,
+                                                   "maximum": menu.MAX_QUANTITY})},
                     delivery_address=_obj(["lat", "lon", "text"], lat=NUM, lon=NUM, text=STR)),
-    "PaymentIn": _obj(["method", "card_token"], method={"enum": ["card"]}, card_token=STR),
+    "PaymentIn": _obj(["method", "card_token"], method={"enum": list(order.PAYMENT_METHODS)}, card_token=STR),
     "ReasonIn": _obj([], reason=STR),
     "Order": _obj(
         ["id", "customer_id", "store_id", "status", "items", "total", "payment", "rider_id",
          "delivery_address", "history", "created_at", "updated_at", "version"],
-        id=STR, customer_id=STR, store_id=STR, status={"enum": STATUSES},
+        id=STR, customer_id=STR, store_id=STR, status={"enum": list(order.STATUSES)},
         items={"type": "array", "items": _obj(["menu_item_id", "name", "price", "quantity"],
                                                menu_item_id=STR, name=STR, price=INT,
                                                quantity=INT)},
         total=INT,
         payment=_obj(["status", "method"],
-                     status={"enum": ["unpaid", "paid", "refund_pending", "refunded"]},
+                     status={"enum": list(order.PAYMENT_STATUSES)},
                      method=NULLABLE_STR),
         rider_id=NULLABLE_STR, reason=NULLABLE_STR,
         delivery_address=_obj(["lat", "lon", "text"], lat=NUM, lon=NUM, text=STR),
@@ -86,7 +86,7 @@ SCHEMAS: dict[str, Any] = {
     "Status": _obj(["status"], status=STR),
     "Inbox": _obj(["received"], received={"type": "array", "items": _obj(
         ["order_id", "kind", "seq", "received_at"], order_id=STR,
-        kind={"enum": ["new_order", "cancelled", "refunded"]}, seq=INT, received_at=STR)}),
+        kind={"enum": list(inboxes.ENTRY_KINDS.values())}, seq=INT, received_at=STR)}),
     "ActorTree": _obj(["actors"], actors={"type": "array", "items": _obj(
         ["address", "kind", "key", "parent", "pid", "started_at", "restarts", "messages_in",
          "state"], address=STR, kind=STR, key=STR, parent=STR, pid=INT, started_at=STR,
@@ -175,10 +175,10 @@ def _operation(route) -> dict[str, Any]:
     return op
 
 
-@cache
-def document() -> dict[str, Any]:
+def build(routes: Sequence[Any]) -> dict[str, Any]:
+    """The document of a route table (`routes.ROUTES`)."""
     paths: dict[str, Any] = {}
-    for route in ROUTES:
+    for route in routes:
         paths.setdefault(route.path, {})[route.method.lower()] = _operation(route)
     bearer = {"type": "http", "scheme": "bearer"}
     return {

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
 
 from aiohttp import web
 
+from . import openapi
+from .keys import OPENAPI
 from .views import ops, orders, registration, riders, store_owner
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -127,6 +131,13 @@ ROUTES = [
 ]
 
 
+@cache
+def document() -> dict[str, Any]:
+    """The OpenAPI document of this table."""
+    return openapi.build(ROUTES)
+
+
 def add_routes(app: web.Application) -> None:
     for route in ROUTES:
         app.router.add_route(route.method, route.path, route.handler)
+    app[OPENAPI] = document()

@@ -11,9 +11,8 @@ import time
 import urllib.request
 
 from delivery.http.app import admin_token, create_app
-from delivery.http.openapi import document
 from delivery.http.problems import CODES
-from delivery.http.routes import ROUTES
+from delivery.http.routes import ROUTES, document
 from tests.conftest import ROOT, free_port, make_settings
 
 

@@ -14,7 +14,7 @@ from ...actors.messages import GetFaults, GetPaymentStatus, GetStats, InjectFaul
 from ...actors.system import ActorSystemUnavailable
 from ...persistence.journal import Journal
 from .. import auth
-from ..keys import BRIDGE, DB, DIRECTORY, METRICS, READS, RUNTIME, STREAMS
+from ..keys import BRIDGE, DB, DIRECTORY, METRICS, OPENAPI, READS, RUNTIME, STREAMS
 from ..problems import Problem
 from ..wire import read_body, respond
 
@@ -55,9 +55,7 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 async def openapi(request: web.Request) -> web.Response:
-    from ..openapi import document
-
-    return respond(request, document())
+    return respond(request, request.app[OPENAPI])
 
 
 async def admin_actors(request: web.Request) -> web.Response:

@@ -9,7 +9,7 @@ from aiohttp import web
 from ... import clock
 from ...domain.commands import RegisterRider, RegisterStore
 from ...domain.geo import Location, distance_km, location_json
-from ...domain.menu import MenuItem, check_price
+from ...domain.menu import MAX_MENU_ITEMS, MenuItem, check_price
 from ...domain.refusal import Refusal
 from ...ids import new_id
 from ...persistence.directory import new_token
@@ -17,8 +17,6 @@ from ..idempotency import Keyed, idempotent
 from ..keys import BRIDGE, DIRECTORY
 from ..problems import Problem
 from ..wire import read_body, respond
-
-MAX_MENU = 200
 
 
 def _identity(keyed: Keyed | None, prefix: str) -> tuple[str, str]:
@@ -54,7 +52,7 @@ async def register_store(request: web.Request) -> web.Response:
     body = await read_body(request)
     name, phone = body.str("name"), body.str("owner_phone", max_len=32)
     location = body.location("location")
-    entries = body.list("menu", MAX_MENU)
+    entries = body.list("menu", MAX_MENU_ITEMS)
     menu = []
     for i, entry in enumerate(entries):
         price = check_price(entry.data.get("price"), f"menu[{i}].price")
