@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
 
 from delivery import config
+from delivery.tools.localhost import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST = ROOT / "config" / "fast-tests.toml"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def make_settings(data_dir: Path, base: str = "simpleSystemBase", **overrides) -> dict:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 
 from ..domain.notices import notices_for
+from ..jsontext import dumps
 from ..notify.webhook import alimtalk_message
 from ..persistence import checkpoints, notices, outbox
 from ..persistence.directory import Directory
@@ -39,7 +39,7 @@ class Notifier(JournalConsumer):
                 kept.append(n)
                 if self.webhook:
                     message = alimtalk_message(n, self._phone(n.recipient_kind, n.recipient_id))
-                    queued.append((n.id, json.dumps(message, ensure_ascii=False), time.time()))
+                    queued.append((n.id, dumps(message), time.time()))
             position = rec.seq
         if position == self.position:
             return 0

@@ -18,6 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from .. import clock
+from ..jsontext import dumps
 from ..persistence.idempotency import Answer, IdempotencyRecords
 from .keys import DB, SECRET
 from .problems import Problem
@@ -77,7 +78,7 @@ async def idempotent(request: web.Request, scope: str, create: Create) -> web.Re
         return respond(request, data, first.status, {**stored["headers"], "Idempotent-Replayed": "true"})
     status, data, headers = await create(keyed)
     if status < 300:
-        stored = json.dumps({"data": _strip(data), "headers": headers}, ensure_ascii=False)
+        stored = dumps({"data": _strip(data), "headers": headers})
         records.keep(scope, key, Answer(body_hash, status, stored), clock.now())
     return respond(request, data, status, headers)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -11,6 +10,7 @@ from aiohttp import web
 
 from ..actors.system import ActorFailure, ActorSystemUnavailable
 from ..domain.refusal import Refusal
+from ..jsontext import dumps
 
 log = logging.getLogger("delivery.http")
 
@@ -70,7 +70,7 @@ class Problem(Exception):
         if self.retry_after is not None:
             body["retry_after_s"] = self.retry_after
             headers["Retry-After"] = str(max(1, round(self.retry_after + 0.499)))
-        return web.Response(status=self.status, text=json.dumps(body, ensure_ascii=False),
+        return web.Response(status=self.status, text=dumps(body),
                             content_type=PROBLEM_TYPE, headers=headers)
 
 

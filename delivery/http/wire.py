@@ -11,6 +11,7 @@ from aiohttp import web
 
 from ..domain.geo import Location, check_location
 from ..domain.refusal import Refusal
+from ..jsontext import dumps
 from .problems import Problem
 
 JSON, MSGPACK = "application/json", "application/msgpack"
@@ -54,7 +55,7 @@ def respond(request: web.Request, data: Any, status: int = 200,
     if wants_msgpack(request):
         return web.Response(status=status, body=msgpack.packb(data, use_bin_type=True),
                             content_type=MSGPACK, headers=headers)
-    return web.Response(status=status, text=json.dumps(data, ensure_ascii=False),
+    return web.Response(status=status, text=dumps(data),
                         content_type=JSON, headers=headers)
 
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import http.client
 from typing import Any
-from urllib.parse import urlsplit
 
 from ..domain.notices import Notice
+from ..outbound import Unreachable, post_json
 
 SENDER_KEY = "delivery-platform"
 
@@ -33,17 +32,9 @@ class WebhookError(Exception):
 
 def post(url: str, body: str, timeout_s: float) -> None:
     """POST one message; raises WebhookError unless the receiver answers 2xx."""
-    parts = urlsplit(url)
-    kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    conn = kind(parts.hostname or "127.0.0.1", parts.port, timeout=timeout_s)
     try:
-        conn.request("POST", parts.path or "/", body.encode(),
-                     {"Content-Type": "application/json; charset=utf-8"})
-        response = conn.getresponse()
-        response.read()
-    except (OSError, http.client.HTTPException) as exc:
+        status, _ = post_json(url, body, timeout_s=timeout_s)
+    except Unreachable as exc:
         raise WebhookError(f"webhook unreachable: {exc}") from exc
-    finally:
-        conn.close()
-    if not 200 <= response.status < 300:
-        raise WebhookError(f"webhook answered {response.status}")
+    if not 200 <= status < 300:
+        raise WebhookError(f"webhook answered {status}")

@@ -7,10 +7,10 @@ Answer   2xx {"id": "...", "approved": true|false, "reason": "..."}; anything el
 
 from __future__ import annotations
 
-import http.client
 import json
-from urllib.parse import urlsplit
 
+from ..jsontext import dumps
+from ..outbound import Unreachable, post_json
 from .provider import Outcome, ProviderError
 
 
@@ -18,11 +18,7 @@ class HttpProvider:
     """Calls the provider with the call timeout on every socket operation."""
 
     def __init__(self, url: str, timeout_s: float) -> None:
-        parts = urlsplit(url)
-        self.https = parts.scheme == "https"
-        self.host, self.port = parts.hostname or "127.0.0.1", parts.port
-        self.prefix = parts.path.rstrip("/")
-        self.timeout_s = timeout_s
+        self.url, self.timeout_s = url.rstrip("/"), timeout_s
 
     def charge(self, order_id: str, amount: int, card_token: str, at: str) -> Outcome:
         return self._post("/charges", order_id, {"order_id": order_id, "amount": amount,
@@ -32,19 +28,13 @@ class HttpProvider:
         return self._post("/refunds", f"refund:{order_id}", {"order_id": order_id, "amount": amount})
 
     def _post(self, path: str, key: str, body: dict) -> Outcome:
-        kind = http.client.HTTPSConnection if self.https else http.client.HTTPConnection
-        conn = kind(self.host, self.port, timeout=self.timeout_s)
         try:
-            conn.request("POST", self.prefix + path, json.dumps(body),
-                         {"Content-Type": "application/json", "Idempotency-Key": key})
-            response = conn.getresponse()
-            payload = response.read()
-        except (TimeoutError, OSError, http.client.HTTPException) as exc:
+            status, payload = post_json(self.url + path, dumps(body), {"Idempotency-Key": key},
+                                        self.timeout_s)
+        except Unreachable as exc:
             raise ProviderError(f"provider unreachable or too slow: {exc}") from exc
-        finally:
-            conn.close()
-        if not 200 <= response.status < 300:
-            raise ProviderError(f"provider answered {response.status}")
+        if not 200 <= status < 300:
+            raise ProviderError(f"provider answered {status}")
         try:
             data = json.loads(payload)
             return Outcome(bool(data["approved"]), str(data.get("id") or ""),

@@ -12,6 +12,7 @@ from .. import codec
 from ..domain import order
 from ..domain.geo import EARTH_RADIUS_KM, Location, distance_km
 from ..domain.order import OrderState
+from ..jsontext import dumps
 from . import checkpoints
 from .db import Database
 from .inboxes import StoreInboxes
@@ -30,9 +31,6 @@ CREATE INDEX IF NOT EXISTS order_views_by_store ON order_views (store_id, status
 CREATE INDEX IF NOT EXISTS order_views_by_status ON order_views (status, payment_status);
 """
 
-
-def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 class ReadModel:
@@ -73,7 +71,7 @@ class ReadModel:
             " state = excluded.state, view = excluded.view",
             (s.id, s.customer_id, s.store_id, s.status, s.payment_status, s.rider_id,
              s.delivery_address.lat, s.delivery_address.lon, s.created_at, s.updated_at, s.version,
-             codec.encode(s), _json(order.view(s))))
+             codec.encode(s), dumps(order.view(s))))
 
     def catch_up(self, journal: Journal, batch: int = 1000) -> dict[str, OrderState]:
         """Project everything the journal holds beyond the checkpoint."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 
 from aiohttp import web
 from aiohttp_sse import sse_response
@@ -13,6 +12,7 @@ from ...domain import order
 from ...domain.menu import MAX_LINES
 from ...domain.order import OrderState
 from ...ids import new_id
+from ...jsontext import dumps
 from ...persistence.journal import Journal
 from .. import auth
 from ..idempotency import Keyed, idempotent
@@ -94,7 +94,7 @@ async def order_events(request: web.Request) -> web.StreamResponse:
     async with sse_response(request) as stream:
         streams.add(stream)
         try:
-            await stream.send(_json(order.view(state)), event="status")
+            await stream.send(dumps(order.view(state)), event="status")
             idle = 0.0
             while stream.is_connected():
                 await asyncio.sleep(SSE_POLL_S)
@@ -104,7 +104,7 @@ async def order_events(request: web.Request) -> web.StreamResponse:
                     # landed between polls.
                     for event in journal.load(state.id, after=state.version):
                         state = order.evolve(state, event)
-                        await stream.send(_json(order.view(state)), event="status")
+                        await stream.send(dumps(order.view(state)), event="status")
                     idle = 0.0
                 elif idle >= SSE_PING_S:
                     await stream.send("", event="ping")
@@ -115,9 +115,6 @@ async def order_events(request: web.Request) -> web.StreamResponse:
             streams.discard(stream)
     return stream
 
-
-def _json(data) -> str:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
 async def my_orders(request: web.Request) -> web.Response:
