@@ -57,7 +57,7 @@ async def open_the_circuit_and_wait_for_half_open(api: Api, customer: str, store
         "MEASURE_DEFAULTS=1 runs it")),
 ])
 async def test_a_gateway_crash_during_the_trial_call_does_not_jam_the_circuit(
-        aiohttp_client, tmp_path, overrides):
+        aiohttp_client, tmp_path, overrides, request):
     api, customer, store = await start(aiohttp_client, tmp_path, **overrides)
     await open_the_circuit_and_wait_for_half_open(api, customer, store)
     await fault(api, {"target": "payment", "kind": "crash"})
@@ -70,8 +70,7 @@ async def test_a_gateway_crash_during_the_trial_call_does_not_jam_the_circuit(
         if r.status == 200 or took > 5:
             break
         await asyncio.sleep(0.02)
-    print(f"\n[{overrides or 'fast overlay'}] crash during the trial -> first paid order: "
-          f"{took:.3f} s")
+    print(f"\n[{request.node.callspec.id}] crash during the trial -> first paid order: {took:.3f} s")
     assert r.status == 200 and took < 2.0, (data, await circuit(api))
     assert (await circuit(api))["state"] == "closed"
     status = (await api.json("GET", "/admin/api/payment", ADMIN, status=200))[1]
