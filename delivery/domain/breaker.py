@@ -106,13 +106,6 @@ class CircuitBreaker:
         if self._current(permit):
             self._failed(permit, reason)
 
-    def _failed(self, permit: Permit, reason: str) -> None:
-        self.failures += 1
-        if permit.trial:
-            self._trial_failed(reason)
-        elif self.failures >= self.failure_threshold:
-            self._open(f"{self.failures} consecutive failures, last: {reason}")
-
     def release(self, permit: Permit) -> None:
         """Report a call that ended without telling anything of the provider (our own crash):
         it counts neither way, but a trial's slot is freed so that the next call is the trial."""
@@ -128,6 +121,13 @@ class CircuitBreaker:
         if permit.trial:
             return self.trial is not None and self.trial.number == permit.number
         return self.state == CLOSED and permit.generation == self.generation
+
+    def _failed(self, permit: Permit, reason: str) -> None:
+        self.failures += 1
+        if permit.trial:
+            self._trial_failed(reason)
+        elif self.failures >= self.failure_threshold:
+            self._open(f"{self.failures} consecutive failures, last: {reason}")
 
     def _expire_trial(self) -> None:
         # A trial that never reports (lost with a gateway, or a report that never comes) would
