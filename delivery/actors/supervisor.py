@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import random
 import time
-from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,6 +13,7 @@ from thespian.actors import ActorExitRequest, ChildActorExited, PoisonMessage
 from .. import clock
 from ..domain.backoff import Backoff
 from ..domain.breaker import CircuitBreaker, Refused
+from ..domain.calls import Calls, give_up_after_s
 from .base import Gatherer, handles
 from .messages import (
     CallDone,
@@ -33,7 +33,6 @@ from .messages import (
 )
 from .payment import PaymentGatewayActor
 
-MAX_LATE = 1000
 DEADLINE_TICK_S = 0.05
 
 
@@ -53,15 +52,17 @@ class PaymentSupervisor(Gatherer):
         self.settings, self.parent = message.settings, str(sender)
         p = self.settings["payment"]
         b, s = p["breaker"], p["supervisor"]
-        self.call_timeout_s = p["call_timeout_ms"] / 1000
-        self.breaker = CircuitBreaker(b["failure_threshold"], self.call_timeout_s,
-                                      b["reset_timeout_s"], b["max_reset_timeout_s"], time.monotonic)
+        call_timeout_s = p["call_timeout_ms"] / 1000
+        give_up_after = give_up_after_s(call_timeout_s)
+        # A trial waits as long as any call: a trial whose word is late only through our own
+        # queueing must not count as failed any sooner than the supervisor gives up on it.
+        self.breaker = CircuitBreaker(b["failure_threshold"], call_timeout_s, b["reset_timeout_s"],
+                                      b["max_reset_timeout_s"], time.monotonic,
+                                      max_trial_wait_s=give_up_after)
+        self.calls = Calls(self.breaker, give_up_after, time.monotonic)
         self.backoff = Backoff(s["min_backoff_s"], s["max_backoff_s"], s["random_factor"],
                                s["stable_after_s"], time.monotonic)
-        self.in_flight: dict[int, tuple[Any, Charge | Refund, float]] = {}
         self.watching = False
-        self.late: OrderedDict[int, Any] = OrderedDict()  # given-up calls whose answer may still come
-        self.next_call = 0
         self.faults: dict[str, dict[str, Any]] = {}
         self.rng = random.Random()
         self.gateway_restarts, self.last_restart_at, self.backoff_s = 0, None, 0.0
@@ -86,8 +87,16 @@ class PaymentSupervisor(Gatherer):
         self._gateway_event("up", "down", f"crashed ({why}); restart in {self.backoff_s:.2f} s")
         self.restart_at = time.monotonic() + self.backoff_s
         self.wakeupAfter(timedelta(seconds=self.backoff_s), payload=RestartGateway())
-        for call_id in list(self.in_flight):
-            self._give_up(call_id, f"payment gateway crashed ({why})")
+        self._abandon_calls(f"payment gateway crashed ({why})")
+
+    def _abandon_calls(self, why: str) -> None:
+        for call in self.calls.abandon_all():
+            if not call.given_up:
+                self.send(call.requester, self._unavailable(call.request, why))
+
+    def on_stop(self) -> None:
+        if hasattr(self, "calls"):  # started: every call in flight is answered and released
+            self._abandon_calls("the payment service is shutting down")
 
     def _gateway_event(self, source: str, target: str, reason: str) -> None:
         self.gateway_events.append({"at": clock.now(), "kind": "gateway", "from": source,
@@ -123,62 +132,44 @@ class PaymentSupervisor(Gatherer):
             self.send(sender, PaymentUnavailable(request.order_id, round(wait, 3),
                                                  "the payment gateway is restarting"))
             return
-        refused = self.breaker.before_call()
-        if isinstance(refused, Refused):
-            self.send(sender, PaymentUnavailable(request.order_id, self._spread(refused.retry_after_s),
+        call = self.calls.start(sender, request)
+        if isinstance(call, Refused):
+            self.send(sender, PaymentUnavailable(request.order_id, self._spread(call.retry_after_s),
                                                  "the payment provider is unavailable"))
             return
-        self.next_call += 1
         slow, fail = self.faults.get("slow", {}), self.faults.get("fail", {})
-        self.in_flight[self.next_call] = (sender, request, time.monotonic() + self.call_timeout_s)
-        self.send(self.gateway, ProviderCall(self.next_call, request, slow.get("delay_ms", 0),
+        self.send(self.gateway, ProviderCall(call.number, request, slow.get("delay_ms", 0),
                                              fail.get("rate", 0.0)))
         self._watch_deadlines()
 
     def _watch_deadlines(self) -> None:
-        # The gateway may hang or die silently: the breaker hears of it either way. One timer
+        # The gateway may hang or lose a call: its requester must still get an answer. One timer
         # for all calls in flight, since every pending timer costs each message on simpleSystemBase.
-        if self.in_flight and not self.watching:
+        if self.calls.waiting() and not self.watching:
             self.watching = True
             self.wakeupAfter(timedelta(seconds=DEADLINE_TICK_S), payload=CheckDeadlines())
 
     @handles(CheckDeadlines)
     def on_check_deadlines(self, message: CheckDeadlines, sender: Any) -> None:
         self.watching = False
-        now = time.monotonic()
-        for call_id, (_, _, deadline) in list(self.in_flight.items()):
-            if now > deadline + DEADLINE_TICK_S:
-                self._give_up(call_id, "no answer within the call timeout", count=True)
+        for call in self.calls.overdue():
+            self.send(call.requester,
+                      self._unavailable(call.request, "no answer from the payment gateway in time"))
         self._watch_deadlines()
 
     @handles(CallDone)
     def on_call_done(self, done: CallDone, sender: Any) -> None:
-        entry = self.in_flight.pop(done.call_id, None)
-        if done.answer is None:
-            if entry is not None:
-                self.breaker.on_failure(done.error)
-                self.send(entry[0], self._unavailable(entry[1], done.error))
+        call = self.calls.answered(done.call_id, done.elapsed_s,
+                                   None if done.answer is not None else done.error)
+        if call is None:
             return
-        if entry is not None:
-            self.breaker.on_success(done.elapsed_s)
-            self.send(entry[0], done.answer)
-        else:
-            late_to = self.late.pop(done.call_id, None)
-            if late_to is not None and isinstance(done.answer, ChargeApproved):
-                # Too late for the customer, who was told to pay later; but the money moved,
-                # so the order must know (it records the payment).
-                self.send(late_to, done.answer)
-
-    def _give_up(self, call_id: int, why: str, count: bool = False) -> None:
-        entry = self.in_flight.pop(call_id, None)
-        if entry is None:
-            return
-        if count:
-            self.breaker.on_failure(why)
-        self.late[call_id] = entry[0]
-        while len(self.late) > MAX_LATE:
-            self.late.popitem(last=False)
-        self.send(entry[0], self._unavailable(entry[1], why))
+        if not call.given_up:
+            self.send(call.requester, done.answer if done.answer is not None
+                      else self._unavailable(call.request, done.error))
+        elif isinstance(done.answer, ChargeApproved):
+            # Too late for the customer, who was told to pay later; but the money moved,
+            # so the order must know (it records the payment).
+            self.send(call.requester, done.answer)
 
     def _unavailable(self, request: Charge | Refund, why: str) -> PaymentUnavailable:
         retry = self._spread(self.breaker.remaining_open_s() or 1.0)
@@ -221,7 +212,7 @@ class PaymentSupervisor(Gatherer):
                         "reset_timeout_s": b.reset_timeout_s},
             "gateway": {"state": "up" if self.gateway is not None else "restarting",
                         "restarts": self.gateway_restarts, "last_restart_at": self.last_restart_at,
-                        "backoff_s": round(self.backoff_s, 3), "in_flight": len(self.in_flight)},
+                        "backoff_s": round(self.backoff_s, 3), "in_flight": len(self.calls.open)},
             "transitions": [{"at": _wall(t.at), "from": t.source, "to": t.target, "reason": t.reason}
                             for t in b.transitions],
             "timeline": sorted([{"at": _wall(t.at), "kind": "circuit", "from": t.source,

@@ -5,7 +5,7 @@ import random
 import pytest
 
 from delivery.domain.backoff import Backoff
-from delivery.domain.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker, Refused
+from delivery.domain.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker, Permit, Refused
 
 
 class FakeClock:
@@ -28,10 +28,15 @@ def breaker(clock, threshold=3, timeout=0.61, reset=10.0, max_reset=60.0):
     return CircuitBreaker(threshold, timeout, reset, max_reset, clock)
 
 
+def let_through(b) -> Permit:
+    permit = b.before_call()
+    assert isinstance(permit, Permit)
+    return permit
+
+
 def fail(b, n=1):
     for _ in range(n):
-        assert b.before_call() is None
-        b.on_failure("boom")
+        b.on_failure(let_through(b), "boom")
 
 
 def test_it_opens_after_the_threshold_of_consecutive_failures(clock):
@@ -47,8 +52,7 @@ def test_it_opens_after_the_threshold_of_consecutive_failures(clock):
 def test_a_success_resets_the_count_of_consecutive_failures(clock):
     b = breaker(clock)
     fail(b, 2)
-    assert b.before_call() is None
-    b.on_success(0.1)
+    b.on_success(let_through(b), 0.1)
     fail(b, 2)
     assert b.state == CLOSED
 
@@ -56,8 +60,7 @@ def test_a_success_resets_the_count_of_consecutive_failures(clock):
 def test_a_call_slower_than_the_call_timeout_counts_as_a_failure(clock):
     b = breaker(clock, threshold=2)
     for _ in range(2):
-        assert b.before_call() is None
-        b.on_success(0.62)
+        b.on_success(let_through(b), 0.62)
     assert b.state == OPEN and "over the 610 ms call timeout" in b.transitions[-1].reason
 
 
@@ -75,10 +78,10 @@ def test_after_the_reset_timeout_one_trial_goes_through_and_success_closes(clock
     b = breaker(clock)
     fail(b, 3)
     clock.advance(10)
-    assert b.before_call() is None
-    assert b.state == HALF_OPEN
+    trial = let_through(b)
+    assert b.state == HALF_OPEN and trial.trial
     assert isinstance(b.before_call(), Refused)  # only one trial at a time
-    b.on_success(0.2)
+    b.on_success(trial, 0.2)
     assert b.state == CLOSED and b.failures == 0
     assert [t.target for t in b.transitions] == [OPEN, HALF_OPEN, CLOSED]
 
@@ -93,8 +96,7 @@ def test_a_failed_trial_reopens_with_the_reset_timeout_doubled_up_to_the_cap(clo
         assert b.state == OPEN and b.reset_timeout_s == reset
         assert b.before_call().retry_after_s == pytest.approx(reset)
     clock.advance(35)
-    assert b.before_call() is None
-    b.on_success(0.1)
+    b.on_success(let_through(b), 0.1)
     assert b.state == CLOSED and b.reset_timeout_s == 10  # back to the base after recovery
 
 
@@ -102,8 +104,7 @@ def test_a_slow_trial_also_reopens(clock):
     b = breaker(clock)
     fail(b, 3)
     clock.advance(10)
-    assert b.before_call() is None
-    b.on_success(5.0)
+    b.on_success(let_through(b), 5.0)
     assert b.state == OPEN and b.reset_timeout_s == 20
 
 
@@ -125,3 +126,56 @@ def test_backoff_without_jitter_is_exact_and_resets_after_a_stable_period(clock)
     backoff.started()
     clock.advance(30)
     assert backoff.next_delay() == 0.2  # ran for the stable period: start over
+
+
+def test_a_trial_that_never_reports_counts_as_failed_after_the_longest_wait(clock):
+    b = CircuitBreaker(3, 0.61, 10.0, 60.0, clock, max_trial_wait_s=1.5)
+    fail(b, 3)
+    clock.advance(10)
+    lost = let_through(b)
+    clock.advance(1.4)
+    assert b.before_call().retry_after_s == pytest.approx(0.1)  # still waiting for its word
+    clock.advance(0.2)
+    refused = b.before_call()
+    assert b.state == OPEN and b.reset_timeout_s == 20 and refused.retry_after_s == pytest.approx(20)
+    assert "no word from it within 1.5 s" in b.transitions[-1].reason
+    b.on_success(lost, 0.1)  # its word, too late: the trial was already judged
+    assert b.state == OPEN
+    clock.advance(20)
+    b.on_success(let_through(b), 0.1)
+    assert b.state == CLOSED
+
+
+def test_a_released_trial_counts_neither_way_and_the_next_call_is_the_trial(clock):
+    b = breaker(clock)
+    fail(b, 3)
+    clock.advance(10)
+    b.release(let_through(b))  # the gateway crashed under it: our fault, not the provider's
+    assert b.state == HALF_OPEN and b.reset_timeout_s == 10 and b.failures == 3
+    trial = let_through(b)
+    assert trial.trial
+    b.on_success(trial, 0.1)
+    assert b.state == CLOSED
+
+
+def test_a_call_let_through_before_the_circuit_opened_neither_closes_nor_reopens_it(clock):
+    b = breaker(clock)
+    early, late_failure = let_through(b), let_through(b)
+    fail(b, 3)
+    clock.advance(10)
+    trial = let_through(b)
+    b.on_success(early, 0.1)
+    assert b.state == HALF_OPEN  # only the trial decides
+    b.on_success(trial, 0.1)
+    b.on_failure(late_failure, "boom")
+    assert b.state == CLOSED and b.failures == 0
+
+
+def test_a_report_for_an_ended_trial_is_not_counted_twice(clock):
+    b = breaker(clock)
+    fail(b, 3)
+    clock.advance(10)
+    trial = let_through(b)
+    b.on_failure(trial, "boom")
+    b.on_failure(trial, "boom")
+    assert b.reset_timeout_s == 20 and [t.target for t in b.transitions] == [OPEN, HALF_OPEN, OPEN]
