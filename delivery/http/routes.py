@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from .views import ops, orders, registration, riders, store_owner
+from .views import audit, ops, orders, registration, riders, store_owner
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -124,6 +124,10 @@ ROUTES = [
           "The admin console (HTML; it asks for the admin token)", tag="admin"),
     Route("GET", "/admin/api/stats", ops.admin_stats, "Orders, actors, journal, notifications",
           "admin", response="Stats", errors=["unauthorized", "service_unavailable"], tag="admin"),
+    Route("GET", "/admin/api/audit", audit.admin_audit,
+          "Reconcile journal, provider ledger, store inboxes, notices and read model "
+          "(orders quiet for grace_s seconds, default two sweep intervals)", "admin",
+          response="Audit", errors=["unauthorized", "invalid_query"], tag="admin"),
 ]
 
 
