@@ -187,6 +187,21 @@ def _notices_of(oid: str, h: OrderHistory, rows: list[NoticeRow]) -> list[Violat
     return found
 
 
+def acknowledged(history: History, seen: dict[str, set[str]]) -> list[Violation]:
+    """Every order a client was told of is in the journal, with every status it was told."""
+    found = []
+    for oid, statuses in sorted(seen.items()):
+        h = history.orders.get(oid)
+        if h is None:
+            found.append(Violation("acknowledged", oid, "acknowledged to a client but not in "
+                                                        "the journal"))
+            continue
+        reached = {status for status, _ in h.final().history}
+        found += [Violation("acknowledged", oid, f"a client was told {status!r}, the journal "
+                                                 f"never had it") for status in sorted(statuses - reached)]
+    return found
+
+
 def stuck(history: History, checkpoints: dict[str, int]) -> list[Violation]:
     """No order waits for a refund, and no consumer lags, once everything had time to settle."""
     found = [Violation("stuck", oid, f"refund pending since {h.last_at}")

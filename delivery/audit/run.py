@@ -13,7 +13,7 @@ from ..store.journal import Journal
 from . import checks, queries
 from .history import History, Violation
 
-CHECKS = ("charges", "refunds", "inbox", "notices", "stuck", "read_model")
+CHECKS = ("charges", "refunds", "inbox", "notices", "stuck", "read_model", "acknowledged")
 
 
 @dataclass
@@ -42,15 +42,16 @@ def cutoff(grace_s: float, now: datetime | None = None) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def audit_data_dir(data_dir: str | Path, grace_s: float = 0.0,
-                   now: datetime | None = None) -> AuditResult:
-    """Every check over the service's database and the simulated provider's ledger beside it."""
+def audit_data_dir(data_dir: str | Path, grace_s: float = 0.0, now: datetime | None = None,
+                   seen: dict[str, set[str]] | None = None) -> AuditResult:
+    """Every check over the service's database and the simulated provider's ledger beside it;
+    with `seen` (order id -> statuses clients were acknowledged) also that none was lost."""
     db_path = Path(data_dir) / FILE_NAME
     if not db_path.exists():
         raise FileNotFoundError(f"no database at {db_path}")
     db = Database(db_path, durable=False)
     try:
-        return audit(db, _ledger(db_path), cutoff(grace_s, now))
+        return audit(db, _ledger(db_path), cutoff(grace_s, now), seen)
     finally:
         db.close()
 
@@ -66,17 +67,19 @@ def _ledger(db_path: Path) -> list[queries.LedgerRow] | None:
         ledger_db.close()
 
 
-def audit(db: Database, ledger: list[queries.LedgerRow] | None, settled_before: str) -> AuditResult:
+def audit(db: Database, ledger: list[queries.LedgerRow] | None, settled_before: str,
+          seen: dict[str, set[str]] | None = None) -> AuditResult:
     """Run the checks on one consistent reading of the journal; orders with events after
     `settled_before` may have work in flight and are left out."""
     db.execute("BEGIN")  # one snapshot of a database that a running service keeps writing
     try:
-        return _audit(db, ledger, settled_before)
+        return _audit(db, ledger, settled_before, seen)
     finally:
         db.execute("COMMIT")
 
 
-def _audit(db: Database, ledger: list[queries.LedgerRow] | None, settled_before: str) -> AuditResult:
+def _audit(db: Database, ledger: list[queries.LedgerRow] | None, settled_before: str,
+           seen: dict[str, set[str]] | None) -> AuditResult:
     journal = Journal(db)
     history = History.read(journal, settled_before)
     inbox, notices = queries.inbox(db), queries.notices(db)
@@ -93,6 +96,11 @@ def _audit(db: Database, ledger: list[queries.LedgerRow] | None, settled_before:
     result.violations += checks.inbox(history, inbox) + checks.notices(history, notices)
     result.violations += checks.stuck(history, queries.checkpoints(db))
     result.violations += checks.read_model(history, journal, queries.views(db))
+    if seen is None:
+        result.skipped.append("acknowledged")
+    else:
+        result.violations += checks.acknowledged(history, seen)
+        result.counts["acknowledged"] = len(seen)
     return result
 
 
@@ -102,6 +110,6 @@ def summary(result: AuditResult) -> str:
     counts = ", ".join(f"{k} {v}" for k, v in result.counts.items())
     checks_ = ", ".join(f"{k} {v}" for k, v in c["violations_by_check"].items()
                         if k not in result.skipped)
-    skipped = f"; skipped: {', '.join(result.skipped)} (no simulated ledger)" if result.skipped else ""
+    skipped = f"; not checked: {', '.join(result.skipped)}" if result.skipped else ""
     verdict = "clean" if result.ok else f"{len(result.violations)} violation(s)"
     return f"audit {verdict}: {counts}; violations by check: {checks_}{skipped}"

@@ -105,7 +105,9 @@ def progress(rec: Recorder, client: Client, started: float, duration: float) -> 
 
 
 async def run(args: argparse.Namespace, url: str, admin_token: str,
-              service: SpawnedService | None = None) -> dict[str, Any]:
+              service: SpawnedService | None = None,
+              seen: dict[str, set[str]] | None = None) -> dict[str, Any]:
+    """One load test; `seen` collects the order statuses the service acknowledged."""
     rng = random.Random(args.seed)
     rec = Recorder()
     specs = list(args.fault)
@@ -121,6 +123,7 @@ async def run(args: argparse.Namespace, url: str, admin_token: str,
         actions, tally = chaos.actions(specs), chaos.Tally()
         started = time.perf_counter()
         client = Client(session, rec, started)
+        client.seen = seen if seen is not None else client.seen
         if service and any(a.body == faultmod.KILL for a in actions):
             client.outage = chaos.Outage()
         kills: list[dict[str, float]] = []
@@ -240,15 +243,15 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
     if not args.spawn:
         return await run(args, args.url, args.admin_token)
     with data_directory(args.data_dir) as data_dir:
-        service = SpawnedService(data_dir, args.config, args.base)
+        service, seen = SpawnedService(data_dir, args.config, args.base), {}
         try:
             await service.start()
-            report = await run(args, service.url, service.token, service)
+            report = await run(args, service.url, service.token, service, seen)
         finally:
             service.stop()
         if args.chaos:
             # Stopped: nothing is in flight any more, so every order is audited.
-            audited = audit_data_dir(data_dir)
+            audited = audit_data_dir(data_dir, seen=seen)
             report["chaos"]["audit"] = {**audited.as_dict(), "summary": summary(audited)}
             report["chaos"]["unexpected_errors"] = chaos.unexpected_errors(report)
         return report

@@ -45,6 +45,7 @@ class Client:
         self.session, self.recorder, self.started = session, recorder, started
         self.in_flight = 0
         self.outage: Outage | None = None  # set by a chaos run: clients ride through kills
+        self.seen: dict[str, set[str]] = {}  # order id -> statuses the service acknowledged
 
     async def call(self, method: str, path: str, endpoint: str, token: str | None = None,
                    body: dict | None = None, intended: float | None = None) -> tuple[int, Any, dict]:
@@ -78,6 +79,8 @@ class Client:
             self.recorder.during_kill(endpoint, f"{status} {code} on resending")
         self.recorder.request(endpoint, status, code, done - intended, done - self.started,
                               error=failed and not ambiguous)
+        if 200 <= status < 300 and isinstance(data, dict) and "history" in data:
+            self.seen.setdefault(data["id"], set()).add(data["status"])
         return status, data, response_headers, rode
 
     async def _send(self, method: str, path: str, body: dict | None,

@@ -87,7 +87,23 @@ def test_a_clean_data_set_passes_every_check(data):
     assert result.ok, [str(v) for v in result.violations]
     assert result.counts["orders"] == 5 and result.counts["settled"] == 5
     assert result.counts["charges"] == 4 and result.counts["refunds"] == 2
-    assert result.skipped == []
+    assert result.skipped == ["acknowledged"]  # no client's acknowledgements given
+
+
+def test_every_status_a_client_was_told_is_in_the_journal(data):
+    data_dir, ids = data
+    seen = {ids["accepted"]: {"placed", "paid", "accepted"}, ids["rejected"]: {"rejected"}}
+    result = audit_data_dir(data_dir, seen=seen)
+    assert result.ok and result.counts["acknowledged"] == 2 and result.skipped == []
+
+
+def test_an_acknowledged_order_or_status_missing_from_the_journal_is_a_violation(data):
+    data_dir, ids = data
+    seen = {ids["accepted"]: {"accepted", "cooking"}, "ord_lost": {"placed"}}
+    found = {str(v) for v in audit_data_dir(data_dir, seen=seen).violations}
+    assert found == {f"acknowledged: order {ids['accepted']}: a client was told 'cooking', "
+                     "the journal never had it",
+                     "acknowledged: order ord_lost: acknowledged to a client but not in the journal"}
 
 
 def test_a_charge_for_no_paid_order_is_a_violation(data):
