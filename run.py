@@ -1,5 +1,5 @@
-"""Command line of the food-delivery service: serve (default), console, loadtest, demo, bench,
-httpbench, paybench, restartbench."""
+"""Command line of the food-delivery service: serve (default), console, loadtest, audit, demo,
+bench, httpbench, paybench, restartbench."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ COMMANDS = {
     "serve": "delivery.http.serve",
     "console": "delivery.console",
     "loadtest": "delivery.loadtest.runner",
+    "audit": "delivery.audit.cli",
     "demo": "delivery.tools.demo",
     "bench": "delivery.tools.bench",
     "httpbench": "delivery.tools.httpbench",

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from . import openapi
 from .keys import OPENAPI
-from .views import ops, orders, registration, riders, store_owner
+from .views import audit, ops, orders, registration, riders, store_owner
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -128,6 +128,10 @@ ROUTES = [
           "The admin console (HTML; it asks for the admin token)", tag="admin"),
     Route("GET", "/admin/api/stats", ops.admin_stats, "Orders, actors, journal, notifications",
           "admin", response="Stats", errors=["unauthorized", "service_unavailable"], tag="admin"),
+    Route("GET", "/admin/api/audit", audit.admin_audit,
+          "Reconcile journal, provider ledger, store inboxes, notices and read model "
+          "(orders quiet for grace_s seconds, default two sweep intervals)", "admin",
+          response="Audit", errors=["unauthorized", "invalid_query"], tag="admin"),
 ]
 
 

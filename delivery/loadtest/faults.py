@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+KILL = {"target": "service", "kind": "kill"}  # not an admin call: the harness kills its child
 SPEC = re.compile(r"^(?P<what>[^@]+)@(?P<start>\d+(?:\.\d+)?)s(?:-(?P<end>\d+(?:\.\d+)?)s)?$")
 
 
@@ -20,11 +21,18 @@ class FaultAction:
     label: str
     """For the report's timeline."""
 
+    @property
+    def kind(self) -> str | None:
+        """"target:kind" of an injected fault; None for the end of one (clear, up)."""
+        kind = self.body["kind"]
+        return None if kind in ("clear", "up") else f"{self.body['target']}:{kind}"
+
 
 def parse(spec: str) -> list[FaultAction]:
     """Actions for one specification; a window (`@a-b`) injects at a and clears at b.
 
-    payment:crash@10s | payment:slow:MS@a-b | payment:fail:RATE@a-b | store:ID:down@a-b
+    payment:crash@10s | payment:slow:MS@a-b | payment:fail:RATE@a-b | store:ID:down@a-b |
+    store:ID:crash@a | service:kill@a (SIGKILL and restart on the same data; needs --spawn)
     """
     m = SPEC.match(spec.strip())
     if not m:
@@ -35,6 +43,10 @@ def parse(spec: str) -> list[FaultAction]:
     parts = m["what"].split(":")
     if parts == ["payment", "crash"]:
         return [FaultAction(start, {"target": "payment", "kind": "crash"}, spec)]
+    if parts == ["service", "kill"]:
+        return [FaultAction(start, KILL, spec)]
+    if len(parts) == 3 and parts[0] == "store" and parts[2] == "crash":
+        return [FaultAction(start, {"target": "store", "store_id": parts[1], "kind": "crash"}, spec)]
     if len(parts) == 3 and parts[:2] == ["payment", "slow"]:
         inject = {"target": "payment", "kind": "slow", "delay_ms": int(parts[2])}
         clear = {"target": "payment", "kind": "clear"}

@@ -5,6 +5,8 @@ whether or not earlier ones finished, and latency counts from each request's int
 Closed model (`--concurrency N`): N customers order back to back. The run stops by itself after
 `--duration` seconds or `--max-requests` requests. `--spawn` starts the service on a temporary
 data directory; `--fault payment:slow:2000@10s-20s` calls the admin fault API during the run.
+`--spawn --chaos` injects a seeded random schedule of faults, SIGKILLs and restarts included,
+lets everything settle, stops the service and audits its data directory (exit 1 on a violation).
 """
 
 from __future__ import annotations
@@ -15,8 +17,6 @@ import contextlib
 import json
 import os
 import random
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -27,11 +27,13 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from ..tools.localhost import ROOT, free_port, wait_up
+from ..audit.run import audit_data_dir, summary
+from . import chaos
 from . import faults as faultmod
 from .report import render
 from .scenario import Client, Lifecycle, Mix, register
 from .schedule import arrivals
+from .service import SpawnedService
 from .stats import Recorder, fmt_ms
 
 
@@ -63,37 +65,28 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                    help="chance the customer polls the status after each step")
     p.add_argument("--sse", type=float, default=defaults.sse,
                    help="share of orders watched live over SSE")
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--seed", type=int, default=1, help="of the customers and the chaos schedule")
+    p.add_argument("--chaos", action="store_true", help="with --spawn: random faults and kills, "
+                   "then an audit of the data directory")
+    p.add_argument("--data-dir", help="with --spawn: keep the service's data here (default: a "
+                   "temporary directory)")
+    p.add_argument("--settle", type=float, default=90.0,
+                   help="--chaos: seconds to wait for the outbox to drain before the audit")
     p.add_argument("--report", help="write the JSON report here")
     p.add_argument("--html", help="write the HTML report here")
     p.add_argument("--quiet", action="store_true", help="no live progress")
     return p.parse_args(argv)
 
 
-@contextlib.asynccontextmanager
-async def spawned(args: argparse.Namespace):
-    """`run.py serve` on free loopback ports and a temporary data directory."""
-    with tempfile.TemporaryDirectory(prefix="delivery-loadtest-") as data_dir:
-        port, token = free_port(), "loadtest-admin"
-        env = {**os.environ, "DELIVERY_ADMIN_TOKEN": token,
-               "DELIVERY_ACTORS_ADMIN_PORT": str(free_port())}
-        if args.base:
-            env["DELIVERY_ACTORS_BASE"] = args.base
-        cmd = [sys.executable, "run.py", "serve", "--port", str(port), "--data-dir", data_dir]
-        proc = subprocess.Popen(cmd + (["--config", args.config] if args.config else []),
-                                cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            await wait_up(f"{url}/ready", 60, proc)
-            yield url, token
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+@contextlib.contextmanager
+def data_directory(path: str | None):
+    """The data directory of a spawned service: the one asked for (kept), else a temporary one."""
+    if path:
+        Path(path).mkdir(parents=True, exist_ok=True)
+        yield Path(path)
+        return
+    with tempfile.TemporaryDirectory(prefix="delivery-loadtest-") as tmp:
+        yield Path(tmp)
 
 
 def progress(rec: Recorder, client: Client, started: float, duration: float) -> Table:
@@ -111,19 +104,29 @@ def progress(rec: Recorder, client: Client, started: float, duration: float) -> 
     return t
 
 
-async def run(args: argparse.Namespace, url: str, admin_token: str) -> dict[str, Any]:
+async def run(args: argparse.Namespace, url: str, admin_token: str,
+              service: SpawnedService | None = None,
+              seen: dict[str, set[str]] | None = None) -> dict[str, Any]:
+    """One load test; `seen` collects the order statuses the service acknowledged."""
     rng = random.Random(args.seed)
     rec = Recorder()
-    actions = sorted((a for spec in args.fault for a in faultmod.parse(spec)), key=lambda a: a.at_s)
-    if actions and not admin_token:
+    specs = list(args.fault)
+    if specs and not admin_token:
         raise SystemExit("--fault needs the admin token (--admin-token or DELIVERY_ADMIN_TOKEN)")
     connector = aiohttp.TCPConnector(limit=0)
     timeout = aiohttp.ClientTimeout(total=60)
     async with aiohttp.ClientSession(url, connector=connector, timeout=timeout) as session:
         setup = Client(session, Recorder(), time.perf_counter())
         cast = await register(setup, args.stores, args.customers, args.riders, rng)
+        if args.chaos:
+            specs += chaos.schedule(args.seed, args.duration, [s.id for s in cast["stores"]])
+        actions, tally = chaos.actions(specs), chaos.Tally()
         started = time.perf_counter()
         client = Client(session, rec, started)
+        client.seen = seen if seen is not None else client.seen
+        if service and any(a.body == faultmod.KILL for a in actions):
+            client.outage = chaos.Outage()
+        kills: list[dict[str, float]] = []
         mix = Mix(cancel=args.cancel, reject=args.reject, poll=args.poll, sse=args.sse)
         tasks: set[asyncio.Task] = set()
         stop_at = started + args.duration
@@ -152,12 +155,25 @@ async def run(args: argparse.Namespace, url: str, admin_token: str) -> dict[str,
 
             await asyncio.gather(*[customer() for _ in range(args.concurrency)])
 
+        async def inject(action: faultmod.FaultAction) -> bool:
+            if action.body == faultmod.KILL:
+                at = round(time.perf_counter() - started, 3)
+                # shielded: a run ending meanwhile must not leave the service half restarted
+                kills.append({"at_s": at, "downtime_s": await asyncio.shield(
+                    chaos.kill_and_restart(service, client.outage))})
+                return True
+            try:
+                async with session.post("/admin/api/faults", json=action.body, headers={
+                        "Authorization": f"Bearer {admin_token}"}) as r:
+                    return r.status == 200
+            except (aiohttp.ClientError, TimeoutError):
+                return False  # the service is down: the fault is not injected
+
         async def fault_schedule() -> None:
             for action in actions:
                 await asyncio.sleep(max(0.0, started + action.at_s - time.perf_counter()))
-                async with session.post("/admin/api/faults", json=action.body, headers={
-                        "Authorization": f"Bearer {admin_token}"}) as r:
-                    ok = r.status == 200
+                ok = await inject(action)
+                tally.record(action, ok)
                 rec.mark(time.perf_counter() - started, action.label + ("" if ok else " (refused)"))
 
         console = Console(stderr=True)
@@ -179,11 +195,25 @@ async def run(args: argparse.Namespace, url: str, admin_token: str) -> dict[str,
                     live.update(progress(rec, client, started, args.duration))
         for task in list(tasks):
             task.cancel()
-        faults_task.cancel()
+        await _finish(faults_task, client.outage)
         elapsed = time.perf_counter() - started
+        settled = await chaos.settle(session, admin_token, args.settle) if args.chaos else None
     config = {k: v for k, v in vars(args).items() if k not in ("admin_token",)}
     config["url"] = url
-    return rec.report(config, elapsed)
+    report = rec.report(config, elapsed)
+    if args.chaos:
+        report["chaos"] = {"seed": args.seed, "schedule": specs, "faults": tally.as_dict(),
+                           "kills": kills, **settled}
+    return report
+
+
+async def _finish(faults_task: asyncio.Task, outage: chaos.Outage | None) -> None:
+    """Stop the fault schedule; a restart under way is let finish, so the service is up after."""
+    faults_task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await faults_task
+    if outage is not None:
+        await outage.over()
 
 
 def print_summary(report: dict[str, Any], console: Console) -> None:
@@ -210,20 +240,58 @@ def print_summary(report: dict[str, Any], console: Console) -> None:
 
 
 async def _main(args: argparse.Namespace) -> dict[str, Any]:
-    if args.spawn:
-        async with spawned(args) as (url, token):
-            return await run(args, url, token)
-    return await run(args, args.url, args.admin_token)
+    if not args.spawn:
+        return await run(args, args.url, args.admin_token)
+    with data_directory(args.data_dir) as data_dir:
+        service, seen = SpawnedService(data_dir, args.config, args.base), {}
+        try:
+            await service.start()
+            report = await run(args, service.url, service.token, service, seen)
+        finally:
+            service.stop()
+        if args.chaos:
+            # Stopped: nothing is in flight any more, so every order is audited.
+            audited = audit_data_dir(data_dir, seen=seen)
+            report["chaos"]["audit"] = {**audited.as_dict(), "summary": summary(audited)}
+            report["chaos"]["unexpected_errors"] = chaos.unexpected_errors(report)
+        return report
+
+
+def chaos_verdict(report: dict[str, Any], console: Console) -> int:
+    """Print the faults by kind, the outage and the audit; 1 on a violation or on an error
+    that no injected fault explains."""
+    c = report["chaos"]
+    t = Table(title=f"faults injected (seed {c['seed']})")
+    for col in ("kind", "injected", "refused"):
+        t.add_column(col, justify="left" if col == "kind" else "right")
+    for kind in sorted(set(c["faults"]["injected"]) | set(c["faults"]["refused"])):
+        t.add_row(kind, str(c["faults"]["injected"].get(kind, 0)),
+                  str(c["faults"]["refused"].get(kind, 0)))
+    console.print(t)
+    downtime = sum(k["downtime_s"] for k in c["kills"])
+    console.print(f"kills {len(c['kills'])} (down {downtime:.1f} s in all); requests during a "
+                  f"kill {report['during_kill']['requests']} (not failures); errors no fault "
+                  f"explains {c['unexpected_errors']}; settled {c['settled']}")
+    for violation in c["audit"]["violations"]:
+        console.print(violation, markup=False, highlight=False)
+    console.print(c["audit"]["summary"], markup=False, highlight=False)
+    return 0 if c["audit"]["ok"] and c["unexpected_errors"] == 0 else 1
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     for spec in args.fault:
         faultmod.parse(spec)  # a bad specification stops the run before it starts
+    if args.chaos and not args.spawn:
+        raise SystemExit("--chaos needs --spawn: it kills and restarts the service it owns")
+    if not args.spawn and any(faultmod.parse(s)[0].body == faultmod.KILL for s in args.fault):
+        raise SystemExit("service:kill needs --spawn")
     report = asyncio.run(_main(args))
     print_summary(report, Console())
     if args.report:
         Path(args.report).write_text(json.dumps(report, indent=1))
     if args.html:
         Path(args.html).write_text(render(report))
+    if args.chaos:
+        return chaos_verdict(report, Console())
     return 0 if report["errors"] == 0 else 1

@@ -7,11 +7,13 @@ import asyncio
 import json
 import random
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 
+from .chaos import Outage
 from .stats import Recorder
 
 CENTRE = (37.4979, 127.0276)  # Gangnam station: everyone is within a rider's radius
@@ -42,25 +44,56 @@ class Client:
     def __init__(self, session: aiohttp.ClientSession, recorder: Recorder, started: float) -> None:
         self.session, self.recorder, self.started = session, recorder, started
         self.in_flight = 0
+        self.outage: Outage | None = None  # set by a chaos run: clients ride through kills
+        self.seen: dict[str, set[str]] = {}  # order id -> statuses the service acknowledged
 
     async def call(self, method: str, path: str, endpoint: str, token: str | None = None,
                    body: dict | None = None, intended: float | None = None) -> tuple[int, Any, dict]:
+        status, data, headers, _ = await self.call_through(method, path, endpoint, token, body,
+                                                           intended)
+        return status, data, headers
+
+    async def call_through(self, method: str, path: str, endpoint: str, token: str | None = None,
+                           body: dict | None = None, intended: float | None = None,
+                           headers: dict | None = None) -> tuple[int, Any, dict, bool]:
+        """As `call`, riding through an outage: a request that meets the service killed waits
+        for it to be back and is sent again; True when that happened."""
         intended = intended if intended is not None else time.perf_counter()
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        headers = {**(headers or {}), **({"Authorization": f"Bearer {token}"} if token else {})}
+        rode = False
+        while True:
+            sent = time.perf_counter()
+            status, data, response_headers = await self._send(method, path, body, headers)
+            if status != 0 or self.outage is None or not self.outage.covers(sent):
+                break
+            self.recorder.during_kill(endpoint, "connection_error")
+            await self.outage.over()
+            rode, intended = True, time.perf_counter()
+        done = time.perf_counter()
+        failed = status == 0 or status >= 400
+        code = data.get("code", "") if failed and isinstance(data, dict) else ""
+        # A refusal of a resent command is no failure yet: the attempt the kill cut off may
+        # have committed, and the caller checks the order.
+        ambiguous = rode and 400 <= status < 500
+        if ambiguous:
+            self.recorder.during_kill(endpoint, f"{status} {code} on resending")
+        self.recorder.request(endpoint, status, code, done - intended, done - self.started,
+                              error=failed and not ambiguous)
+        if 200 <= status < 300 and isinstance(data, dict) and "history" in data:
+            self.seen.setdefault(data["id"], set()).add(data["status"])
+        return status, data, response_headers, rode
+
+    async def _send(self, method: str, path: str, body: dict | None,
+                    headers: dict) -> tuple[int, Any, dict]:
         self.in_flight += 1
         try:
             async with self.session.request(method, path, json=body, headers=headers) as r:
                 raw = await r.read()
-                status, data, response_headers = r.status, _json(raw), dict(r.headers)
+                return r.status, _json(raw), dict(r.headers)
         except (TimeoutError, aiohttp.ClientError, OSError):
-            status, data, response_headers = 0, {"code": "connection_error"}, {}
+            return 0, {"code": "connection_error"}, {}
         finally:
             self.in_flight -= 1
-        done = time.perf_counter()
-        failed = status == 0 or status >= 400
-        code = data.get("code", "") if failed and isinstance(data, dict) else ""
-        self.recorder.request(endpoint, status, code, done - intended, done - self.started)
-        return status, data, response_headers
 
 
 def _json(raw: bytes) -> Any:
@@ -115,10 +148,12 @@ class Lifecycle:
             intended = None
             await c.call("GET", f"/stores/{self.store.id}/menu", "GET /stores/{id}/menu")
         location = self.customer.extra["location"]
-        status, order, _ = await c.call("POST", "/orders", "POST /orders", ct, {
+        # Under chaos the key makes a resent order land on the one the kill may have committed.
+        key = {"Idempotency-Key": uuid.UUID(int=self.rng.getrandbits(128)).hex} if c.outage else {}
+        status, order, _, _ = await c.call_through("POST", "/orders", "POST /orders", ct, {
             "store_id": self.store.id, "items": [{"menu_item_id": "m1", "quantity": 1},
                                                  {"menu_item_id": "m2", "quantity": 2}],
-            "delivery_address": {**location, "text": "load test"}}, intended=intended)
+            "delivery_address": {**location, "text": "load test"}}, intended, key)
         if status != 201:
             return "failed"
         oid = order["id"]
@@ -135,29 +170,41 @@ class Lifecycle:
             return "abandoned"
         await self.poll(oid)
         if self.rng.random() < self.mix.cancel:
-            status, _, _ = await c.call("POST", f"/orders/{oid}/cancel", "POST /orders/{id}/cancel",
-                                        ct, {"reason": "changed my mind"})
-            return "cancelled" if status == 200 else "failed"
+            ok = await self.step(oid, f"/orders/{oid}/cancel", "POST /orders/{id}/cancel", ct,
+                                 "cancelled", {"reason": "changed my mind"})
+            return "cancelled" if ok else "failed"
         if self.rng.random() < self.mix.reject:
-            status, _, _ = await c.call("POST", f"/stores/{sid}/orders/{oid}/reject",
-                                        "POST /stores/{id}/orders/{id}/reject", st, {"reason": "busy"})
-            return "rejected" if status == 200 else "failed"
-        for step in ("accept", "start-cooking", "finish-cooking"):
-            status, _, _ = await c.call("POST", f"/stores/{sid}/orders/{oid}/{step}",
-                                        f"POST /stores/{{id}}/orders/{{id}}/{step}", st)
-            if status != 200:
+            ok = await self.step(oid, f"/stores/{sid}/orders/{oid}/reject",
+                                 "POST /stores/{id}/orders/{id}/reject", st, "rejected",
+                                 {"reason": "busy"})
+            return "rejected" if ok else "failed"
+        for step, target in (("accept", "accepted"), ("start-cooking", "cooking"),
+                             ("finish-cooking", "cooked")):
+            if not await self.step(oid, f"/stores/{sid}/orders/{oid}/{step}",
+                                   f"POST /stores/{{id}}/orders/{{id}}/{step}", st, target):
                 return "failed"
             await self.poll(oid)
         await c.call("GET", "/riders/me/deliveries/available", "GET /riders/me/deliveries/available",
                      self.rider.token)
-        status, _, _ = await c.call("POST", f"/deliveries/{oid}/pick", "POST /deliveries/{id}/pick",
-                                    self.rider.token)
-        if status != 200:
+        if not await self.step(oid, f"/deliveries/{oid}/pick", "POST /deliveries/{id}/pick",
+                               self.rider.token, "picked_up"):
             return "failed"
         await self.poll(oid)
-        status, _, _ = await c.call("POST", f"/orders/{oid}/confirm-delivery",
-                                    "POST /orders/{id}/confirm-delivery", ct)
-        return "completed" if status == 200 else "failed"
+        ok = await self.step(oid, f"/orders/{oid}/confirm-delivery",
+                             "POST /orders/{id}/confirm-delivery", ct, "completed")
+        return "completed" if ok else "failed"
+
+    async def step(self, oid: str, path: str, endpoint: str, token: str, target: str,
+                   body: dict | None = None) -> bool:
+        """One command of the order's life; True when the order reached `target`."""
+        status, _, _, rode = await self.c.call_through("POST", path, endpoint, token, body)
+        if status == 200 or not rode or status >= 500:
+            return status == 200
+        # Refused on resending after a kill: did the first attempt commit before it?
+        status, view, _ = await self.c.call("GET", f"/orders/{oid}", "GET /orders/{id}",
+                                            self.customer.token)
+        history = view.get("history", []) if status == 200 and isinstance(view, dict) else []
+        return any(h.get("status") == target for h in history)
 
     async def pay(self, oid: str) -> bool:
         for _ in range(self.mix.pay_retries):

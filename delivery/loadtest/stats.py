@@ -39,6 +39,7 @@ class Recorder:
         self.outcomes: Counter[str] = Counter()
         self.seconds: dict[int, dict[str, Any]] = {}
         self.events: list[dict[str, Any]] = []
+        self.killed: Counter[tuple[str, str]] = Counter()  # (endpoint, what) met during a kill
 
     def _second(self, t: float) -> dict[str, Any]:
         s = int(t)
@@ -46,15 +47,18 @@ class Recorder:
             self.seconds[s] = {"requests": 0, "errors": 0, "completed": 0, "hist": new_histogram()}
         return self.seconds[s]
 
-    def request(self, endpoint: str, status: int, code: str, latency_s: float, at_s: float) -> None:
-        """One answered request (status 0: no answer, a connection error)."""
+    def request(self, endpoint: str, status: int, code: str, latency_s: float, at_s: float,
+                error: bool | None = None) -> None:
+        """One answered request (status 0: no answer, a connection error); `error` overrides
+        whether it counts as one (by default: status 0 or >= 400)."""
         us = max(1, min(MAX_US, int(latency_s * 1e6)))
         self.endpoints[endpoint].record_value(us)
         self.all.record_value(us)
         second = self._second(at_s)
         second["requests"] += 1
         second["hist"].record_value(us)
-        if status == 0 or status >= 400:
+        failed = (status == 0 or status >= 400) if error is None else error
+        if failed:
             self.errors[(endpoint, status, code)] += 1
             second["errors"] += 1
 
@@ -64,6 +68,10 @@ class Recorder:
         if outcome == "completed":
             self.lifecycle.record_value(max(1, min(MAX_US, int(duration_s * 1e6))))
             self._second(at_s)["completed"] += 1
+
+    def during_kill(self, endpoint: str, what: str) -> None:
+        """A request that met the service killed on purpose: expected, not a failure."""
+        self.killed[(endpoint, what)] += 1
 
     def mark(self, at_s: float, label: str) -> None:
         self.events.append({"at_s": round(at_s, 3), "label": label})
@@ -93,6 +101,9 @@ class Recorder:
                           for (e, s, c), n in self.errors.most_common()],
             "timeline": timeline,
             "events": self.events,
+            "during_kill": {"requests": sum(self.killed.values()),
+                            "by": [{"endpoint": e, "what": w, "count": n}
+                                   for (e, w), n in self.killed.most_common()]},
         }
 
 

@@ -42,3 +42,8 @@ def save(conn: sqlite3.Connection, name: str, seq: int) -> None:
 def lag(db: Database, name: str) -> int:
     """Journal events the consumer `name` has not processed yet."""
     return db.execute("SELECT COUNT(*) FROM events WHERE seq > ?", (position(db, name),)).fetchone()[0]
+
+
+def every(db: Database) -> dict[str, int]:
+    """Every consumer's position by name."""
+    return dict(db.execute("SELECT name, seq FROM checkpoints").fetchall())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ..domain import events as e
@@ -23,6 +24,22 @@ ENTRY_KINDS = {e.OrderPaid: NEW_ORDER, e.OrderCancelled: CANCELLED, e.RefundComp
 """Which journal events reach store management, and the inbox entry each one becomes."""
 EVENT_KINDS = tuple(t.__name__ for t in ENTRY_KINDS)
 """The journal kinds of those events."""
+
+
+@dataclass(frozen=True)
+class InboxRow:
+    """What one store's management received, in the order it received it."""
+
+    store_id: str
+    """The store whose inbox holds it."""
+    order_id: str
+    """The order it concerns."""
+    kind: str
+    """new_order, cancelled or refunded."""
+    seq: int
+    """The journal sequence number of the event it came from."""
+    received_at: str
+    """When the store received it."""
 
 
 def concerns_store(record: Record) -> bool:
@@ -60,6 +77,12 @@ class StoreInboxes:
         rows = self.db.execute("SELECT order_id, kind, seq, received_at FROM store_inbox"
                                " WHERE store_id = ? ORDER BY seq LIMIT ?", (store_id, limit))
         return [{"order_id": r[0], "kind": r[1], "seq": r[2], "received_at": r[3]} for r in rows]
+
+    def rows(self) -> list[InboxRow]:
+        """Every store's inbox in the order of receipt (rows are only ever appended)."""
+        rows = self.db.execute("SELECT store_id, order_id, kind, seq, received_at FROM store_inbox"
+                               " ORDER BY rowid")
+        return [InboxRow(*row) for row in rows]
 
     def pending(self) -> int:
         """Inbox events of every store that their store has not received yet."""

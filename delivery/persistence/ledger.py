@@ -4,6 +4,7 @@ the service's: a real provider's books are not the service's)."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from .db import Database
 
@@ -14,6 +15,22 @@ CREATE TABLE IF NOT EXISTS provider_ledger (
 """
 
 CHARGE, REFUND = "charge", "refund"
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    """A charge or refund in the payment provider's own books."""
+
+    order_id: str
+    """The provider's idempotency key: the order id."""
+    kind: str
+    """"charge" or "refund"."""
+    reference: str
+    """The provider's id of the charge or refund."""
+    amount: int
+    """Won."""
+    at: str
+    """When the provider booked it."""
 
 
 class ProviderLedger:
@@ -45,3 +62,9 @@ class ProviderLedger:
         rows = self.db.execute("SELECT kind, COUNT(*) FROM provider_ledger WHERE order_id = ?"
                                " GROUP BY kind", (order_id,))
         return dict(rows.fetchall())
+
+    def rows(self) -> list[LedgerRow]:
+        """Every booking, oldest first (for the audit)."""
+        rows = self.db.execute("SELECT order_id, kind, reference, amount, at FROM provider_ledger"
+                               " ORDER BY at")
+        return [LedgerRow(*row) for row in rows]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from ..domain.notices import Notice
@@ -23,6 +24,24 @@ CREATE INDEX IF NOT EXISTS notifications_by_recipient
 """
 
 LOG = "log"
+
+
+@dataclass(frozen=True)
+class NoticeRow:
+    """A notice as the notifier stored it."""
+
+    id: str
+    """"<event_id>:<recipient kind>"."""
+    recipient_kind: str
+    """customer or store."""
+    recipient_id: str
+    """Customer id or store id."""
+    order_id: str
+    """The order it is about."""
+    kind: str
+    """Template code."""
+    at: str
+    """Time of the event."""
 
 
 def add(conn: sqlite3.Connection, notices: Iterable[Notice]) -> int:
@@ -53,6 +72,12 @@ class Notices:
             (recipient_kind, recipient_id, limit))
         return [{"id": r[0], "order_id": r[1], "kind": r[2], "text": r[3], "at": r[4],
                  "channel": r[5], "delivered": bool(r[6])} for r in rows]
+
+    def rows(self) -> list[NoticeRow]:
+        """Every notice kept, in the order it was kept (for the audit)."""
+        rows = self.db.execute("SELECT id, recipient_kind, recipient_id, order_id, kind, at"
+                               " FROM notifications ORDER BY seq")
+        return [NoticeRow(*row) for row in rows]
 
     def stats(self) -> dict[str, int]:
         """Notices sent; pending (events the notifier has not reached, webhook messages not yet

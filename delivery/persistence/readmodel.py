@@ -150,6 +150,12 @@ class ReadModel:
         counts.update(dict(rows.fetchall()))
         return counts
 
+    def rows(self) -> dict[str, tuple[str, str, str | None, int, str]]:
+        """Order id -> (status, payment_status, rider_id, version, view JSON) of every view."""
+        rows = self.db.execute("SELECT id, status, payment_status, rider_id, version, view"
+                               " FROM order_views")
+        return {row[0]: tuple(row[1:]) for row in rows}
+
     def notifications(self, recipient_kind: str, recipient_id: str,
                       limit: int = 200) -> list[dict[str, Any]]:
         """A person's notifications, newest first (kept by `notices`)."""

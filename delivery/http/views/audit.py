@@ -1,0 +1,40 @@
+"""GET /admin/api/audit: the checks of `run.py audit`, run server-side on the live database."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+
+from aiohttp import web
+
+from ...audit.run import audit_data_dir, summary
+from .. import auth
+from ..keys import SETTINGS
+from ..problems import Problem
+from ..wire import respond
+
+MAX_GRACE_S = 86_400.0
+
+
+def _grace(request: web.Request) -> float:
+    """Seconds an order must have been quiet; by default two sweeps, after which anything
+    still pending was not re-driven."""
+    raw = request.query.get("grace_s")
+    if raw is None:
+        return 2 * request.app[SETTINGS]["actors"]["sweep_interval_s"]
+    try:
+        grace = float(raw)
+    except ValueError:
+        raise Problem("invalid_query", "grace_s must be a number of seconds", "grace_s") from None
+    if not 0 <= grace <= MAX_GRACE_S or math.isnan(grace):
+        raise Problem("invalid_query", f"grace_s must be within 0..{MAX_GRACE_S:g}", "grace_s")
+    return grace
+
+
+async def admin_audit(request: web.Request) -> web.Response:
+    auth.admin(request)
+    grace = _grace(request)
+    data_dir = request.app[SETTINGS]["server"]["data_dir"]
+    # Own connections in a worker thread: reading the whole journal must not stall the loop.
+    result = await asyncio.get_running_loop().run_in_executor(None, audit_data_dir, data_dir, grace)
+    return respond(request, {**result.as_dict(), "grace_s": grace, "summary": summary(result)})

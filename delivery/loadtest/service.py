@@ -1,0 +1,67 @@
+"""The service a load test spawns: `run.py serve` as a child process the harness owns, so that
+it can SIGKILL it and start it again on the same data directory and port."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from ..actors.system import PID_FILE, kill_session
+from ..tools.localhost import ROOT, free_port, wait_up
+
+ADMIN_TOKEN = "loadtest-admin"
+
+
+class SpawnedService:
+    """`run.py serve` on free loopback ports, in its own session so a kill reaches all of it."""
+
+    def __init__(self, data_dir: Path, config: str | None = None, base: str | None = None) -> None:
+        self.data_dir, self.port, self.token = Path(data_dir), free_port(), ADMIN_TOKEN
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, "DELIVERY_ADMIN_TOKEN": self.token,
+                    "DELIVERY_ACTORS_ADMIN_PORT": str(free_port())}
+        if base:
+            self.env["DELIVERY_ACTORS_BASE"] = base
+        self.cmd = [sys.executable, "run.py", "serve", "--port", str(self.port), "--data-dir",
+                    str(self.data_dir)] + (["--config", config] if config else [])
+        self.proc: subprocess.Popen | None = None
+
+    async def start(self, timeout: float = 60.0) -> float:
+        """Start it and wait until it is ready; returns the seconds that took."""
+        started = time.monotonic()
+        self.proc = subprocess.Popen(self.cmd, cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, start_new_session=True)
+        await wait_up(f"{self.url}/ready", timeout, self.proc)
+        return time.monotonic() - started
+
+    def kill(self) -> None:
+        """SIGKILL every process of the service, as a power cut would stop them."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        admin_sid = self._admin_session()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+        if admin_sid:  # multiprocTCPBase: the actor admin lives in a session of its own
+            kill_session(admin_sid)
+
+    def stop(self, timeout: float = 30.0) -> int | None:
+        """SIGTERM and wait (SIGKILL if it does not stop); the exit code of a clean stop."""
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.terminate()
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return None
+
+    def _admin_session(self) -> int | None:
+        with contextlib.suppress(OSError, ValueError):
+            return int((self.data_dir / PID_FILE).read_text().strip())
+        return None
