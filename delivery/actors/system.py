@@ -23,6 +23,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
+from ..datadir import DataDirLock
 from ..persistence.db import database_path
 from . import loopback, offload
 from .messages import ActorStats, Batch, Boot, Booted, Envelope, GetStats, Reply
@@ -68,18 +69,25 @@ class ActorRuntime:
         self._booted = threading.Event()
         self._boot_error: BaseException | None = None
         self._thread: threading.Thread | None = None
+        self._lock = DataDirLock(self.data_dir)
         self.peers = None
         self.admin_sid: int | None = None
         self.sent = self.received = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self, timeout: float = 30.0) -> ActorRuntime:
-        """Start the actor system and its root; returns once it answers."""
+        """Start the actor system and its root; returns once it answers.
+
+        The data directory is locked first (DataDirInUse if another live service holds it), so
+        nothing of a second service ever touches the journal.
+        """
+        self._lock.acquire()
         self._thread = threading.Thread(target=self._run, name="actor-pump", daemon=True)
         self._thread.start()
         if not self._booted.wait(timeout):
             raise ActorSystemUnavailable("actor system did not start in time")
         if self._boot_error is not None:
+            self._lock.release()  # the pump thread has ended: nothing holds the directory
             raise ActorSystemUnavailable(f"actor system failed to start: {self._boot_error}")
         return self
 
@@ -90,6 +98,7 @@ class ActorRuntime:
         self._requests.put(_STOP)
         self._thread.join(timeout)
         self._thread = None
+        self._lock.release()
 
     @property
     def running(self) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+from typing import NoReturn
 
 from aiohttp import web
 
@@ -20,11 +21,35 @@ def bearer(request: web.Request) -> str:
 
 
 def principal(request: web.Request, kind: str) -> str:
-    """The id of the customer, store or rider whose token the request carries (401 if none)."""
-    found = request.app[DIRECTORY].identify(kind, bearer(request))
+    """The id of the customer, store or rider whose token the request carries.
+
+    401 without a token or with an unknown one; 403 `wrong_role` for another role's token.
+    """
+    token = bearer(request)
+    found = request.app[DIRECTORY].identify(kind, token)
     if found is None:
-        raise Problem("unauthorized", f"the token is not a valid {kind[:-1]} token")
+        refuse(request, token, kind[:-1])
     return found
+
+
+def role_of(request: web.Request, token: str) -> str | None:
+    """Whose token this is: "admin", "customer", "store", "rider", or None for an unknown one."""
+    if _is_admin(request, token):
+        return "admin"
+    who = request.app[DIRECTORY].identify_any(token)
+    return who[0][:-1] if who else None
+
+
+def refuse(request: web.Request, token: str, wanted: str) -> NoReturn:
+    """Refuse a token that is not `wanted`'s: 403 if it is a valid token of another role.
+
+    The role is checked before any resource is looked at, so a 403 here tells nothing about
+    whether the resource exists.
+    """
+    role = role_of(request, token)
+    if role is None:
+        raise Problem("unauthorized", f"the token is unknown (this endpoint needs the {wanted} role)")
+    raise Problem("wrong_role", f"this endpoint needs the {wanted} role; the token sent has role {role}")
 
 
 def customer(request: web.Request) -> str:
@@ -49,8 +74,12 @@ def own_store(request: web.Request) -> str:
 
 def admin(request: web.Request) -> None:
     token = bearer(request)
-    if not hmac.compare_digest(token.encode(), request.app[ADMIN_TOKEN].encode()):
-        raise Problem("unauthorized", "the admin token is required")
+    if not _is_admin(request, token):
+        refuse(request, token, "admin")
+
+
+def _is_admin(request: web.Request, token: str) -> bool:
+    return hmac.compare_digest(token.encode(), request.app[ADMIN_TOKEN].encode())
 
 
 def loopback_only(request: web.Request) -> None:

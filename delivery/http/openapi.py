@@ -136,6 +136,7 @@ SCHEMAS: dict[str, Any] = {
 
 _SECURITY = {"customer": "customerToken", "store": "storeToken", "rider": "riderToken",
              "admin": "adminToken"}
+TOKEN_AUTH = {*_SECURITY, "any"}
 
 
 def _operation(route) -> dict[str, Any]:
@@ -170,7 +171,7 @@ def _operation(route) -> dict[str, Any]:
                          "application/msgpack": {"schema": _ref(route.response)}}
     responses: dict[str, Any] = {str(route.status): ok}
     by_status: dict[int, list[str]] = {}
-    for code in route.errors + ["internal_error"]:
+    for code in _errors(route):
         by_status.setdefault(CODES[code][0], []).append(code)
     for status, codes in sorted(by_status.items()):
         responses[str(status)] = {
@@ -178,6 +179,12 @@ def _operation(route) -> dict[str, Any]:
             "content": {"application/problem+json": {"schema": _ref("Problem")}}}
     op["responses"] = responses
     return op
+
+
+def _errors(route) -> list[str]:
+    """The route's codes; any token-taking route also answers 401 and, to another role, 403."""
+    implied = ["unauthorized", "wrong_role"] if route.auth in TOKEN_AUTH else []
+    return list(dict.fromkeys(route.errors + implied + ["internal_error"]))
 
 
 def build(routes: Sequence[Any]) -> dict[str, Any]:

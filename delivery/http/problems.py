@@ -28,6 +28,7 @@ CODES: dict[str, tuple[int, str]] = {
     "unauthorized": (401, "A valid bearer token is required"),
     "payment_declined": (402, "The card was declined"),
     "forbidden": (403, "This token may not act on that resource"),
+    "wrong_role": (403, "This endpoint needs a token of another role"),
     "out_of_range": (403, "The rider is too far from the delivery address"),
     "not_found": (404, "No such resource"),
     "method_not_allowed": (405, "Method not allowed"),

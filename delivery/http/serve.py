@@ -7,11 +7,14 @@ import asyncio
 import logging
 import os
 import signal
+import socket
 import sys
 
 from aiohttp import web
 
 from .. import config
+from ..actors.system import ActorSystemUnavailable
+from ..datadir import DataDirInUse
 from .app import admin_token, create_app
 from .keys import RUNTIME
 
@@ -48,26 +51,54 @@ def main(argv: list[str]) -> int:
 async def _serve(settings: dict, token: str, demo: bool) -> int:
     app = create_app(settings, token)
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
-    await runner.setup()  # starts the actor system (cleanup_ctx)
     try:
-        site = web.TCPSite(runner, settings["server"]["host"], settings["server"]["port"],
-                           shutdown_timeout=10)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # the real port when 0 was asked
-        host = settings["server"]["host"]
+        await runner.setup()  # locks the data directory, starts the actor system (cleanup_ctx)
+    except (DataDirInUse, ActorSystemUnavailable) as exc:
+        return _refuse(str(exc))
+    server = settings["server"]
+    host = server["host"]
+    try:
+        try:
+            port = await _listen(runner, host, server["port"])
+        except OSError as exc:  # the finally below stops the actors and frees the directory
+            return _refuse(f"cannot listen on {host}:{server['port']}: {_reason(exc)}")
         print(f"delivery serving on http://{host}:{port} (actors: {app[RUNTIME].base}, "
-              f"data: {settings['server']['data_dir']}); Ctrl-C or SIGTERM stops it", flush=True)
+              f"data: {server['data_dir']}); Ctrl-C or SIGTERM stops it", flush=True)
         if demo:
             from .demo_data import seed
 
             await seed(f"http://{host}:{port}")
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
+        await _until_signalled()
         print("stopping: finishing requests, shutting the actor system down", flush=True)
     finally:
         await runner.cleanup()  # stops accepting, finishes in-flight requests, stops actors
     print("stopped", flush=True)
     return 0
+
+
+async def _listen(runner: web.AppRunner, host: str, port: int) -> int:
+    """Start listening; the real port (when 0 was asked)."""
+    site = web.TCPSite(runner, host, port, shutdown_timeout=10)
+    await site.start()
+    return site._server.sockets[0].getsockname()[1]
+
+
+async def _until_signalled() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+def _reason(exc: OSError) -> str:
+    # asyncio's bind error repeats the address; the errno alone says it plainly.
+    if exc.errno and not isinstance(exc, socket.gaierror):
+        return os.strerror(exc.errno).lower()
+    return str(exc)
+
+
+def _refuse(reason: str) -> int:
+    """A start that cannot go on: one line on stderr, exit code 1, never a traceback."""
+    print(f"run.py serve: {reason}", file=sys.stderr, flush=True)
+    return 1

@@ -109,11 +109,11 @@ async def test_tokens_are_required_and_must_be_known(api, parties):
     for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic abc"}):
         r = await api.http.get("/customers/me/orders", headers=headers)
         problem(await r.json(content_type=None), "unauthorized", 401)
-    # a store token is not a customer token
+    # a store token is a valid token, of the wrong role (every route: test_roles.py)
     _, data = await api.json("GET", "/customers/me/orders", parties["s1"][1])
-    problem(data, "unauthorized", 401)
+    problem(data, "wrong_role", 403)
     _, data = await api.json("GET", "/admin/api/actors", parties["c1"][1])
-    problem(data, "unauthorized", 401)
+    problem(data, "wrong_role", 403)
 
 
 async def test_customers_stores_and_riders_see_and_act_on_their_own_only(api, parties):

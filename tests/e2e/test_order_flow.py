@@ -152,7 +152,7 @@ async def test_admin_api_shows_actors_and_stats(api, parties):
     _, stats = await api.json("GET", "/admin/api/stats", ADMIN, status=200)
     assert stats["orders_by_status"]["cooked"] == 1 and stats["journal"]["events"] == 5
     assert stats["live_order_actors"] == 1
-    await api.json("GET", "/admin/api/stats", ct, status=401)
+    await api.json("GET", "/admin/api/stats", ct, status=403)
 
 
 async def test_health_ready_metrics_and_openapi(api, parties):

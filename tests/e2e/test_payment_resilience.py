@@ -177,7 +177,7 @@ async def test_payment_faults_through_the_admin_api(api, parties):
                        ({"target": "payment", "kind": "fail", "rate": 2}, "rate")):
         r, data = await api.json("POST", "/admin/api/faults", ADMIN, bad)
         assert r.status == 422 and data["field"] == field
-    await api.json("POST", "/admin/api/faults", ct, {"target": "all", "kind": "clear"}, status=401)
+    await api.json("POST", "/admin/api/faults", ct, {"target": "all", "kind": "clear"}, status=403)
 
 
 async def test_a_crashed_gateway_is_restarted_and_payments_go_on(api, parties):

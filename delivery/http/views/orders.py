@@ -69,9 +69,10 @@ async def confirm_delivery(request: web.Request) -> web.Response:
 def _readable_state(request: web.Request) -> OrderState:
     """The order if the caller may see it: its customer, its store or its rider (else 404)."""
     order_id = request.match_info["order_id"]
-    who = request.app[DIRECTORY].identify_any(auth.bearer(request))
+    token = auth.bearer(request)
+    who = request.app[DIRECTORY].identify_any(token)
     if who is None:
-        raise Problem("unauthorized", "the token is not valid")
+        auth.refuse(request, token, "customer, store or rider")
     state = request.app[READS].state(order_id)
     parties = {"customers": state.customer_id, "stores": state.store_id,
                "riders": state.rider_id} if state else {}
