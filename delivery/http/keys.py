@@ -8,6 +8,7 @@ from ..actors.system import ActorRuntime
 from ..store.db import Database
 from ..store.directory import Directory
 from ..store.readmodel import ReadModel
+from .admission import AdmissionControl
 from .bridge import Bridge
 from .metrics import Metrics
 
@@ -21,3 +22,4 @@ METRICS = web.AppKey("metrics", Metrics)
 ADMIN_TOKEN = web.AppKey("admin_token", str)
 SECRET = web.AppKey("secret", bytes)
 STREAMS = web.AppKey("streams", set)
+ADMISSION = web.AppKey("admission", AdmissionControl)

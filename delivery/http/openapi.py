@@ -6,6 +6,7 @@ import re
 from functools import cache
 from typing import Any
 
+from .admission import criticality
 from .problems import CODES
 from .routes import ROUTES
 
@@ -102,7 +103,14 @@ SCHEMAS: dict[str, Any] = {
                                "refunds_pending", "webhook_pending", "webhook_failed"],
                               projector_pending=INT, notifier_pending=INT,
                               store_deliveries_pending=INT, refunds_pending=INT,
-                              webhook_pending=INT, webhook_failed=INT)),
+                              webhook_pending=INT, webhook_failed=INT),
+                  admission=_ref("Admission")),
+    "Admission": _obj(
+        ["enabled", "limit", "in_flight", "queue_delay_ms", "queue_target_ms", "classes"],
+        enabled={"type": "boolean"}, limit=INT, in_flight=INT, queue_delay_ms=NUM,
+        queue_target_ms=NUM,
+        classes={"type": "object", "additionalProperties": _obj(
+            ["threshold", "admitted", "refused"], threshold=INT, admitted=INT, refused=INT)}),
     "PaymentStatus": _obj(
         ["circuit", "gateway", "transitions"],
         circuit=_obj(["state", "failures", "opened_at", "retry_after_s"],
@@ -165,7 +173,8 @@ def _operation(route) -> dict[str, Any]:
                          "application/msgpack": {"schema": _ref(route.response)}}
     responses: dict[str, Any] = {str(route.status): ok}
     by_status: dict[int, list[str]] = {}
-    for code in route.errors + ["internal_error"]:
+    overload = ["overloaded"] if criticality(route.method, route.path) else []
+    for code in route.errors + overload + ["internal_error"]:
         by_status.setdefault(CODES[code][0], []).append(code)
     for status, codes in sorted(by_status.items()):
         responses[str(status)] = {
