@@ -3,7 +3,10 @@
 The bound follows the time commands wait for the actor thread (CoDel's signal, Netflix
 concurrency-limits' shape): while the mean queueing delay of an interval stays above the target
 the limit shrinks in proportion; while it stays below and the limit is in use it grows by its
-square root. Each criticality may use its share of the limit, so the least critical is refused first.
+square root. Each criticality may use its share of the limit, so the least critical is refused first,
+and while a more critical command was refused within the last interval every less critical one is
+refused too: otherwise a flood of new orders would take each slot freed below its share before the
+next step of an order already placed arrives, and placed orders would starve.
 """
 
 from __future__ import annotations
@@ -58,7 +61,9 @@ class AdaptiveLimit:
         self.queue_delay_s = 0.0  # mean of the last interval that had samples
         self.admitted: Counter[str] = Counter()
         self.refused: Counter[str] = Counter()
-        self._next = clock() + settings.interval_s
+        self._now = clock()
+        self._next = self._now + settings.interval_s
+        self._refused_at = dict.fromkeys(CLASSES, -math.inf)
 
     def threshold(self, criticality: str) -> int:
         """In-flight count from which `criticality` is refused (at least 1: an idle node admits)."""
@@ -67,20 +72,26 @@ class AdaptiveLimit:
     def admit(self, criticality: str) -> bool:
         """Take a slot for a command of this criticality, or refuse it (False)."""
         self._tick()
-        if self.in_flight >= self.threshold(criticality):
+        if self.in_flight >= self.threshold(criticality) or self._yields(criticality):
             self.refused[criticality] += 1
+            self._refused_at[criticality] = self._now
             return False
         self.in_flight += 1
         self.peak = max(self.peak, self.in_flight)
         self.admitted[criticality] += 1
         return True
 
+    def _yields(self, criticality: str) -> bool:
+        """A more critical class was refused lately: its commands get the next free slots."""
+        since = self._now - self.s.interval_s
+        return any(self._refused_at[c] > since for c in CLASSES[:CLASSES.index(criticality)])
+
     def release(self) -> None:
         """An admitted command was answered."""
         self.in_flight -= 1
 
     def _tick(self) -> None:
-        now = self.clock()
+        now = self._now = self.clock()
         if now < self._next:
             return
         self._next = now + self.s.interval_s

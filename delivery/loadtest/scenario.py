@@ -34,17 +34,47 @@ class Mix:
     poll: float = 0.5        # the customer polls the order's status after each step
     sse: float = 0.05        # the customer watches the order live (SSE)
     pay_retries: int = 3     # payment attempts on 503 before the customer gives up
+    overload_tries: int = 4  # attempts of a command refused as overloaded before giving up
+
+
+def overloaded(status: int, data: Any) -> bool:
+    """A refusal by the node's admission control (503 `overloaded`)."""
+    return status == 503 and isinstance(data, dict) and data.get("code") == "overloaded"
+
+
+def advised_wait_s(data: Any, headers: dict) -> float:
+    """The wait a refusal advises: the precise body field, else the Retry-After header."""
+    if isinstance(data, dict) and isinstance(data.get("retry_after_s"), int | float):
+        return float(data["retry_after_s"])
+    try:
+        return float(headers.get("Retry-After", "1"))
+    except ValueError:
+        return 1.0
 
 
 class Client:
     """Sends requests and records them; latency runs from the intended start."""
 
-    def __init__(self, session: aiohttp.ClientSession, recorder: Recorder, started: float) -> None:
+    def __init__(self, session: aiohttp.ClientSession, recorder: Recorder, started: float,
+                 overload_tries: int = Mix.overload_tries) -> None:
         self.session, self.recorder, self.started = session, recorder, started
+        self.overload_tries = overload_tries
         self.in_flight = 0
 
     async def call(self, method: str, path: str, endpoint: str, token: str | None = None,
                    body: dict | None = None, intended: float | None = None) -> tuple[int, Any, dict]:
+        """One request, sent again after the advised wait while the node refuses it as
+        overloaded (at most `overload_tries` attempts, each recorded)."""
+        for _ in range(self.overload_tries - 1):
+            status, data, headers = await self._send(method, path, endpoint, token, body, intended)
+            if not overloaded(status, data):
+                return status, data, headers
+            await asyncio.sleep(min(10.0, advised_wait_s(data, headers)))
+            intended = None
+        return await self._send(method, path, endpoint, token, body, intended)
+
+    async def _send(self, method: str, path: str, endpoint: str, token: str | None,
+                    body: dict | None, intended: float | None) -> tuple[int, Any, dict]:
         intended = intended if intended is not None else time.perf_counter()
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.in_flight += 1
@@ -96,6 +126,11 @@ async def register(client: Client, stores: int, customers: int, riders: int,
     return cast
 
 
+def lost(status: int, data: Any) -> str:
+    """How a lifecycle ends on an unexpected answer: given up under overload, else failed."""
+    return "abandoned" if overloaded(status, data) else "failed"
+
+
 class Lifecycle:
     """One order from browsing to confirmed delivery (or cancel, reject, abandon)."""
 
@@ -120,7 +155,7 @@ class Lifecycle:
                                                  {"menu_item_id": "m2", "quantity": 2}],
             "delivery_address": {**location, "text": "load test"}}, intended=intended)
         if status != 201:
-            return "failed"
+            return "refused" if overloaded(status, order) else "failed"  # never placed
         oid = order["id"]
         watcher = asyncio.create_task(self.watch(oid)) if self.rng.random() < self.mix.sse else None
         try:
@@ -135,29 +170,29 @@ class Lifecycle:
             return "abandoned"
         await self.poll(oid)
         if self.rng.random() < self.mix.cancel:
-            status, _, _ = await c.call("POST", f"/orders/{oid}/cancel", "POST /orders/{id}/cancel",
-                                        ct, {"reason": "changed my mind"})
-            return "cancelled" if status == 200 else "failed"
+            status, data, _ = await c.call("POST", f"/orders/{oid}/cancel",
+                                           "POST /orders/{id}/cancel", ct, {"reason": "changed my mind"})
+            return "cancelled" if status == 200 else lost(status, data)
         if self.rng.random() < self.mix.reject:
-            status, _, _ = await c.call("POST", f"/stores/{sid}/orders/{oid}/reject",
-                                        "POST /stores/{id}/orders/{id}/reject", st, {"reason": "busy"})
-            return "rejected" if status == 200 else "failed"
+            status, data, _ = await c.call("POST", f"/stores/{sid}/orders/{oid}/reject",
+                                           "POST /stores/{id}/orders/{id}/reject", st, {"reason": "busy"})
+            return "rejected" if status == 200 else lost(status, data)
         for step in ("accept", "start-cooking", "finish-cooking"):
-            status, _, _ = await c.call("POST", f"/stores/{sid}/orders/{oid}/{step}",
-                                        f"POST /stores/{{id}}/orders/{{id}}/{step}", st)
+            status, data, _ = await c.call("POST", f"/stores/{sid}/orders/{oid}/{step}",
+                                           f"POST /stores/{{id}}/orders/{{id}}/{step}", st)
             if status != 200:
-                return "failed"
+                return lost(status, data)
             await self.poll(oid)
         await c.call("GET", "/riders/me/deliveries/available", "GET /riders/me/deliveries/available",
                      self.rider.token)
-        status, _, _ = await c.call("POST", f"/deliveries/{oid}/pick", "POST /deliveries/{id}/pick",
-                                    self.rider.token)
+        status, data, _ = await c.call("POST", f"/deliveries/{oid}/pick",
+                                       "POST /deliveries/{id}/pick", self.rider.token)
         if status != 200:
-            return "failed"
+            return lost(status, data)
         await self.poll(oid)
-        status, _, _ = await c.call("POST", f"/orders/{oid}/confirm-delivery",
-                                    "POST /orders/{id}/confirm-delivery", ct)
-        return "completed" if status == 200 else "failed"
+        status, data, _ = await c.call("POST", f"/orders/{oid}/confirm-delivery",
+                                       "POST /orders/{id}/confirm-delivery", ct)
+        return "completed" if status == 200 else lost(status, data)
 
     async def pay(self, oid: str) -> bool:
         for _ in range(self.mix.pay_retries):
@@ -167,8 +202,8 @@ class Lifecycle:
             if status == 200 or (status == 409 and isinstance(data, dict)
                                  and data.get("code") == "already_paid"):
                 return True  # a retry after a timed-out attempt that went through
-            if status != 503:
-                return False
+            if status != 503 or overloaded(status, data):
+                return False  # refused past the client's patience already (Client.call)
             await asyncio.sleep(min(5.0, float(headers.get("Retry-After", "1"))))
         return False
 
