@@ -75,9 +75,10 @@ class AdmissionControl:
             if kind is None or not self.enabled:
                 return await handler(request)
             if not self.limiter.admit(kind):
-                raise Problem("overloaded", f"the node is at its limit of "
-                              f"{self.limiter.threshold(kind)} {kind.replace('_', ' ')}s in "
-                              "flight; retry after the advised wait", retry_after=self.advice_s(kind))
+                wait = self.advice_s(kind)
+                raise Problem("overloaded", f"the node is overloaded ({self.limiter.in_flight} "
+                              f"commands in flight, limit {int(self.limiter.limit)}); "
+                              f"retry in {wait} s", retry_after=wait)
             try:
                 return await handler(request)
             finally:
