@@ -171,9 +171,23 @@ def _validate(c: dict[str, Any]) -> None:
              s["random_factor"])
     _require(c["dispatch"]["radius_km"] > 0, "dispatch.radius_km", "must be positive",
              c["dispatch"]["radius_km"])
+    _validate_admission(c["admission"])
     channels = c["notifications"]["channels"]
     _require(bool(channels) and all(ch in CHANNELS for ch in channels), "notifications.channels",
              f"must be a non-empty list of {', '.join(CHANNELS)}", channels)
     _require("webhook" not in channels or c["notifications"]["webhook_url"].startswith(("http://", "https://")),
              "notifications.webhook_url", "must be an http(s) URL when the webhook channel is on",
              c["notifications"]["webhook_url"])
+
+
+def _validate_admission(a: dict[str, Any]) -> None:
+    _require(1 <= a["min_limit"] <= a["max_limit"], "admission.min_limit",
+             "must be at least 1 and at most admission.max_limit", a["min_limit"])
+    _require(a["min_limit"] <= a["initial_limit"] <= a["max_limit"], "admission.initial_limit",
+             "must be within admission.min_limit..max_limit", a["initial_limit"])
+    for key in ("queue_target_ms", "interval_ms", "retry_after_ms"):
+        _require(a[key] > 0, f"admission.{key}", "must be positive", a[key])
+    _require(0 < a["new_order_share"] <= 1, "admission.new_order_share", "must be within 0..1",
+             a["new_order_share"])
+    _require(0 < a["registration_share"] <= a["new_order_share"], "admission.registration_share",
+             "must be positive and at most admission.new_order_share", a["registration_share"])

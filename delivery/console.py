@@ -78,7 +78,8 @@ def picture(now: dict[str, Any], before: dict[str, Any] | None) -> Group:
     """Everything the console shows, as rich renderables."""
     dt = (now["at"] - before["at"]) if before else 0.0
     return Group(_payment(now["payment"]), _orders(now["stats"], before and before["stats"], dt),
-                 _outbox(now["stats"]), _actors(now["actors"], before and before["actors"], dt))
+                 _outbox(now["stats"]), _admission(now["stats"].get("admission")),
+                 _actors(now["actors"], before and before["actors"], dt))
 
 
 def _payment(p: dict[str, Any]) -> Panel:
@@ -117,6 +118,17 @@ def _outbox(s: dict[str, Any]) -> Panel:
                  f"  store inbox pending {o['store_inbox_pending']}  refunds pending "
                  f"{o['refunds_pending']}  webhook pending/failed {o['webhook_pending']}/"
                  f"{o['webhook_failed']}", title="outbox")
+
+
+def _admission(a: dict[str, Any] | None) -> Panel:
+    if a is None:
+        return Panel("not reported by this service", title="admission")
+    classes = "  ".join(f"{kind.replace('_', ' ')} {c['refused']} refused (at {c['threshold']})"
+                        for kind, c in a["classes"].items())
+    state = "on" if a["enabled"] else "[yellow]off[/]"
+    return Panel(f"{state}  limit {a['limit']}  in flight {a['in_flight']}  queue delay "
+                 f"{a['queue_delay_ms']} ms (target {a['queue_target_ms']:g})\n{classes}",
+                 title="admission")
 
 
 def _actors(a: dict[str, Any], before: dict[str, Any] | None, dt: float) -> Panel:

@@ -27,6 +27,7 @@ from ..datadir import DataDirLock
 from ..persistence.db import database_path
 from . import loopback, offload
 from .messages import ActorStats, Batch, Boot, Booted, Envelope, GetStats, Reply
+from .queuetime import QueueTime
 
 log = logging.getLogger("delivery.system")
 
@@ -73,6 +74,7 @@ class ActorRuntime:
         self.peers = None
         self.admin_sid: int | None = None
         self.sent = self.received = 0
+        self.queue_time = QueueTime()
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self, timeout: float = 30.0) -> ActorRuntime:
@@ -118,7 +120,7 @@ class ActorRuntime:
         if not self.running:
             future.set_exception(ActorSystemUnavailable("actor system is not running"))
             return future
-        self._requests.put((target, body, timeout or self.reply_timeout, future))
+        self._requests.put((target, body, timeout or self.reply_timeout, future, time.monotonic()))
         return future
 
     def call(self, target: str, body: Any, timeout: float | None = None) -> Reply:
@@ -205,8 +207,9 @@ class ActorRuntime:
             self._drain(asys, listen_wait)
             self._expire()
 
-    def _envelope(self, target: str, body: Any, timeout: float,
-                  future: Future) -> tuple[str, Envelope] | None:
+    def _envelope(self, target: str, body: Any, timeout: float, future: Future,
+                  enqueued: float) -> tuple[str, Envelope] | None:
+        self.queue_time.record(time.monotonic() - enqueued)  # admission control's signal
         if getattr(self.peers, target, None) is None:
             future.set_exception(ValueError(f"no actor named {target!r}"))
             return None

@@ -14,10 +14,12 @@ from ..actors.system import ActorRuntime
 from ..persistence.db import Database
 from ..persistence.directory import Directory
 from ..persistence.readmodel import ReadModel
+from .admission import AdmissionCollector, AdmissionControl
 from .bridge import Bridge
 from .idempotency import load_secret
 from .keys import (
     ADMIN_TOKEN,
+    ADMISSION,
     BRIDGE,
     DB,
     DIRECTORY,
@@ -46,9 +48,14 @@ def admin_token(settings: dict[str, Any], env: dict[str, str]) -> tuple[str, boo
 def create_app(settings: dict[str, Any], admin: str) -> web.Application:
     """The front door over an actor system started and stopped with the app."""
     metrics = Metrics()
-    app = web.Application(client_max_size=MAX_BODY,
-                          middlewares=[metrics.middleware(), problem_middleware])
+    admission = AdmissionControl(settings["admission"])
+    metrics.registry.register(AdmissionCollector(admission))
+    # Admission sits inside the problem middleware (its refusal is a problem document) and
+    # outside every handler, so a refused command costs no body parsing, lookup or actor work.
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[
+        metrics.middleware(), problem_middleware, admission.middleware()])
     app[SETTINGS], app[METRICS], app[ADMIN_TOKEN], app[STREAMS] = settings, metrics, admin, set()
+    app[ADMISSION] = admission
     add_routes(app)
     app.cleanup_ctx.append(_actor_system)
     app.on_shutdown.append(_close_streams)
@@ -64,6 +71,7 @@ async def _actor_system(app: web.Application) -> AsyncIterator[None]:
     await loop.run_in_executor(None, runtime.start)
     db = Database(runtime.db_path)
     app[RUNTIME], app[BRIDGE], app[DB] = runtime, Bridge(runtime), db
+    app[ADMISSION].attach(runtime.queue_time.take)
     app[READS], app[DIRECTORY] = ReadModel(db), Directory(db)
     app[SECRET] = load_secret(app[SETTINGS]["server"]["data_dir"])
     try:

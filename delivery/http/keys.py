@@ -8,6 +8,7 @@ from ..actors.system import ActorRuntime
 from ..persistence.db import Database
 from ..persistence.directory import Directory
 from ..persistence.readmodel import ReadModel
+from .admission import AdmissionControl
 from .bridge import Bridge
 from .metrics import Metrics
 
@@ -22,3 +23,4 @@ ADMIN_TOKEN = web.AppKey("admin_token", str)
 SECRET = web.AppKey("secret", bytes)
 STREAMS = web.AppKey("streams", set)
 OPENAPI = web.AppKey("openapi", dict)
+ADMISSION = web.AppKey("admission", AdmissionControl)

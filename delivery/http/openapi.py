@@ -8,6 +8,7 @@ from typing import Any
 
 from ..domain import menu, order
 from ..persistence import inboxes
+from .admission import criticality
 from .problems import CODES
 
 STR, INT, NUM = {"type": "string"}, {"type": "integer"}, {"type": "number"}
@@ -102,7 +103,14 @@ SCHEMAS: dict[str, Any] = {
                                "refunds_pending", "webhook_pending", "webhook_failed"],
                               projector_pending=INT, notifier_pending=INT,
                               store_inbox_pending=INT, refunds_pending=INT,
-                              webhook_pending=INT, webhook_failed=INT)),
+                              webhook_pending=INT, webhook_failed=INT),
+                  admission=_ref("Admission")),
+    "Admission": _obj(
+        ["enabled", "limit", "in_flight", "queue_delay_ms", "queue_target_ms", "classes"],
+        enabled={"type": "boolean"}, limit=INT, in_flight=INT, queue_delay_ms=NUM,
+        queue_target_ms=NUM,
+        classes={"type": "object", "additionalProperties": _obj(
+            ["threshold", "admitted", "refused"], threshold=INT, admitted=INT, refused=INT)}),
     "PaymentStatus": _obj(
         ["circuit", "gateway", "transitions"],
         circuit=_obj(["state", "failures", "opened_at", "retry_after_s"],
@@ -184,6 +192,8 @@ def _operation(route) -> dict[str, Any]:
 def _errors(route) -> list[str]:
     """The route's codes; any token-taking route also answers 401 and, to another role, 403."""
     implied = ["unauthorized", "wrong_role"] if route.auth in TOKEN_AUTH else []
+    if criticality(route.method, route.path):
+        implied.append("overloaded")  # admission control may refuse it
     return list(dict.fromkeys(route.errors + implied + ["internal_error"]))
 
 

@@ -44,6 +44,7 @@ CODES: dict[str, tuple[int, str]] = {
     "internal_error": (500, "Internal error"),
     "payment_unavailable": (503, "Payment is unavailable right now; pay a little later"),
     "service_unavailable": (503, "The service cannot answer right now"),
+    "overloaded": (503, "The node is at its limit of commands in flight; retry after Retry-After"),
 }
 
 

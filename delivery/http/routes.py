@@ -126,7 +126,7 @@ ROUTES = [
           response="OrderJournal", errors=["unauthorized", "not_found"], tag="admin"),
     Route("GET", "/admin", ops.admin_page,
           "The admin console (HTML; it asks for the admin token)", tag="admin"),
-    Route("GET", "/admin/api/stats", ops.admin_stats, "Orders, actors, journal, notifications",
+    Route("GET", "/admin/api/stats", ops.admin_stats, "Orders, actors, journal, notifications, admission control",
           "admin", response="Stats", errors=["unauthorized", "service_unavailable"], tag="admin"),
     Route("GET", "/admin/api/audit", audit.admin_audit,
           "Reconcile journal, provider ledger, store inboxes, notices and read model "

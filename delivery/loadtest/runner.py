@@ -7,6 +7,8 @@ Closed model (`--concurrency N`): N customers order back to back. The run stops 
 data directory; `--fault payment:slow:2000@10s-20s` calls the admin fault API during the run.
 `--spawn --chaos` injects a seeded random schedule of faults, SIGKILLs and restarts included,
 lets everything settle, stops the service and audits its data directory (exit 1 on a violation).
+Overload ramp (`--steps 0.5,1,2,5` of `--capacity N`, or `--rates 80,160,320`): one open-model step
+per rate, reported as offered load against goodput, refusals and latency (delivery/loadtest/ramp.py).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from rich.live import Live
 from rich.table import Table
 
 from ..audit.run import audit_data_dir, summary
-from . import chaos
+from . import chaos, curve, ramp
 from . import faults as faultmod
 from .report import render
 from .scenario import Client, Lifecycle, Mix, register
@@ -72,6 +74,17 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                    "temporary directory)")
     p.add_argument("--settle", type=float, default=90.0,
                    help="--chaos: seconds to wait for the outbox to drain before the audit")
+    p.add_argument("--overload-tries", type=int, default=defaults.overload_tries,
+                   help="attempts of a command refused as overloaded (after the advised wait)")
+    p.add_argument("--steps", help="overload ramp: offered rates as factors of the capacity")
+    p.add_argument("--rates", help="overload ramp: absolute offered rates, new orders/s")
+    p.add_argument("--capacity", type=float,
+                   help="completed lifecycles/s the --steps refer to (default: measured first)")
+    p.add_argument("--probe", type=float, default=10.0,
+                   help="seconds of the closed loop that measures the capacity")
+    p.add_argument("--step-duration", type=float, default=20.0, help="seconds of each ramp step")
+    p.add_argument("--drain", type=float, default=10.0,
+                   help="seconds a ramp step's unfinished lifecycles may take after the step")
     p.add_argument("--report", help="write the JSON report here")
     p.add_argument("--html", help="write the HTML report here")
     p.add_argument("--quiet", action="store_true", help="no live progress")
@@ -122,12 +135,13 @@ async def run(args: argparse.Namespace, url: str, admin_token: str,
             specs += chaos.schedule(args.seed, args.duration, [s.id for s in cast["stores"]])
         actions, tally = chaos.actions(specs), chaos.Tally()
         started = time.perf_counter()
-        client = Client(session, rec, started)
+        client = Client(session, rec, started, args.overload_tries)
         client.seen = seen if seen is not None else client.seen
         if service and any(a.body == faultmod.KILL for a in actions):
             client.outage = chaos.Outage()
         kills: list[dict[str, float]] = []
-        mix = Mix(cancel=args.cancel, reject=args.reject, poll=args.poll, sse=args.sse)
+        mix = Mix(cancel=args.cancel, reject=args.reject, poll=args.poll, sse=args.sse,
+                  overload_tries=args.overload_tries)
         tasks: set[asyncio.Task] = set()
         stop_at = started + args.duration
 
@@ -232,6 +246,11 @@ def print_summary(report: dict[str, Any], console: Console) -> None:
         for row in report["errors_by"]:
             e.add_row(row["endpoint"], str(row["status"]), row["code"], str(row["count"]))
         console.print(e)
+    if report["refusals"]:
+        console.print(f"{report['refusals']} refusals (503 overloaded, retried after the advised "
+                      f"wait): p99 {fmt_ms(report['refusal_ms'].get('p99'))} ms, max "
+                      f"{fmt_ms(report['refusal_ms'].get('max'))} ms; by endpoint "
+                      f"{json.dumps(report['refusals_by'])}")
     console.print(f"{report['requests']} requests in {report['elapsed_s']} s = "
                   f"{report['requests_per_s']} req/s; {report['errors']} errors; lifecycles "
                   f"{report['lifecycles']}; completed orders/s {report['completed_per_s']}; "
@@ -240,12 +259,15 @@ def print_summary(report: dict[str, Any], console: Console) -> None:
 
 
 async def _main(args: argparse.Namespace) -> dict[str, Any]:
+    ramping = bool(args.steps or args.rates)
     if not args.spawn:
-        return await run(args, args.url, args.admin_token)
+        return await (_ramp if ramping else run)(args, args.url, args.admin_token)
     with data_directory(args.data_dir) as data_dir:
         service, seen = SpawnedService(data_dir, args.config, args.base), {}
         try:
             await service.start()
+            if ramping:
+                return await _ramp(args, service.url, service.token)
             report = await run(args, service.url, service.token, service, seen)
         finally:
             service.stop()
@@ -278,8 +300,31 @@ def chaos_verdict(report: dict[str, Any], console: Console) -> int:
     return 0 if c["audit"]["ok"] and c["unexpected_errors"] == 0 else 1
 
 
+async def _ramp(args: argparse.Namespace, url: str, admin_token: str) -> dict[str, Any]:
+    console = Console(stderr=True)
+    args.on_step = lambda step: console.print(" | ".join(
+        f"{c} {v}" for c, v in zip(curve.COLUMNS, curve.row(step), strict=True)))
+    return await ramp.ramp(args, url)
+
+
+def _ramp_main(args: argparse.Namespace) -> int:
+    if args.steps:
+        ramp.parse_list(args.steps, "--steps")
+    report = asyncio.run(_main(args))
+    Console().print(curve.table(report))
+    if args.report:
+        Path(args.report).write_text(json.dumps(report, indent=1))
+    if args.html:
+        Path(args.html).write_text(curve.render(report))
+    return 0 if all(step["errors"] == 0 for step in report["steps"]) else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
+    if args.steps and args.rates:
+        raise SystemExit("--steps and --rates exclude each other")
+    if args.steps or args.rates:
+        return _ramp_main(args)
     for spec in args.fault:
         faultmod.parse(spec)  # a bad specification stops the run before it starts
     if args.chaos and not args.spawn:

@@ -36,13 +36,31 @@ class Mix:
     poll: float = 0.5        # the customer polls the order's status after each step
     sse: float = 0.05        # the customer watches the order live (SSE)
     pay_retries: int = 3     # payment attempts on 503 before the customer gives up
+    overload_tries: int = 4  # attempts of a command refused as overloaded before giving up
+
+
+def overloaded(status: int, data: Any) -> bool:
+    """A refusal by the node's admission control (503 `overloaded`)."""
+    return status == 503 and isinstance(data, dict) and data.get("code") == "overloaded"
+
+
+def advised_wait_s(data: Any, headers: dict) -> float:
+    """The wait a refusal advises: the precise body field, else the Retry-After header."""
+    if isinstance(data, dict) and isinstance(data.get("retry_after_s"), int | float):
+        return float(data["retry_after_s"])
+    try:
+        return float(headers.get("Retry-After", "1"))
+    except ValueError:
+        return 1.0
 
 
 class Client:
     """Sends requests and records them; latency runs from the intended start."""
 
-    def __init__(self, session: aiohttp.ClientSession, recorder: Recorder, started: float) -> None:
+    def __init__(self, session: aiohttp.ClientSession, recorder: Recorder, started: float,
+                 overload_tries: int = Mix.overload_tries) -> None:
         self.session, self.recorder, self.started = session, recorder, started
+        self.overload_tries = overload_tries
         self.in_flight = 0
         self.outage: Outage | None = None  # set by a chaos run: clients ride through kills
         self.seen: dict[str, set[str]] = {}  # order id -> statuses the service acknowledged
@@ -56,7 +74,25 @@ class Client:
     async def call_through(self, method: str, path: str, endpoint: str, token: str | None = None,
                            body: dict | None = None, intended: float | None = None,
                            headers: dict | None = None) -> tuple[int, Any, dict, bool]:
-        """As `call`, riding through an outage: a request that meets the service killed waits
+        """As `call`, and True when the request met the service killed and was sent again.
+
+        A request the node refuses as overloaded is sent again after the advised wait (at most
+        `overload_tries` attempts, each recorded)."""
+        rode = False
+        for attempt in range(1, self.overload_tries + 1):
+            status, data, response_headers, again = await self._attempt(
+                method, path, endpoint, token, body, intended, headers)
+            rode = rode or again
+            if not overloaded(status, data) or attempt == self.overload_tries:
+                return status, data, response_headers, rode
+            await asyncio.sleep(min(10.0, advised_wait_s(data, response_headers)))
+            intended = None
+        raise AssertionError("unreachable: the loop returns on its last attempt")
+
+    async def _attempt(self, method: str, path: str, endpoint: str, token: str | None,
+                       body: dict | None, intended: float | None,
+                       headers: dict | None) -> tuple[int, Any, dict, bool]:
+        """One attempt, riding through an outage: a request that meets the service killed waits
         for it to be back and is sent again; True when that happened."""
         intended = intended if intended is not None else time.perf_counter()
         headers = {**(headers or {}), **({"Authorization": f"Bearer {token}"} if token else {})}
@@ -129,6 +165,11 @@ async def register(client: Client, stores: int, customers: int, riders: int,
     return cast
 
 
+def lost(status: int, data: Any) -> str:
+    """How a lifecycle ends on an unexpected answer: given up under overload, else failed."""
+    return "abandoned" if overloaded(status, data) else "failed"
+
+
 class Lifecycle:
     """One order from browsing to confirmed delivery (or cancel, reject, abandon)."""
 
@@ -155,7 +196,7 @@ class Lifecycle:
                                                  {"menu_item_id": "m2", "quantity": 2}],
             "delivery_address": {**location, "text": "load test"}}, intended, key)
         if status != 201:
-            return "failed"
+            return "refused" if overloaded(status, order) else "failed"  # never placed
         oid = order["id"]
         watcher = asyncio.create_task(self.watch(oid)) if self.rng.random() < self.mix.sse else None
         try:
@@ -170,41 +211,46 @@ class Lifecycle:
             return "abandoned"
         await self.poll(oid)
         if self.rng.random() < self.mix.cancel:
-            ok = await self.step(oid, f"/orders/{oid}/cancel", "POST /orders/{id}/cancel", ct,
-                                 "cancelled", {"reason": "changed my mind"})
-            return "cancelled" if ok else "failed"
+            lost_as = await self.step(oid, f"/orders/{oid}/cancel", "POST /orders/{id}/cancel", ct,
+                                      "cancelled", {"reason": "changed my mind"})
+            return lost_as or "cancelled"
         if self.rng.random() < self.mix.reject:
-            ok = await self.step(oid, f"/stores/{sid}/orders/{oid}/reject",
-                                 "POST /stores/{id}/orders/{id}/reject", st, "rejected",
-                                 {"reason": "busy"})
-            return "rejected" if ok else "failed"
+            lost_as = await self.step(oid, f"/stores/{sid}/orders/{oid}/reject",
+                                      "POST /stores/{id}/orders/{id}/reject", st, "rejected",
+                                      {"reason": "busy"})
+            return lost_as or "rejected"
         for step, target in (("accept", "accepted"), ("start-cooking", "cooking"),
                              ("finish-cooking", "cooked")):
-            if not await self.step(oid, f"/stores/{sid}/orders/{oid}/{step}",
-                                   f"POST /stores/{{id}}/orders/{{id}}/{step}", st, target):
-                return "failed"
+            lost_as = await self.step(oid, f"/stores/{sid}/orders/{oid}/{step}",
+                                      f"POST /stores/{{id}}/orders/{{id}}/{step}", st, target)
+            if lost_as:
+                return lost_as
             await self.poll(oid)
         await c.call("GET", "/riders/me/deliveries/available", "GET /riders/me/deliveries/available",
                      self.rider.token)
-        if not await self.step(oid, f"/deliveries/{oid}/pick", "POST /deliveries/{id}/pick",
-                               self.rider.token, "picked_up"):
-            return "failed"
+        lost_as = await self.step(oid, f"/deliveries/{oid}/pick", "POST /deliveries/{id}/pick",
+                                  self.rider.token, "picked_up")
+        if lost_as:
+            return lost_as
         await self.poll(oid)
-        ok = await self.step(oid, f"/orders/{oid}/confirm-delivery",
-                             "POST /orders/{id}/confirm-delivery", ct, "completed")
-        return "completed" if ok else "failed"
+        lost_as = await self.step(oid, f"/orders/{oid}/confirm-delivery",
+                                  "POST /orders/{id}/confirm-delivery", ct, "completed")
+        return lost_as or "completed"
 
     async def step(self, oid: str, path: str, endpoint: str, token: str, target: str,
-                   body: dict | None = None) -> bool:
-        """One command of the order's life; True when the order reached `target`."""
-        status, _, _, rode = await self.c.call_through("POST", path, endpoint, token, body)
-        if status == 200 or not rode or status >= 500:
-            return status == 200
+                   body: dict | None = None) -> str | None:
+        """One command of the order's life: None when the order reached `target`, else how the
+        lifecycle ends (abandoned under overload, failed otherwise)."""
+        status, data, _, rode = await self.c.call_through("POST", path, endpoint, token, body)
+        if status == 200:
+            return None
+        if not rode or status >= 500:
+            return lost(status, data)
         # Refused on resending after a kill: did the first attempt commit before it?
         status, view, _ = await self.c.call("GET", f"/orders/{oid}", "GET /orders/{id}",
                                             self.customer.token)
         history = view.get("history", []) if status == 200 and isinstance(view, dict) else []
-        return any(h.get("status") == target for h in history)
+        return None if any(h.get("status") == target for h in history) else "failed"
 
     async def pay(self, oid: str) -> bool:
         for _ in range(self.mix.pay_retries):
@@ -214,8 +260,8 @@ class Lifecycle:
             if status == 200 or (status == 409 and isinstance(data, dict)
                                  and data.get("code") == "already_paid"):
                 return True  # a retry after a timed-out attempt that went through
-            if status != 503:
-                return False
+            if status != 503 or overloaded(status, data):
+                return False  # refused past the client's patience already (Client.call)
             await asyncio.sleep(min(5.0, float(headers.get("Retry-After", "1"))))
         return False
 

@@ -36,6 +36,8 @@ class Recorder:
         self.all = new_histogram()
         self.lifecycle = new_histogram()
         self.errors: Counter[tuple[str, int, str]] = Counter()
+        self.refusals: Counter[str] = Counter()  # 503 overloaded: answered as designed, not errors
+        self.refusal = new_histogram()
         self.outcomes: Counter[str] = Counter()
         self.seconds: dict[int, dict[str, Any]] = {}
         self.events: list[dict[str, Any]] = []
@@ -44,7 +46,8 @@ class Recorder:
     def _second(self, t: float) -> dict[str, Any]:
         s = int(t)
         if s not in self.seconds:
-            self.seconds[s] = {"requests": 0, "errors": 0, "completed": 0, "hist": new_histogram()}
+            self.seconds[s] = {"requests": 0, "errors": 0, "refusals": 0, "completed": 0,
+                               "hist": new_histogram()}
         return self.seconds[s]
 
     def request(self, endpoint: str, status: int, code: str, latency_s: float, at_s: float,
@@ -58,12 +61,17 @@ class Recorder:
         second["requests"] += 1
         second["hist"].record_value(us)
         failed = (status == 0 or status >= 400) if error is None else error
-        if failed:
+        if status == 503 and code == "overloaded":
+            self.refusals[endpoint] += 1
+            self.refusal.record_value(us)
+            second["refusals"] += 1
+        elif failed:
             self.errors[(endpoint, status, code)] += 1
             second["errors"] += 1
 
     def finished(self, outcome: str, duration_s: float, at_s: float) -> None:
-        """A lifecycle ended: completed, cancelled, rejected, abandoned or failed."""
+        """A lifecycle ended: completed, cancelled, rejected, abandoned (given up after being
+        placed), refused (never placed: the node refused the new order) or failed."""
         self.outcomes[outcome] += 1
         if outcome == "completed":
             self.lifecycle.record_value(max(1, min(MAX_US, int(duration_s * 1e6))))
@@ -82,7 +90,7 @@ class Recorder:
         for s in sorted(self.seconds):
             sec = self.seconds[s]
             timeline.append({"second": s, "requests": sec["requests"], "errors": sec["errors"],
-                             "completed": sec["completed"],
+                             "refusals": sec["refusals"], "completed": sec["completed"],
                              "p50_ms": sec["hist"].get_value_at_percentile(50) / 1000,
                              "p99_ms": sec["hist"].get_value_at_percentile(99) / 1000})
         total = self.all.get_total_count()
@@ -94,6 +102,9 @@ class Recorder:
             "requests_per_s": round(total / elapsed_s, 1) if elapsed_s else 0.0,
             "lifecycles": dict(self.outcomes),
             "completed_per_s": round(self.outcomes["completed"] / elapsed_s, 2) if elapsed_s else 0.0,
+            "refusals": sum(self.refusals.values()),
+            "refusals_by": dict(self.refusals.most_common()),
+            "refusal_ms": summary(self.refusal),
             "latency_ms": summary(self.all),
             "lifecycle_ms": summary(self.lifecycle),
             "endpoints": {k: summary(h) for k, h in sorted(self.endpoints.items())},

@@ -14,7 +14,7 @@ from ...actors.messages import GetFaults, GetPaymentStatus, GetStats, InjectFaul
 from ...actors.system import ActorSystemUnavailable
 from ...persistence.journal import Journal
 from .. import auth
-from ..keys import BRIDGE, DB, DIRECTORY, METRICS, OPENAPI, READS, RUNTIME, STREAMS
+from ..keys import ADMISSION, BRIDGE, DB, DIRECTORY, METRICS, OPENAPI, READS, RUNTIME, STREAMS
 from ..problems import Problem
 from ..wire import read_body, respond
 
@@ -79,6 +79,7 @@ async def admin_stats(request: web.Request) -> web.Response:
         "actor_messages": sum(a.messages_in for a in stats.actors) + stats.retired_messages,
         "notifications": reads.notification_stats(),
         "outbox": reads.outbox_stats(),
+        "admission": request.app[ADMISSION].snapshot(),
     })
 
 
