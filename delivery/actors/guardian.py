@@ -9,6 +9,7 @@ from typing import Any
 from thespian.actors import ChildActorExited
 
 from ..persistence.db import Database
+from ..persistence.inboxes import StoreInboxes
 from ..persistence.readmodel import ReadModel
 from .base import Gatherer, handles, log
 from .messages import (
@@ -48,7 +49,8 @@ class Guardian(Gatherer):
                               (self.peers.payment, ""), (self.peers.orders, "order"),
                               (self.peers.stores, "store"), (self.peers.riders, "rider")):
             self.send(address, Start(self.settings, self.peers, kind))
-        self.model = ReadModel(Database.shared(self.settings["actors"]["db_path"]))
+        db = Database.shared(self.settings["actors"]["db_path"])
+        self.model, self.inboxes = ReadModel(db), StoreInboxes(db)
         self._schedule_sweep()
         self.reply(envelope, sender, Booted(self.peers, os.getpid(), os.getsid(0)))
 
@@ -66,6 +68,10 @@ class Guardian(Gatherer):
         self.send(self.peers.projector, Nudge(0))
         self.send(self.peers.notifier, Nudge(0))
         self.send(self.peers.webhook_sender, Nudge(0))
+        # A store whose nudge was lost (its actor passivated, the service killed after the
+        # projector moved on) catches up here.
+        for store_id in self.inboxes.stores_behind():
+            self.send(self.peers.stores, Nudge(0, store_id))
         for order_id in self.model.refund_pending():
             self.send(self.peers.orders, Envelope("", ResumeRefund(order_id)))
 

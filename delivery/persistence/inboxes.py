@@ -84,6 +84,17 @@ class StoreInboxes:
                                " ORDER BY rowid")
         return [InboxRow(*row) for row in rows]
 
+    def stores_behind(self) -> list[str]:
+        """Stores whose inbox has journal events it has not received (an index range per store:
+        only the events past each checkpoint are looked at)."""
+        marks = ",".join("?" * len(EVENT_KINDS))
+        rows = self.db.execute(
+            "SELECT s.id FROM stores s WHERE EXISTS (SELECT 1 FROM events e WHERE e.store_id = s.id"
+            " AND e.seq > COALESCE((SELECT seq FROM checkpoints WHERE name = ? || s.id), 0)"
+            f" AND e.kind IN ({marks})) ORDER BY s.id",
+            (checkpoints.STORE_INBOX_PREFIX, *EVENT_KINDS))
+        return [row[0] for row in rows]
+
     def pending(self) -> int:
         """Inbox events of every store that their store has not received yet."""
         marks = ",".join("?" * len(EVENT_KINDS))
