@@ -1,11 +1,15 @@
-"""Configuration: config/default.toml, then an overlay file, then DELIVERY_<SECTION>_<KEY> variables."""
+"""Configuration: config/default.toml, then an overlay file, then DELIVERY_<SECTION>_<KEY> variables,
+validated once and handed out as frozen, typed settings (one dataclass per section)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import tomllib
+import typing
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +24,121 @@ class ConfigError(ValueError):
     """A configuration value is missing, unknown or out of range; the message names the key."""
 
 
+# -- the settings, one frozen dataclass per section of config/default.toml (commented there) --
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    host: str
+    port: int
+    data_dir: str
+
+
+@dataclass(frozen=True)
+class ActorSettings:
+    base: str
+    max_live_orders: int
+    max_live_stores: int
+    max_live_riders: int
+    admin_port: int
+    bind_address: str
+    reply_timeout_s: float
+    sweep_interval_s: float
+
+    @property
+    def in_process(self) -> bool:
+        """Whether every actor runs in this process, in the thread that owns the system
+        (simpleSystemBase): then they share one connection, group commits and the offload pool."""
+        return self.base == "simpleSystemBase"
+
+
+@dataclass(frozen=True)
+class BreakerSettings:
+    failure_threshold: int
+    reset_timeout_s: float
+    max_reset_timeout_s: float
+
+
+@dataclass(frozen=True)
+class SupervisorSettings:
+    min_backoff_s: float
+    max_backoff_s: float
+    random_factor: float
+    stable_after_s: float
+
+
+@dataclass(frozen=True)
+class PaymentSettings:
+    provider: str
+    provider_url: str
+    call_timeout_ms: int
+    breaker: BreakerSettings
+    supervisor: SupervisorSettings
+
+    @property
+    def call_timeout_s(self) -> float:
+        return self.call_timeout_ms / 1000
+
+
+@dataclass(frozen=True)
+class DispatchSettings:
+    radius_km: float
+
+
+@dataclass(frozen=True)
+class NotificationSettings:
+    channels: tuple[str, ...]
+    webhook_url: str
+
+    @property
+    def webhook(self) -> bool:
+        return "webhook" in self.channels
+
+
+@dataclass(frozen=True)
+class AdminSettings:
+    token: str
+
+
+@dataclass(frozen=True)
+class AdmissionSettings:
+    enabled: bool
+    initial_limit: int
+    min_limit: int
+    max_limit: int
+    queue_target_ms: float
+    interval_ms: float
+    new_order_share: float
+    registration_share: float
+    retry_after_ms: float
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The whole configuration of a node."""
+
+    server: ServerSettings
+    actors: ActorSettings
+    payment: PaymentSettings
+    dispatch: DispatchSettings
+    notifications: NotificationSettings
+    admin: AdminSettings
+    admission: AdmissionSettings
+
+
+@dataclass(frozen=True)
+class RuntimeFacts:
+    """What the actor runtime learns at start, beside the configuration."""
+
+    db_path: str
+    """The database file under server.data_dir."""
+    runtime_id: str
+    """This start of the runtime (the offload pool and the pump are keyed by it)."""
+
+
 def load(overlay: str | Path | None = None, env: Mapping[str, str] | None = None,
-         **overrides: Any) -> dict[str, Any]:
-    """The merged configuration; `overrides` are dotted keys ("server.port") set last."""
+         **overrides: Any) -> Settings:
+    """The merged, validated settings; `overrides` are dotted keys ("server.port") set last."""
     config = _read_toml(DEFAULT_FILE)
     if overlay:
         _merge(config, _read_toml(Path(overlay)), prefix="")
@@ -31,7 +147,24 @@ def load(overlay: str | Path | None = None, env: Mapping[str, str] | None = None
         if value is not None:
             _set_dotted(config, dotted.replace("__", "."), value)
     _validate(config)
-    return config
+    return _build(Settings, config, "")
+
+
+def _build(cls: type, table: dict[str, Any], prefix: str) -> Any:
+    """A settings dataclass from its TOML table; a key on one side only is a bug of ours."""
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    if set(table) != names:
+        raise ConfigError(f"config section '{prefix or 'root'}' and {cls.__name__} disagree on "
+                          f"{sorted(set(table) ^ names)}")
+    values = {}
+    for name in names:
+        hint, value = hints[name], table[name]
+        if dataclasses.is_dataclass(hint):
+            values[name] = _build(hint, value, f"{prefix}{name}.")
+        else:
+            values[name] = tuple(value) if typing.get_origin(hint) is tuple else value
+    return cls(**values)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -96,7 +96,7 @@ class ServiceActor(Actor):
         """An injected crash: the process exits on a multi-process base; on simpleSystemBase the
         instance raises on every message until its parent replaces it."""
         settings = getattr(self, "settings", None)
-        if settings is not None and settings["actors"]["base"] != "simpleSystemBase":
+        if settings is not None and not settings.actors.in_process:
             os._exit(70)
         raise RuntimeError(f"{self.KIND} {self.key} crashed (injected fault)")
 

@@ -23,8 +23,9 @@ class JournalConsumer(ServiceActor):
     @handles(Start)
     def on_start(self, message: Start, sender: Any) -> None:
         self.parent, self.peers, self.settings = str(sender), message.peers, message.settings
+        self.facts = message.facts
         # Derived data: its checkpoint commits with it, so no fsync of its own (see Database).
-        self.db = Database.shared(self.settings["actors"]["db_path"], durable=False)
+        self.db = Database.shared(self.facts.db_path, durable=False)
         self.journal = Journal(self.db)
         self.position = self.started()
         self.catch_up()

@@ -15,8 +15,8 @@ class EntityActor(ServiceActor):
     @handles(Activate)
     def on_activate(self, message: Activate, sender: Any) -> None:
         self.key, self.parent, self.registry = message.key, str(sender), sender
-        self.settings, self.peers = message.settings, message.peers
-        self.db = Database.shared(self.settings["actors"]["db_path"])
+        self.settings, self.facts, self.peers = message.settings, message.facts, message.peers
+        self.db = Database.shared(self.facts.db_path)
         self.activated()
 
     def activated(self) -> None:

@@ -38,7 +38,7 @@ class Guardian(Gatherer):
 
     @handles(Boot)
     def on_boot(self, envelope: Envelope, sender: Any) -> None:
-        self.settings = envelope.body.settings
+        self.settings, self.facts = envelope.body.settings, envelope.body.facts
         self.parent = "external"
         make = self.createActor
         self.peers = Peers(self.myAddress, make(Registry), make(Registry), make(Registry),
@@ -48,14 +48,14 @@ class Guardian(Gatherer):
                               (self.peers.webhook_sender, ""),
                               (self.peers.payment, ""), (self.peers.orders, "order"),
                               (self.peers.stores, "store"), (self.peers.riders, "rider")):
-            self.send(address, Start(self.settings, self.peers, kind))
-        db = Database.shared(self.settings["actors"]["db_path"])
+            self.send(address, Start(self.settings, self.facts, self.peers, kind))
+        db = Database.shared(self.facts.db_path)
         self.model, self.inboxes = ReadModel(db), StoreInboxes(db)
         self._schedule_sweep()
         self.reply(envelope, sender, Booted(self.peers, os.getpid(), os.getsid(0)))
 
     def _schedule_sweep(self) -> None:
-        self.wakeupAfter(timedelta(seconds=self.settings["actors"]["sweep_interval_s"]),
+        self.wakeupAfter(timedelta(seconds=self.settings.actors.sweep_interval_s),
                          payload=SweepDue())
 
     @handles(SweepDue)

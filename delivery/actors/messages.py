@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import codec
+from ..config import RuntimeFacts, Settings
 from ..domain.refusal import Refusal
 
 # -- envelope and replies --------------------------------------------------------------------
@@ -54,8 +55,10 @@ class Reply:
 class Boot:
     """Guardian: start the system's singletons with this configuration."""
 
-    settings: dict[str, Any]
-    """The merged configuration, with actors.db_path added."""
+    settings: Settings
+    """The node's configuration."""
+    facts: RuntimeFacts
+    """Where the database is, which start of the runtime this is."""
 
 
 @dataclass(frozen=True)
@@ -76,8 +79,10 @@ class Peers:
 class Start:
     """A singleton's first message: its configuration and its peers."""
 
-    settings: dict[str, Any]
-    """The merged configuration."""
+    settings: Settings
+    """The node's configuration."""
+    facts: RuntimeFacts
+    """Where the database is, which start of the runtime this is."""
     peers: Peers
     """Whom it talks to."""
     kind: str = ""
@@ -104,8 +109,10 @@ class Activate:
 
     key: str
     """The entity's id."""
-    settings: dict[str, Any]
-    """The merged configuration."""
+    settings: Settings
+    """The node's configuration."""
+    facts: RuntimeFacts
+    """Where the database is, which start of the runtime this is."""
     peers: Peers
     """Whom it talks to."""
 
@@ -389,12 +396,13 @@ class ActorStats:
     """Live entity actors by kind."""
 
 
-# Envelope, Peers, Start, Activate, Booted and Committed hold Thespian addresses, which only the
-# actor transport carries; everything else must survive the msgpack codec.
-TRANSPORT_ONLY = (Envelope, Batch, Peers, Start, Activate, Booted, Committed)
+# Envelope, Peers, Start, Activate, Booted and Committed hold Thespian addresses, and Boot, Start
+# and Activate the node's settings, which only the actor transport carries (pickled between
+# processes); everything else must survive the msgpack codec.
+TRANSPORT_ONLY = (Envelope, Batch, Peers, Boot, Start, Activate, Booted, Committed)
 
 codec.register(
-    Reply, Boot, Finished, Retired, Sweep, SweepDue, GatherTimeout, RestartGateway, CheckDeadlines,
+    Reply, Finished, Retired, Sweep, SweepDue, GatherTimeout, RestartGateway, CheckDeadlines,
     RetryRefund, SendDue, Nudge, ResumeRefund, Charge, ChargeApproved, ChargeDeclined, Refund, RefundApproved,
     PaymentUnavailable, ProviderCall, CallDone, CrashGateway, InjectFault, CrashEntity,
     GetFaults, GetPaymentStatus, WebhookResult,

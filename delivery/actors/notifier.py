@@ -22,7 +22,7 @@ class Notifier(JournalConsumer):
     KIND = "notifier"
 
     def started(self) -> int:
-        self.webhook = "webhook" in self.settings["notifications"]["channels"]
+        self.webhook = self.settings.notifications.webhook
         self.phones: dict[tuple[str, str], str] = {}
         self.model, self.directory = ReadModel(self.db), Directory(self.db)
         self.sent = 0

@@ -41,7 +41,7 @@ class OrderActor(EntityActor):
         self.journal = Journal(self.db)
         # On simpleSystemBase every actor shares this process's connection, and the projector
         # commits the group before it answers anyone: one fsync for a whole batch of commands.
-        self.grouped = self.settings["actors"]["base"] == "simpleSystemBase"
+        self.grouped = self.settings.actors.in_process
         self.state = order.replay(self.journal.load(self.key))
         self.paying: tuple[Envelope, Any, c.PayOrder] | None = None
         self.paying_since = 0.0
@@ -132,8 +132,7 @@ class OrderActor(EntityActor):
         self.send(self.peers.payment, Charge(self.key, self.state.total, cmd.method, cmd.card_token))
 
     def _charge_guard_s(self) -> float:
-        timeouts = self.settings["actors"]["reply_timeout_s"], \
-            2 * self.settings["payment"]["call_timeout_ms"] / 1000 + 1
+        timeouts = self.settings.actors.reply_timeout_s, 2 * self.settings.payment.call_timeout_s + 1
         return min(timeouts)
 
     @handles(ChargeApproved)

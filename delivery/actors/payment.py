@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from .. import clock
+from ..config import RuntimeFacts, Settings
 from ..payment.http import HttpProvider
 from ..payment.provider import Provider, ProviderError
 from ..payment.simulated import SimulatedProvider
@@ -24,11 +25,11 @@ from .messages import (
 )
 
 
-def make_provider(settings: dict[str, Any]) -> Provider:
-    p = settings["payment"]
-    if p["provider"] == "http":
-        return HttpProvider(p["provider_url"], p["call_timeout_ms"] / 1000)
-    return SimulatedProvider(settings["actors"]["db_path"])
+def make_provider(settings: Settings, facts: RuntimeFacts) -> Provider:
+    p = settings.payment
+    if p.provider == "http":
+        return HttpProvider(p.provider_url, p.call_timeout_s)
+    return SimulatedProvider(facts.db_path)
 
 
 class PaymentGatewayActor(ServiceActor):
@@ -43,10 +44,11 @@ class PaymentGatewayActor(ServiceActor):
     @handles(Start)
     def on_start(self, message: Start, sender: Any) -> None:
         self.settings, self.parent, self.supervisor = message.settings, str(sender), sender
+        self.facts = message.facts
         self.restarts = message.restarts
-        self.provider = make_provider(self.settings)
-        self.timeout_s = self.settings["payment"]["call_timeout_ms"] / 1000
-        self.runtime_id = self.settings["actors"]["runtime_id"]
+        self.provider = make_provider(self.settings, self.facts)
+        self.timeout_s = self.settings.payment.call_timeout_s
+        self.runtime_id = self.facts.runtime_id
         self.rng = random.Random()
 
     @handles(ProviderCall)

@@ -22,7 +22,7 @@ class Projector(JournalConsumer):
     def started(self) -> int:
         # The orders' connection in this process: its group commit is flushed here, before
         # anyone hears of the events (a no-op on bases where orders commit one by one).
-        self.journal_db = Database.shared(self.settings["actors"]["db_path"], durable=True)
+        self.journal_db = Database.shared(self.facts.db_path, durable=True)
         self.model = ReadModel(self.db)
         self.projected = 0
         return self.model.checkpoint()

@@ -53,8 +53,9 @@ class Registry(Gatherer):
     @handles(Start)
     def on_start(self, message: Start, sender: Any) -> None:
         self.entity, self.settings, self.peers = message.kind, message.settings, message.peers
+        self.facts = message.facts
         self.key, self.parent = message.kind, str(sender)
-        self.cap = message.settings["actors"][CAPS[self.entity]]
+        self.cap = getattr(message.settings.actors, CAPS[self.entity])
         self.entity_class = _entity_class(self.entity)
         self.key_field = KEY_FIELDS[self.entity]
 
@@ -110,7 +111,7 @@ class Registry(Gatherer):
             _, oldest = self.live.popitem(last=False)
             self._passivate(oldest)
         address = self.createActor(self.entity_class)
-        self.send(address, Activate(key, self.settings, self.peers))
+        self.send(address, Activate(key, self.settings, self.facts, self.peers))
         self.live[key] = address
         self.activations += 1
         return address

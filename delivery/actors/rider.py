@@ -47,7 +47,7 @@ class RiderActor(EntityActor):
             return
         m: c.PickUp = envelope.body
         command = c.PickUpOrder(m.order_id, self.key, self.location,
-                                self.settings["dispatch"]["radius_km"])
+                                self.settings.dispatch.radius_km)
         self.send(self.peers.orders, Envelope(envelope.corr, command, envelope.reply_to or sender))
 
     def describe(self) -> str:

@@ -22,7 +22,7 @@ class StoreActor(EntityActor):
     def activated(self) -> None:
         self.directory = Directory(self.db)
         # The inbox is derived from the journal (with its checkpoint): no fsync of its own.
-        self.inboxes = StoreInboxes(Database.shared(self.settings["actors"]["db_path"], durable=False))
+        self.inboxes = StoreInboxes(Database.shared(self.facts.db_path, durable=False))
         self.store = self.directory.store(self.key)
         self.received = 0
         if self.store is not None:

@@ -49,19 +49,19 @@ class PaymentSupervisor(Gatherer):
 
     @handles(Start)
     def on_start(self, message: Start, sender: Any) -> None:
-        self.settings, self.parent = message.settings, str(sender)
-        p = self.settings["payment"]
-        b, s = p["breaker"], p["supervisor"]
-        call_timeout_s = p["call_timeout_ms"] / 1000
+        self.settings, self.facts, self.parent = message.settings, message.facts, str(sender)
+        p = self.settings.payment
+        b, s = p.breaker, p.supervisor
+        call_timeout_s = p.call_timeout_s
         give_up_after = give_up_after_s(call_timeout_s)
         # A trial waits as long as any call: a trial whose word is late only through our own
         # queueing must not count as failed any sooner than the supervisor gives up on it.
-        self.breaker = CircuitBreaker(b["failure_threshold"], call_timeout_s, b["reset_timeout_s"],
-                                      b["max_reset_timeout_s"], time.monotonic,
+        self.breaker = CircuitBreaker(b.failure_threshold, call_timeout_s, b.reset_timeout_s,
+                                      b.max_reset_timeout_s, time.monotonic,
                                       max_trial_wait_s=give_up_after)
         self.calls = Calls(self.breaker, give_up_after, time.monotonic)
-        self.backoff = Backoff(s["min_backoff_s"], s["max_backoff_s"], s["random_factor"],
-                               s["stable_after_s"], time.monotonic)
+        self.backoff = Backoff(s.min_backoff_s, s.max_backoff_s, s.random_factor,
+                               s.stable_after_s, time.monotonic)
         self.watching = False
         self.faults: dict[str, dict[str, Any]] = {}
         self.rng = random.Random()
@@ -74,7 +74,7 @@ class PaymentSupervisor(Gatherer):
     # -- the gateway's life ----------------------------------------------------------------------
     def _start_gateway(self) -> None:
         self.gateway = self.createActor(PaymentGatewayActor)
-        self.send(self.gateway, Start(self.settings, None, restarts=self.gateway_restarts))
+        self.send(self.gateway, Start(self.settings, self.facts, None, restarts=self.gateway_restarts))
         self.backoff.started()
         self.restart_at = None
 

@@ -23,6 +23,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
+from ..config import RuntimeFacts, Settings
 from ..datadir import DataDirLock
 from ..persistence.db import database_path
 from . import loopback, offload
@@ -54,15 +55,14 @@ class ActorFailure(RuntimeError):
 class ActorRuntime:
     """The service's actor system: start, request/reply by correlation id, stop."""
 
-    def __init__(self, settings: dict[str, Any]) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.base = settings["actors"]["base"]
-        self.data_dir = Path(settings["server"]["data_dir"])
+        self.base = settings.actors.base
+        self.data_dir = Path(settings.server.data_dir)
         self.db_path = str(database_path(self.data_dir))
-        self.settings["actors"]["db_path"] = self.db_path
         self.runtime_id = uuid.uuid4().hex
-        self.settings["actors"]["runtime_id"] = self.runtime_id
-        self.reply_timeout = settings["actors"]["reply_timeout_s"]
+        self.facts = RuntimeFacts(self.db_path, self.runtime_id)
+        self.reply_timeout = settings.actors.reply_timeout_s
         self._requests: queue.Queue = queue.Queue()
         self._futures: dict[str, Future] = {}
         self._deadlines: list[tuple[float, str]] = []
@@ -156,9 +156,9 @@ class ActorRuntime:
         from .guardian import Guardian
 
         if self.base == "multiprocTCPBase":
-            loopback.bind_to(self.settings["actors"]["bind_address"])
+            loopback.bind_to(self.settings.actors.bind_address)
             self._clear_stale_admin()
-            asys = ActorSystem(self.base, {"Admin Port": self.settings["actors"]["admin_port"]},
+            asys = ActorSystem(self.base, {"Admin Port": self.settings.actors.admin_port},
                                logDefs=_LOG_DEFS, transientUnique=True)
         else:
             asys = ActorSystem(self.base, logDefs=_LOG_DEFS, transientUnique=True)
@@ -166,7 +166,7 @@ class ActorRuntime:
             offload.install(self.runtime_id, lambda to, msg: self._requests.put((_TELL, to, msg)))
         try:
             guardian = asys.createActor(Guardian)
-            reply = asys.ask(guardian, Envelope("boot", Boot(self.settings)), 30)
+            reply = asys.ask(guardian, Envelope("boot", Boot(self.settings, self.facts)), 30)
             if not isinstance(reply, Reply) or not isinstance(reply.result, Booted):
                 raise ActorSystemUnavailable(f"guardian did not boot: {reply!r}")
         except BaseException:
@@ -184,7 +184,7 @@ class ActorRuntime:
         # the thread waits on its queue; the multi-process bases wait inside listen instead.
         # On simpleSystemBase timers fire only inside tell/listen: a positive listen time makes
         # the due ones fire even when no request comes in.
-        idle_wait, listen_wait = (0.005, 0.001) if self.base == "simpleSystemBase" else (0.0, 0.002)
+        idle_wait, listen_wait = (0.005, 0.001) if self.settings.actors.in_process else (0.0, 0.002)
         while True:
             try:
                 first = self._requests.get(timeout=idle_wait) if idle_wait else \
@@ -283,8 +283,8 @@ class ActorRuntime:
             with contextlib.suppress(ValueError):
                 kill_session(int(pid_file.read_text().strip()), wait=5.0)
             pid_file.unlink(missing_ok=True)
-        port = self.settings["actors"]["admin_port"]
-        if port_in_use(self.settings["actors"]["bind_address"], port):
+        port = self.settings.actors.admin_port
+        if port_in_use(self.settings.actors.bind_address, port):
             raise ActorSystemUnavailable(
                 f"actors.admin_port {port} is in use by another process; stop it or choose another port")
 

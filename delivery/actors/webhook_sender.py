@@ -35,11 +35,11 @@ class WebhookSender(ServiceActor):
 
     @handles(Start)
     def on_start(self, message: Start, sender: Any) -> None:
-        self.parent, self.settings = str(sender), message.settings
-        self.url = self.settings["notifications"]["webhook_url"]
-        self.enabled = "webhook" in self.settings["notifications"]["channels"]
-        self.outbox = WebhookOutbox(Database.shared(self.settings["actors"]["db_path"]))
-        self.runtime_id = self.settings["actors"]["runtime_id"]
+        self.parent, self.settings, self.facts = str(sender), message.settings, message.facts
+        self.url = self.settings.notifications.webhook_url
+        self.enabled = self.settings.notifications.webhook
+        self.outbox = WebhookOutbox(Database.shared(self.facts.db_path))
+        self.runtime_id = self.facts.runtime_id
         self.in_flight: set[str] = set()
         self.ticking = False
         self.sent = self.failures = 0

@@ -15,6 +15,7 @@ import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 # Criticalities, most critical first: commands on orders already placed are refused last.
 ORDER_COMMAND, NEW_ORDER, REGISTRATION = "order_command", "new_order", "registration"
@@ -40,10 +41,11 @@ class LimitSettings:
     """Share of the limit each class may fill; a missing class may fill all of it."""
 
     @classmethod
-    def from_config(cls, a: dict) -> LimitSettings:
-        return cls(a["initial_limit"], a["min_limit"], a["max_limit"],
-                   a["queue_target_ms"] / 1000, a["interval_ms"] / 1000,
-                   {NEW_ORDER: a["new_order_share"], REGISTRATION: a["registration_share"]})
+    def from_config(cls, a: Any) -> LimitSettings:
+        """From the [admission] settings (config.AdmissionSettings)."""
+        return cls(a.initial_limit, a.min_limit, a.max_limit, a.queue_target_ms / 1000,
+                   a.interval_ms / 1000,
+                   {NEW_ORDER: a.new_order_share, REGISTRATION: a.registration_share})
 
 
 QueueSource = Callable[[], tuple[int, float]]

@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp import web
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from ..config import AdmissionSettings
 from ..domain.admission import (
     CLASSES,
     NEW_ORDER,
@@ -52,10 +53,10 @@ def _nothing_queued() -> tuple[int, float]:
 class AdmissionControl:
     """The limiter of one node, its advice to refused clients and its middleware."""
 
-    def __init__(self, config: dict[str, Any], clock: Callable[[], float] = time.monotonic,
+    def __init__(self, config: AdmissionSettings, clock: Callable[[], float] = time.monotonic,
                  rng: random.Random | None = None) -> None:
-        self.enabled = config["enabled"]
-        self.retry_after_s = config["retry_after_ms"] / 1000
+        self.enabled = config.enabled
+        self.retry_after_s = config.retry_after_ms / 1000
         self.limiter = AdaptiveLimit(LimitSettings.from_config(config), clock, _nothing_queued)
         self.rng = rng or random.Random()
 

@@ -6,11 +6,11 @@ import asyncio
 import logging
 import secrets
 from collections.abc import AsyncIterator
-from typing import Any
 
 from aiohttp import web
 
 from ..actors.system import ActorRuntime
+from ..config import Settings
 from ..persistence.db import Database
 from ..persistence.directory import Directory
 from ..persistence.readmodel import ReadModel
@@ -37,18 +37,18 @@ from .routes import add_routes
 log = logging.getLogger("delivery.http")
 
 
-def admin_token(settings: dict[str, Any], env: dict[str, str]) -> tuple[str, bool]:
+def admin_token(settings: Settings, env: dict[str, str]) -> tuple[str, bool]:
     """The admin token: config, else DELIVERY_ADMIN_TOKEN, else a new one (True: generated)."""
-    token = settings["admin"]["token"] or env.get("DELIVERY_ADMIN_TOKEN", "")
+    token = settings.admin.token or env.get("DELIVERY_ADMIN_TOKEN", "")
     if token:
         return token, False
     return secrets.token_urlsafe(24), True
 
 
-def create_app(settings: dict[str, Any], admin: str) -> web.Application:
+def create_app(settings: Settings, admin: str) -> web.Application:
     """The front door over an actor system started and stopped with the app."""
     metrics = Metrics()
-    admission = AdmissionControl(settings["admission"])
+    admission = AdmissionControl(settings.admission)
     metrics.registry.register(AdmissionCollector(admission))
     # Admission sits inside the problem middleware (its refusal is a problem document) and
     # outside every handler, so a refused command costs no body parsing, lookup or actor work.
@@ -73,7 +73,7 @@ async def _actor_system(app: web.Application) -> AsyncIterator[None]:
     app[RUNTIME], app[BRIDGE], app[DB] = runtime, Bridge(runtime), db
     app[ADMISSION].attach(runtime.queue_time.take)
     app[READS], app[DIRECTORY] = ReadModel(db), Directory(db)
-    app[SECRET] = load_secret(app[SETTINGS]["server"]["data_dir"])
+    app[SECRET] = load_secret(app[SETTINGS].server.data_dir)
     try:
         yield
     finally:

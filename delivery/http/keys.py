@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..actors.system import ActorRuntime
+from ..config import Settings
 from ..persistence.db import Database
 from ..persistence.directory import Directory
 from ..persistence.readmodel import ReadModel
@@ -12,7 +13,7 @@ from .admission import AdmissionControl
 from .bridge import Bridge
 from .metrics import Metrics
 
-SETTINGS = web.AppKey("settings", dict)
+SETTINGS = web.AppKey("settings", Settings)
 RUNTIME = web.AppKey("runtime", ActorRuntime)
 BRIDGE = web.AppKey("bridge", Bridge)
 DB = web.AppKey("db", Database)

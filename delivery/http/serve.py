@@ -48,22 +48,22 @@ def main(argv: list[str]) -> int:
     return asyncio.run(_serve(settings, token, args.demo_data))
 
 
-async def _serve(settings: dict, token: str, demo: bool) -> int:
+async def _serve(settings: config.Settings, token: str, demo: bool) -> int:
     app = create_app(settings, token)
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     try:
         await runner.setup()  # locks the data directory, starts the actor system (cleanup_ctx)
     except (DataDirInUse, ActorSystemUnavailable) as exc:
         return _refuse(str(exc))
-    server = settings["server"]
-    host = server["host"]
+    server = settings.server
+    host = server.host
     try:
         try:
-            port = await _listen(runner, host, server["port"])
+            port = await _listen(runner, host, server.port)
         except OSError as exc:  # the finally below stops the actors and frees the directory
-            return _refuse(f"cannot listen on {host}:{server['port']}: {_reason(exc)}")
+            return _refuse(f"cannot listen on {host}:{server.port}: {_reason(exc)}")
         print(f"delivery serving on http://{host}:{port} (actors: {app[RUNTIME].base}, "
-              f"data: {server['data_dir']}); Ctrl-C or SIGTERM stops it", flush=True)
+              f"data: {server.data_dir}); Ctrl-C or SIGTERM stops it", flush=True)
         if demo:
             from .demo_data import seed
 

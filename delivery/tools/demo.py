@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="delivery-demo-") as data_dir:
         settings = config.load(**{"server.data_dir": data_dir, "actors.base": args.base,
                                   "actors.admin_port": args.admin_port})
-        print(f"actor system: {settings['actors']['base']}, data: {data_dir}")
+        print(f"actor system: {settings.actors.base}, data: {data_dir}")
         with ActorRuntime(settings) as rt:
             c = OrderClient(rt)
             customer, _ = c.register_customer("Kim Minji", "010-1234-5678", HOME.location)

@@ -135,7 +135,7 @@ async def measure(orders: int, base: str, memory: bool, cold: bool) -> None:
                 sid = int(sid_file.read_text()) if sid_file.exists() else None
                 await asyncio.sleep(0.5)
                 idle = pss_kib(proc.pid, sid)
-                cap = config.load()["actors"]["max_live_orders"]
+                cap = config.load().actors.max_live_orders
                 async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as s:
                     for oid in placed[:cap]:
                         async with s.post(f"/orders/{oid}/payment",

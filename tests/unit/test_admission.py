@@ -146,7 +146,7 @@ def test_requests_are_classed_by_criticality_and_reads_are_never_counted(method,
 
 
 def test_the_advised_wait_is_jittered_and_longer_for_less_critical_commands():
-    control = AdmissionControl(config.load(env={})["admission"], rng=random.Random(7))
+    control = AdmissionControl(config.load(env={}).admission, rng=random.Random(7))
     for kind, scale in ((ORDER_COMMAND, 1), (NEW_ORDER, 2), (REGISTRATION, 4)):
         waits = {control.advice_s(kind) for _ in range(50)}
         assert len(waits) > 40  # spread out, not one instant for every refused client

@@ -7,16 +7,25 @@ from delivery import config
 
 def test_defaults_hold_every_key_of_the_operator_contract():
     c = config.load(env={})
-    assert c["server"] == {"host": "127.0.0.1", "port": 8080, "data_dir": "./data"}
-    assert c["actors"]["max_live_orders"] == 200
-    assert c["payment"]["call_timeout_ms"] == 610 and c["payment"]["provider"] == "simulated"
-    assert c["payment"]["breaker"] == {"failure_threshold": 5, "reset_timeout_s": 10.0,
-                                       "max_reset_timeout_s": 60.0}
-    assert c["payment"]["supervisor"] == {"min_backoff_s": 0.2, "max_backoff_s": 5.0,
-                                          "random_factor": 0.1, "stable_after_s": 10.0}
-    assert c["dispatch"]["radius_km"] == 3.0
-    assert c["notifications"] == {"channels": ["log"], "webhook_url": ""}
-    assert c["admin"]["token"] == ""
+    assert c.server == config.ServerSettings(host="127.0.0.1", port=8080, data_dir="./data")
+    assert c.actors.max_live_orders == 200 and c.actors.in_process
+    assert c.payment.call_timeout_ms == 610 and c.payment.provider == "simulated"
+    assert c.payment.call_timeout_s == 0.61
+    assert c.payment.breaker == config.BreakerSettings(
+        failure_threshold=5, reset_timeout_s=10.0, max_reset_timeout_s=60.0)
+    assert c.payment.supervisor == config.SupervisorSettings(
+        min_backoff_s=0.2, max_backoff_s=5.0, random_factor=0.1, stable_after_s=10.0)
+    assert c.dispatch.radius_km == 3.0
+    assert c.notifications == config.NotificationSettings(channels=("log",), webhook_url="")
+    assert c.admin.token == ""
+
+
+def test_settings_are_frozen_values():
+    c = config.load(env={})
+    with pytest.raises(AttributeError):
+        c.payment.call_timeout_ms = 1  # type: ignore[misc]
+    assert config.load(env={}) == c
+    assert not config.load(env={}, **{"actors.base": "multiprocTCPBase"}).actors.in_process
 
 
 def test_every_default_key_has_a_comment():
@@ -30,14 +39,14 @@ def test_an_overlay_file_overrides_and_environment_overrides_the_overlay(tmp_pat
     overlay.write_text("[payment]\ncall_timeout_ms = 100\n[payment.breaker]\nfailure_threshold = 2\n")
     c = config.load(overlay, env={"DELIVERY_PAYMENT_CALL_TIMEOUT_MS": "300",
                                   "DELIVERY_NOTIFICATIONS_CHANNELS": "log"})
-    assert c["payment"]["call_timeout_ms"] == 300
-    assert c["payment"]["breaker"]["failure_threshold"] == 2
-    assert c["notifications"]["channels"] == ["log"]
+    assert c.payment.call_timeout_ms == 300
+    assert c.payment.breaker.failure_threshold == 2
+    assert c.notifications.channels == ("log",)
 
 
 def test_nested_sections_have_environment_names():
     c = config.load(env={"DELIVERY_PAYMENT_BREAKER_RESET_TIMEOUT_S": "2.5"})
-    assert c["payment"]["breaker"]["reset_timeout_s"] == 2.5
+    assert c.payment.breaker.reset_timeout_s == 2.5
 
 
 @pytest.mark.parametrize("env,key", [
@@ -70,4 +79,4 @@ def test_unknown_keys_and_broken_files_are_errors(tmp_path):
 
 def test_overrides_from_the_command_line_win():
     c = config.load(env={"DELIVERY_SERVER_PORT": "9000"}, **{"server.port": 9100, "server.host": None})
-    assert c["server"]["port"] == 9100 and c["server"]["host"] == "127.0.0.1"
+    assert c.server.port == 9100 and c.server.host == "127.0.0.1"

@@ -21,7 +21,7 @@ def _grace(request: web.Request) -> float:
     still pending was not re-driven."""
     raw = request.query.get("grace_s")
     if raw is None:
-        return 2 * request.app[SETTINGS]["actors"]["sweep_interval_s"]
+        return 2 * request.app[SETTINGS].actors.sweep_interval_s
     try:
         grace = float(raw)
     except ValueError:
@@ -34,7 +34,7 @@ def _grace(request: web.Request) -> float:
 async def admin_audit(request: web.Request) -> web.Response:
     auth.admin(request)
     grace = _grace(request)
-    data_dir = request.app[SETTINGS]["server"]["data_dir"]
+    data_dir = request.app[SETTINGS].server.data_dir
     # Own connections in a worker thread: reading the whole journal must not stall the loop.
     result = await asyncio.get_running_loop().run_in_executor(None, audit_data_dir, data_dir, grace)
     return respond(request, {**result.as_dict(), "grace_s": grace, "summary": summary(result)})

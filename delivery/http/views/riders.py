@@ -23,7 +23,7 @@ async def available(request: web.Request) -> web.Response:
     _, location = request.app[DIRECTORY].rider_location(rider_id)
     if location is None:
         raise Problem("conflict", "report your location first (PUT /riders/me/location)")
-    radius = request.app[SETTINGS]["dispatch"]["radius_km"]
+    radius = request.app[SETTINGS].dispatch.radius_km
     stores = {}
     deliveries = []
     for distance, view in request.app[READS].available_deliveries(location, radius):
