@@ -1,10 +1,15 @@
-"""Who is calling: bearer tokens of customers, stores and riders, and the admin token."""
+"""Who is calling: bearer tokens of customers, stores and riders, and the admin token.
+
+The router applies each route's `auth` (routes.Route) before its view runs: `guard` checks the
+caller and keeps who it is for the view (`caller`), so no view can forget to check.
+"""
 
 from __future__ import annotations
 
 import hmac
 import ipaddress
-from typing import NoReturn
+from collections.abc import Awaitable, Callable
+from typing import Any, NoReturn
 
 from aiohttp import web
 
@@ -52,6 +57,15 @@ def refuse(request: web.Request, token: str, wanted: str) -> NoReturn:
     raise Problem("wrong_role", f"this endpoint needs the {wanted} role; the token sent has role {role}")
 
 
+def anyone(request: web.Request) -> tuple[str, str]:
+    """(kind, id) of the customer, store or rider whose token the request carries."""
+    token = bearer(request)
+    who = request.app[DIRECTORY].identify_any(token)
+    if who is None:
+        refuse(request, token, "customer, store or rider")
+    return who
+
+
 def customer(request: web.Request) -> str:
     return principal(request, "customers")
 
@@ -90,3 +104,35 @@ def loopback_only(request: web.Request) -> None:
     except ValueError:
         pass
     raise Problem("forbidden", "metrics are served to loopback clients only")
+
+
+PRINCIPAL = web.RequestKey("principal", object)
+"""Where the router keeps the caller of a request (see `caller`)."""
+
+CHECKS: dict[str, Callable[[web.Request], Any]] = {
+    "customer": customer, "store": own_store, "rider": rider, "any": anyone, "admin": admin,
+    "loopback": loopback_only,
+}
+"""Route.auth -> the check the router runs before the view ("none": no check)."""
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def guard(kind: str, handler: Handler) -> Handler:
+    """`handler` behind the check of `kind`; the caller it finds is kept for the view."""
+    if kind == "none":
+        return handler
+    check = CHECKS[kind]
+
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        request[PRINCIPAL] = check(request)
+        return await handler(request)
+
+    guarded.__name__ = getattr(handler, "__name__", "guarded")
+    return guarded
+
+
+def caller(request: web.Request) -> Any:
+    """Who the router found calling: a customer's, store's or rider's id; (kind, id) for routes
+    open to any of them."""
+    return request[PRINCIPAL]

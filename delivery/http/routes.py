@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import openapi
+from . import auth, openapi
 from .keys import OPENAPI
 from .views import audit, ops, orders, registration, riders, store_owner
 
@@ -28,7 +28,8 @@ class Route:
     path: str
     handler: Handler
     summary: str
-    auth: str = "none"                     # none, customer, store, rider, any, admin, loopback
+    auth: str = "none"                     # none, customer, store (its own), rider, any, admin,
+                                           # loopback: checked by the router (auth.guard)
     status: int = 200
     request: str | None = None             # schema name of the body
     response: str | None = None            # schema name of the answer
@@ -142,6 +143,7 @@ def document() -> dict[str, Any]:
 
 
 def add_routes(app: web.Application) -> None:
+    """Every route, behind the check of its `auth` (applied here, not in the views)."""
     for route in ROUTES:
-        app.router.add_route(route.method, route.path, route.handler)
+        app.router.add_route(route.method, route.path, auth.guard(route.auth, route.handler))
     app[OPENAPI] = document()

@@ -13,13 +13,13 @@ from ..wire import read_body, respond
 
 
 async def move(request: web.Request) -> web.Response:
-    rider_id = auth.rider(request)
+    rider_id = auth.caller(request)
     location = (await read_body(request)).location()
     return respond(request, await request.app[BRIDGE].command("riders", MoveRider(rider_id, location)))
 
 
 async def available(request: web.Request) -> web.Response:
-    rider_id = auth.rider(request)
+    rider_id = auth.caller(request)
     _, location = request.app[DIRECTORY].rider_location(rider_id)
     if location is None:
         raise Problem("conflict", "report your location first (PUT /riders/me/location)")
@@ -39,6 +39,6 @@ async def available(request: web.Request) -> web.Response:
 
 
 async def pick(request: web.Request) -> web.Response:
-    rider_id = auth.rider(request)
+    rider_id = auth.caller(request)
     command = PickUp(rider_id, request.match_info["order_id"])
     return respond(request, await request.app[BRIDGE].command("riders", command))
