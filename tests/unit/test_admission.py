@@ -14,16 +14,11 @@ from delivery.domain.admission import (
     LimitSettings,
 )
 from delivery.http.admission import AdmissionControl, criticality
+from tests.unit.fakes import FakeClock
 
 SHARES = {NEW_ORDER: 0.8, REGISTRATION: 0.5}
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def __call__(self) -> float:
-        return self.t
 
 
 class FakeQueue:
@@ -47,7 +42,7 @@ def fill(lim: AdaptiveLimit, n: int, kind: str = ORDER_COMMAND) -> int:
 
 
 def next_interval(lim, clock, queue, count: int, wait_ms: float) -> None:
-    clock.t += 0.1
+    clock.now += 0.1
     queue.count, queue.wait_s = count, wait_ms / 1000
     lim.admit(ORDER_COMMAND)  # the limit is reconsidered when a command arrives
     lim.release()
@@ -116,7 +111,7 @@ def test_after_a_refused_order_command_new_orders_yield_their_slots_for_an_inter
         lim.release()
     assert not lim.admit(NEW_ORDER) and not lim.admit(REGISTRATION)  # room, but yielding
     assert lim.admit(ORDER_COMMAND)
-    clock.t += 0.2
+    clock.now += 0.2
     assert lim.admit(NEW_ORDER)
 
 

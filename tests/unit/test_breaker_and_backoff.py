@@ -6,17 +6,7 @@ import pytest
 
 from delivery.domain.backoff import Backoff
 from delivery.domain.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker, Permit, Refused
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from tests.unit.fakes import FakeClock
 
 
 @pytest.fixture

@@ -9,17 +9,12 @@ from hypothesis import strategies as st
 
 from delivery.domain.breaker import CLOSED, CircuitBreaker, Permit, Refused
 from delivery.domain.calls import Call, Calls, give_up_after_s
+from tests.unit.fakes import FakeClock
 
 CALL_TIMEOUT_S, RESET_S, MAX_RESET_S = 0.2, 1.0, 8.0
 WAIT_S = give_up_after_s(CALL_TIMEOUT_S)
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class RecordingBreaker(CircuitBreaker):
@@ -57,7 +52,7 @@ class World:
     """The supervisor's bookkeeping over a breaker, with requesters counting their answers."""
 
     def __init__(self) -> None:
-        self.clock = FakeClock()
+        self.clock = FakeClock(0.0)
         self.breaker = RecordingBreaker(self.clock)
         self.calls = Calls(self.breaker, WAIT_S, self.clock)
         self.started: list[int] = []

@@ -5,19 +5,11 @@ import pytest
 
 from delivery.domain.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker, Refused
 from delivery.domain.calls import MAX_GIVEN_UP, Call, Calls, give_up_after_s
+from tests.unit.fakes import FakeClock
 
 CALL_TIMEOUT_S = 0.61
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture
