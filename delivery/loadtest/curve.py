@@ -14,7 +14,8 @@ from .stats import fmt_ms
 W, H, PAD = 760, 260, 48
 # Short headings: the table must fit a terminal of 100 columns.
 COLUMNS = ("offered/s", "x cap", "goodput/s", "refused/s", "errors", "timeouts", "p99 ms",
-           "refusal p99", "refusal max", "lifecycle p99", "abandoned")
+           "refusal p99", "refusal max", "max ms", "lifecycle p99", "abandoned", "circuit opened",
+           "full after s")
 
 
 def row(step: dict[str, Any]) -> list[str]:
@@ -23,7 +24,13 @@ def row(step: dict[str, Any]) -> list[str]:
             f"{step['goodput_per_s']:g}", f"{step['refusals_per_s']:g}", str(step["errors"]),
             str(step["bridge_timeouts"]), fmt_ms(step["latency_ms"].get("p99")),
             fmt_ms(step["refusal_ms"].get("p99")), fmt_ms(step["refusal_ms"].get("max")),
-            fmt_ms(step["lifecycle_ms"].get("p99")), str(step["lifecycles"].get("abandoned", 0))]
+            fmt_ms(step["latency_ms"].get("max")), fmt_ms(step["lifecycle_ms"].get("p99")),
+            str(step["lifecycles"].get("abandoned", 0)), _maybe(step.get("circuit_openings")),
+            _maybe(step.get("full_goodput_after_s"))]
+
+
+def _maybe(value: Any) -> str:
+    return "-" if value is None else str(value)
 
 
 def table(report: dict[str, Any]) -> Table:

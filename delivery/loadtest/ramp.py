@@ -36,8 +36,9 @@ def parse_list(text: str, name: str) -> list[float]:
 class Stage:
     """What every step shares: the HTTP session, the people and their behaviour."""
 
-    def __init__(self, session: aiohttp.ClientSession, cast: dict, args: argparse.Namespace) -> None:
-        self.session, self.cast, self.args = session, cast, args
+    def __init__(self, session: aiohttp.ClientSession, cast: dict, args: argparse.Namespace,
+                 admin_token: str = "") -> None:
+        self.session, self.cast, self.args, self.admin_token = session, cast, args, admin_token
         self.mix = Mix(cancel=args.cancel, reject=args.reject, poll=args.poll, sse=args.sse,
                        overload_tries=args.overload_tries)
         self.rng = random.Random(args.seed)
@@ -62,8 +63,26 @@ class Stage:
         await asyncio.gather(*[customer() for _ in range(PROBE_CLIENTS)])
         return rec.outcomes["completed"] / (time.perf_counter() - client.started)
 
+    async def circuit_openings(self) -> int | None:
+        """How many times the payment circuit has opened so far (None without the admin token)."""
+        if not self.admin_token:
+            return None
+        async with self.session.get("/admin/api/payment", headers={
+                "Authorization": f"Bearer {self.admin_token}"}) as r:
+            if r.status != 200:
+                return None
+            return sum(t["to"] == "open" for t in (await r.json())["transitions"])
+
     async def open_step(self, rate: float, seconds: float) -> dict[str, Any]:
         """New orders at `rate` for `seconds`; those under way may finish within --drain."""
+        opened_before = await self.circuit_openings()
+        step = await self._open_step(rate, seconds)
+        opened_after = await self.circuit_openings()
+        step["circuit_openings"] = (None if opened_before is None or opened_after is None
+                                    else opened_after - opened_before)
+        return step
+
+    async def _open_step(self, rate: float, seconds: float) -> dict[str, Any]:
         rec = Recorder()
         client = Client(self.session, rec, time.perf_counter(), self.mix.overload_tries)
         tasks: set[asyncio.Task] = set()
@@ -102,10 +121,20 @@ def step_figures(rec: Recorder, rate: float, seconds: float, elapsed: float,
         "bridge_timeouts": timeouts, "errors_by": report["errors_by"],
         "latency_ms": report["latency_ms"], "refusal_ms": report["refusal_ms"],
         "lifecycle_ms": summary(rec.lifecycle),
+        "full_goodput_after_s": full_goodput_after(rec, rate),
     }
 
 
-async def ramp(args: argparse.Namespace, url: str) -> dict[str, Any]:
+def full_goodput_after(rec: Recorder, rate: float, share: float = 0.8) -> int | None:
+    """The first second of the step in which completions reached `share` of the offered rate:
+    after an overload, how long until the node serves a normal load fully again."""
+    for second in sorted(rec.seconds):
+        if rec.seconds[second]["completed"] >= share * rate:
+            return second
+    return None
+
+
+async def ramp(args: argparse.Namespace, url: str, admin_token: str = "") -> dict[str, Any]:
     """Every step of the ramp against the service at `url`; the JSON report."""
     timeout = aiohttp.ClientTimeout(total=60)
     async with aiohttp.ClientSession(url, connector=aiohttp.TCPConnector(limit=0),
@@ -113,7 +142,7 @@ async def ramp(args: argparse.Namespace, url: str) -> dict[str, Any]:
         setup = Client(session, Recorder(), time.perf_counter())
         cast = await register(setup, args.stores, args.customers, args.riders,
                               random.Random(args.seed))
-        stage = Stage(session, cast, args)
+        stage = Stage(session, cast, args, admin_token)
         capacity, source = args.capacity, "given"
         if args.rates:
             rates = parse_list(args.rates, "--rates")

@@ -304,7 +304,7 @@ async def _ramp(args: argparse.Namespace, url: str, admin_token: str) -> dict[st
     console = Console(stderr=True)
     args.on_step = lambda step: console.print(" | ".join(
         f"{c} {v}" for c, v in zip(curve.COLUMNS, curve.row(step), strict=True)))
-    return await ramp.ramp(args, url)
+    return await ramp.ramp(args, url, admin_token)
 
 
 def _ramp_main(args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ import re
 import pytest
 
 from delivery.loadtest import curve
-from delivery.loadtest.ramp import parse_list, step_figures
+from delivery.loadtest.ramp import full_goodput_after, parse_list, step_figures
 from delivery.loadtest.stats import Recorder
 
 
@@ -61,3 +61,12 @@ def test_a_bad_list_of_rates_stops_the_ramp_naming_the_flag():
         parse_list("80,fast", "--rates")
     with pytest.raises(SystemExit, match="--steps"):
         parse_list("1,0", "--steps")
+
+
+def test_full_goodput_is_reached_at_the_first_second_that_completes_most_of_the_offered_load():
+    rec = Recorder()
+    for second, completed in ((0, 2), (1, 5), (2, 9), (3, 10)):
+        for _ in range(completed):
+            rec.finished("completed", 0.5, second + 0.5)
+    assert full_goodput_after(rec, rate=10.0) == 2   # 9 >= 0.8 x 10
+    assert full_goodput_after(rec, rate=20.0) is None
