@@ -12,19 +12,20 @@ import time
 from pathlib import Path
 
 from ..actors.system import PID_FILE, kill_session
-from ..tools.localhost import ROOT, free_port, wait_up
+from ..tools.localhost import ROOT, restartable_port, wait_up
 
 ADMIN_TOKEN = "loadtest-admin"
+SERVICE_LOG = "loadtest-service.log"
 
 
 class SpawnedService:
     """`run.py serve` on free loopback ports, in its own session so a kill reaches all of it."""
 
     def __init__(self, data_dir: Path, config: str | None = None, base: str | None = None) -> None:
-        self.data_dir, self.port, self.token = Path(data_dir), free_port(), ADMIN_TOKEN
+        self.data_dir, self.port, self.token = Path(data_dir), restartable_port(), ADMIN_TOKEN
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "DELIVERY_ADMIN_TOKEN": self.token,
-                    "DELIVERY_ACTORS_ADMIN_PORT": str(free_port())}
+                    "DELIVERY_ACTORS_ADMIN_PORT": str(restartable_port())}
         if base:
             self.env["DELIVERY_ACTORS_BASE"] = base
         self.cmd = [sys.executable, "run.py", "serve", "--port", str(self.port), "--data-dir",
@@ -34,8 +35,10 @@ class SpawnedService:
     async def start(self, timeout: float = 60.0) -> float:
         """Start it and wait until it is ready; returns the seconds that took."""
         started = time.monotonic()
-        self.proc = subprocess.Popen(self.cmd, cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, start_new_session=True)
+        # What the service prints goes to a log beside its data: a start that fails says why.
+        with open(self.data_dir / SERVICE_LOG, "ab") as log:
+            self.proc = subprocess.Popen(self.cmd, cwd=ROOT, env=self.env, stdout=log,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
         await wait_up(f"{self.url}/ready", timeout, self.proc)
         return time.monotonic() - started
 

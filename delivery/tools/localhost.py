@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import socket
 import time
 from pathlib import Path
@@ -17,6 +18,31 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def restartable_port(rng: random.Random | None = None) -> int:
+    """A free loopback port below the ephemeral range, for a service that is killed and started
+    again on the same port: while it is down, no client socket can be given that port as its own
+    (a client connecting to a port nobody listens on may even connect to itself)."""
+    rng = rng or random.Random()
+    low, _ = _ephemeral_range()
+    for _ in range(200):
+        port = rng.randrange(20000, min(low, 32768))
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port below the ephemeral range")
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
 
 
 async def wait_up(url: str, timeout: float = 30.0, proc=None) -> None:
