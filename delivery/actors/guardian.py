@@ -26,6 +26,7 @@ from .messages import (
 )
 from .notifier import Notifier
 from .projector import Projector
+from .reconciler import PaymentReconciler
 from .registry import Registry
 from .supervisor import PaymentSupervisor
 from .webhook_sender import WebhookSender
@@ -42,10 +43,11 @@ class Guardian(Gatherer):
         self.parent = "external"
         make = self.createActor
         self.peers = Peers(self.myAddress, make(Registry), make(Registry), make(Registry),
-                           make(PaymentSupervisor), make(Projector), make(Notifier), make(WebhookSender))
+                           make(PaymentSupervisor), make(Projector), make(Notifier),
+                           make(WebhookSender), make(PaymentReconciler))
         # The projector first: the notifier reads the states it writes.
         for address, kind in ((self.peers.projector, ""), (self.peers.notifier, ""),
-                              (self.peers.webhook_sender, ""),
+                              (self.peers.webhook_sender, ""), (self.peers.reconciler, ""),
                               (self.peers.payment, ""), (self.peers.orders, "order"),
                               (self.peers.stores, "store"), (self.peers.riders, "rider")):
             self.send(address, Start(self.settings, self.facts, self.peers, kind))
@@ -68,6 +70,7 @@ class Guardian(Gatherer):
         self.send(self.peers.projector, Nudge(0))
         self.send(self.peers.notifier, Nudge(0))
         self.send(self.peers.webhook_sender, Nudge(0))
+        self.send(self.peers.reconciler, Nudge(0))
         # A store whose nudge was lost (its actor passivated, the service killed after the
         # projector moved on) catches up here.
         for store_id in self.inboxes.stores_behind():
@@ -87,7 +90,8 @@ class Guardian(Gatherer):
 
     def children(self) -> list[Any]:
         p = self.peers
-        return [p.projector, p.notifier, p.webhook_sender, p.payment, p.orders, p.stores, p.riders]
+        return [p.projector, p.notifier, p.webhook_sender, p.reconciler, p.payment, p.orders,
+                p.stores, p.riders]
 
     @handles(ChildActorExited)
     def on_child_exited(self, message: Any, sender: Any) -> None:

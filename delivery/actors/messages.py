@@ -8,6 +8,7 @@ from typing import Any
 from .. import codec
 from ..config import RuntimeFacts, Settings
 from ..domain.refusal import Refusal
+from ..payment.provider import Booking
 
 # -- envelope and replies --------------------------------------------------------------------
 
@@ -73,6 +74,7 @@ class Peers:
     projector: Any
     notifier: Any
     webhook_sender: Any
+    reconciler: Any
 
 
 @dataclass(frozen=True)
@@ -354,6 +356,14 @@ class WebhookResult:
     """Why it failed; empty when the receiver took it."""
 
 
+@dataclass(frozen=True)
+class Bookings:
+    """The provider's listing of charges after a position (None: the provider has none)."""
+
+    charges: tuple[Booking, ...] | None
+    """Oldest first."""
+
+
 # -- introspection --------------------------------------------------------------------------------
 
 
@@ -405,6 +415,6 @@ codec.register(
     Reply, Finished, Retired, Sweep, SweepDue, GatherTimeout, RestartGateway, CheckDeadlines,
     RetryRefund, SendDue, Nudge, ResumeRefund, Charge, ChargeApproved, ChargeDeclined, Refund, RefundApproved,
     PaymentUnavailable, ProviderCall, CallDone, CrashGateway, InjectFault, CrashEntity,
-    GetFaults, GetPaymentStatus, WebhookResult,
+    GetFaults, GetPaymentStatus, WebhookResult, Bookings, Booking,
     GetStats, ActorInfo, ActorStats,
 )

@@ -27,6 +27,9 @@ class HttpProvider:
     def refund(self, order_id: str, amount: int, at: str) -> Outcome:
         return self._post("/refunds", f"refund:{order_id}", {"order_id": order_id, "amount": amount})
 
+    def charges_since(self, position: int, limit: int) -> None:
+        return None  # the http contract has no listing of charges: no reconciliation
+
     def _post(self, path: str, key: str, body: dict) -> Outcome:
         try:
             status, payload = post_json(self.url + path, dumps(body), {"Idempotency-Key": key},

@@ -18,6 +18,20 @@ class Outcome:
     """Why not, when not approved."""
 
 
+@dataclass(frozen=True)
+class Booking:
+    """A charge in the provider's books, as its listing of charges shows it."""
+
+    position: int
+    """Where it stands in the provider's listing (a cursor: later charges have higher ones)."""
+    order_id: str
+    """The order charged (the idempotency key)."""
+    reference: str
+    """The provider's id of the charge."""
+    amount: int
+    """Won."""
+
+
 class ProviderError(Exception):
     """The provider failed to answer (overloaded, down, timed out)."""
 
@@ -28,3 +42,8 @@ class Provider(Protocol):
     def charge(self, order_id: str, amount: int, card_token: str, at: str) -> Outcome: ...
 
     def refund(self, order_id: str, amount: int, at: str) -> Outcome: ...
+
+    def charges_since(self, position: int, limit: int) -> list[Booking] | None:
+        """Charges booked after `position`, oldest first (for reconciliation); None when the
+        provider offers no such listing."""
+        ...

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..persistence.db import Database
 from ..persistence.ledger import CHARGE, REFUND, ProviderLedger
-from .provider import Outcome
+from .provider import Booking, Outcome
 
 DECLINED_TOKEN = "tok_declined"
 
@@ -46,6 +46,9 @@ class SimulatedProvider:
             return Outcome(True, known)
         with self._write:
             return Outcome(True, self.books.book(order_id, REFUND, amount, at))
+
+    def charges_since(self, position: int, limit: int) -> list[Booking]:
+        return [Booking(*row) for row in self.books.charges_since(position, limit)]
 
     def ledger(self, order_id: str) -> dict[str, int]:
         """How many charges and refunds the provider booked for an order."""

@@ -18,6 +18,9 @@ PROJECTOR = "projector"
 """The read model's projector."""
 NOTIFIER = "notifier"
 """The customer's and owner's notices."""
+PAYMENTS = "provider_charges"
+"""How far the provider's listing of charges has been reconciled with the orders (a position in
+the provider's listing, not in the journal)."""
 STORE_INBOX_PREFIX = "store:"
 """Prefix of each store inbox's checkpoint; the store id follows."""
 

@@ -57,6 +57,12 @@ class ProviderLedger:
                          (order_id, kind, reference, amount, at))
         return reference
 
+    def charges_since(self, rowid: int, limit: int) -> list[tuple[int, str, str, int]]:
+        """(rowid, order id, reference, amount) of charges booked after `rowid`, oldest first."""
+        return self.db.execute("SELECT rowid, order_id, reference, amount FROM provider_ledger"
+                               " WHERE kind = ? AND rowid > ? ORDER BY rowid LIMIT ?",
+                               (CHARGE, rowid, limit)).fetchall()
+
     def counts(self, order_id: str) -> dict[str, int]:
         """How many charges and refunds were booked for an order."""
         rows = self.db.execute("SELECT kind, COUNT(*) FROM provider_ledger WHERE order_id = ?"
