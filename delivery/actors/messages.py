@@ -172,6 +172,11 @@ class RetryRefund:
 
 
 @dataclass(frozen=True)
+class RetryCatchUp:
+    """Journal consumer's timer: the disk refused our last write; read the journal again."""
+
+
+@dataclass(frozen=True)
 class SendDue:
     """Webhook sender's timer: send the messages whose retry has fallen due."""
 
@@ -193,6 +198,8 @@ class Committed:
     """Correlation id of the request to answer; empty: nobody waits."""
     reply_to: Any = None
     """Requester's address."""
+    group: int = 0
+    """The journal's group commit that holds the events (0: committed already, not grouped)."""
 
 
 @dataclass(frozen=True)
