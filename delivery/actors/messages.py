@@ -410,7 +410,7 @@ TRANSPORT_ONLY = (Envelope, Batch, Peers, Boot, Start, Activate, Booted, Committ
 
 codec.register(
     Reply, Finished, Retired, Sweep, SweepDue, GatherTimeout, RestartGateway, CheckDeadlines,
-    RetryRefund, SendDue, Nudge, ResumeRefund, Charge, ChargeApproved, ChargeDeclined, Refund, RefundApproved,
+    RetryRefund, RetryCatchUp, SendDue, Nudge, ResumeRefund, Charge, ChargeApproved, ChargeDeclined, Refund, RefundApproved,
     PaymentUnavailable, ProviderCall, CallDone, CrashGateway, InjectFault, CrashEntity,
     GetFaults, GetPaymentStatus, WebhookResult,
     GetStats, ActorInfo, ActorStats,
