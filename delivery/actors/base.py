@@ -13,6 +13,7 @@ from thespian.actors import Actor, ActorExitRequest, ChildActorExited, WakeupMes
 
 from .. import clock
 from ..domain.refusal import Refusal
+from ..persistence.faults import StorageFault
 from .messages import (
     ActorInfo,
     ActorStats,
@@ -129,6 +130,12 @@ class ServiceActor(Actor):
     def on_get_stats(self, message: GetStats | Envelope, sender: Any) -> None:
         request = _body(message)
         self.answer(message, sender, ActorStats(request.gather_id, (self.info(),)))
+
+
+def storage_refusal(fault: StorageFault) -> Refusal:
+    """The answer to a command whose write the disk did not take (503 storage_unavailable)."""
+    return Refusal("storage_unavailable", f"the command was not saved: {fault.reason}; "
+                   f"send it again in {fault.retry_after_s:g} s", None, fault.retry_after_s)
 
 
 def _body(message: Any) -> Any:

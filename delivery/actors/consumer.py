@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from ..persistence.db import Database
+from ..persistence.faults import StorageFault
 from ..persistence.journal import Journal, Record
-from .base import ServiceActor, handles
-from .messages import Nudge, Start
+from .base import ServiceActor, handles, log
+from .messages import Nudge, RetryCatchUp, Start
 
 BATCH = 500
+RETRY_MIN_S, RETRY_MAX_S = 0.1, 2.0  # backoff of a write the disk refused
 
 
 class JournalConsumer(ServiceActor):
@@ -38,12 +41,34 @@ class JournalConsumer(ServiceActor):
     def on_nudge(self, message: Nudge, sender: Any) -> None:
         self.catch_up()
 
+    @handles(RetryCatchUp)
+    def on_retry(self, message: RetryCatchUp, sender: Any) -> None:
+        self.retry_due = False
+        self.catch_up()
+
     def catch_up(self) -> None:
-        """Consume until the journal's end, or until `consume` cannot go further for now."""
-        while records := self.journal.read_since(self.position, BATCH):
-            done = self.consume(records)
-            if done < len(records):
-                return
+        """Consume until the journal's end, or until `consume` cannot go further for now.
+
+        A write the disk refuses is tried again on a timer (backing off) until it succeeds:
+        derived data must follow every event the journal holds, whenever space returns.
+        """
+        try:
+            while records := self.journal.read_since(self.position, BATCH):
+                done = self.consume(records)
+                if done < len(records):
+                    break
+        except StorageFault as fault:
+            self._retry_later(fault)
+            return
+        self.retry_delay_s = RETRY_MIN_S
+
+    def _retry_later(self, fault: StorageFault) -> None:
+        if getattr(self, "retry_due", False):
+            return
+        delay = getattr(self, "retry_delay_s", RETRY_MIN_S)
+        log.warning("%s: %s; trying again in %.1f s", self.KIND, fault.reason, delay)
+        self.retry_due, self.retry_delay_s = True, min(RETRY_MAX_S, delay * 2)
+        self.wakeupAfter(timedelta(seconds=delay), payload=RetryCatchUp())
 
     def consume(self, records: Sequence[Record]) -> int:
         """Process records in order, move `position`; returns how many were processed."""

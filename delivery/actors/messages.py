@@ -174,6 +174,11 @@ class RetryRefund:
 
 
 @dataclass(frozen=True)
+class RetryCatchUp:
+    """Journal consumer's timer: the disk refused our last write; read the journal again."""
+
+
+@dataclass(frozen=True)
 class SendDue:
     """Webhook sender's timer: send the messages whose retry has fallen due."""
 
@@ -195,6 +200,8 @@ class Committed:
     """Correlation id of the request to answer; empty: nobody waits."""
     reply_to: Any = None
     """Requester's address."""
+    group: int = 0
+    """The journal's group commit that holds the events (0: committed already, not grouped)."""
 
 
 @dataclass(frozen=True)
@@ -413,7 +420,7 @@ TRANSPORT_ONLY = (Envelope, Batch, Peers, Boot, Start, Activate, Booted, Committ
 
 codec.register(
     Reply, Finished, Retired, Sweep, SweepDue, GatherTimeout, RestartGateway, CheckDeadlines,
-    RetryRefund, SendDue, Nudge, ResumeRefund, Charge, ChargeApproved, ChargeDeclined, Refund, RefundApproved,
+    RetryRefund, RetryCatchUp, SendDue, Nudge, ResumeRefund, Charge, ChargeApproved, ChargeDeclined, Refund, RefundApproved,
     PaymentUnavailable, ProviderCall, CallDone, CrashGateway, InjectFault, CrashEntity,
     GetFaults, GetPaymentStatus, WebhookResult, Bookings, Booking,
     GetStats, ActorInfo, ActorStats,

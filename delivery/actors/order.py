@@ -12,9 +12,11 @@ from .. import clock
 from ..domain import commands as c
 from ..domain import order
 from ..domain.refusal import Refusal
+from ..persistence.db import COMMITTED, OPEN
 from ..persistence.directory import Directory
+from ..persistence.faults import StorageFault
 from ..persistence.journal import ConcurrencyConflict, Journal
-from .base import handles
+from .base import handles, storage_refusal
 from .entity import EntityActor
 from .messages import (
     Charge,
@@ -46,6 +48,7 @@ class OrderActor(EntityActor):
         self.paying: tuple[Envelope, Any, c.PayOrder] | None = None
         self.paying_since = 0.0
         self.refunding = False
+        self.unsaved_group = 0  # the group commit holding our last events, until it ends
         self._after_change()
 
     # -- commands -----------------------------------------------------------------------------
@@ -81,6 +84,9 @@ class OrderActor(EntityActor):
             try:
                 seq = self.journal.append(decision, parties.customer_id, parties.store_id,
                                           self.grouped)
+            except StorageFault as fault:
+                self._storage_failed(fault, envelope, sender)
+                return
             except ConcurrencyConflict:
                 # An older incarnation of this order wrote first: catch up and decide again.
                 self.state = order.replay(self.journal.load(self.key))
@@ -89,6 +95,7 @@ class OrderActor(EntityActor):
                 continue
             for event in decision:
                 self.state = order.evolve(self.state, event)
+            self.unsaved_group = self.db.group_gen if self.grouped else 0
             self._published(seq, envelope, sender)
             self._after_change()
             return
@@ -96,11 +103,40 @@ class OrderActor(EntityActor):
             self.reply(envelope, sender, refusal=Refusal("conflict", "order is busy, retry"))
 
     def _published(self, seq: int, envelope: Envelope | None, sender: Any) -> None:
+        group = self.unsaved_group
         if envelope and envelope.corr:
             self.send(self.peers.projector, Committed(self.key, seq, order.view(self.state),
-                                                      envelope.corr, envelope.reply_to or sender))
+                                                      envelope.corr, envelope.reply_to or sender,
+                                                      group))
         else:
-            self.send(self.peers.projector, Committed(self.key, seq))
+            self.send(self.peers.projector, Committed(self.key, seq, group=group))
+
+    # -- storage faults ------------------------------------------------------------------------
+    def receiveMessage(self, message: Any, sender: Any) -> None:
+        self._forget_lost_events()
+        super().receiveMessage(message, sender)
+
+    def _forget_lost_events(self) -> None:
+        """Drop events whose group commit failed: the journal, not memory, is the truth.
+
+        Checked before every message, so no decision is ever taken on an event that does not
+        exist (the projector refuses the lost commands themselves).
+        """
+        if not getattr(self, "unsaved_group", 0):
+            return
+        outcome = self.db.outcome(self.unsaved_group)
+        if outcome == OPEN:
+            return
+        self.unsaved_group = 0
+        if outcome != COMMITTED:
+            self.state = order.replay(self.journal.load(self.key))
+
+    def _storage_failed(self, fault: StorageFault, envelope: Envelope | None, sender: Any) -> None:
+        # The group this append joined is lost with it, earlier commands of this order included.
+        self.unsaved_group = 0
+        self.state = order.replay(self.journal.load(self.key))
+        if envelope:
+            self.reply(envelope, sender, refusal=storage_refusal(fault))
 
     def _after_change(self) -> None:
         if self.state is None:

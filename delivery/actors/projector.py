@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import Any
 
-from ..persistence.db import Database
+from ..persistence.db import COMMITTED, OPEN, Database
+from ..persistence.faults import HEALTH, StorageFault
 from ..persistence.inboxes import concerns_store
 from ..persistence.journal import Record
 from ..persistence.readmodel import ReadModel
-from .base import handles
+from .base import handles, storage_refusal
 from .consumer import JournalConsumer
 from .messages import Committed, Nudge, Reply
 
@@ -25,16 +27,47 @@ class Projector(JournalConsumer):
         self.journal_db = Database.shared(self.facts.db_path, durable=True)
         self.model = ReadModel(self.db)
         self.projected = 0
+        self.waiting: list[Committed] = []  # saved commands whose view is not written yet
         return self.model.checkpoint()
 
     @handles(Committed)
     def on_committed(self, m: Committed, sender: Any) -> None:
-        if m.seq > self.position:
-            self.journal_db.flush()
-            self.catch_up()
+        if not self._saved(m):
+            # The disk refused the group holding these events: they do not exist. Their
+            # order actor forgets them before its next message (OrderActor._forget_lost_events).
+            if m.corr and m.reply_to is not None:
+                fault = StorageFault(HEALTH.fault or "the journal's group commit failed")
+                self.send(m.reply_to, Reply(m.corr, None, storage_refusal(fault)))
+            return
         if m.corr and m.reply_to is not None:
-            # Read-your-writes: the requester hears back only after the read model has the change.
+            self.waiting.append(m)
+        if m.seq > self.position:
+            self.catch_up()
+        self._answer_projected()
+
+    def _saved(self, m: Committed) -> bool:
+        """Whether the events of `m` are in the journal, committing their group if it is open."""
+        if not m.group:
+            return True  # appended in a transaction of its own, committed before it was sent
+        if self.journal_db.outcome(m.group) == OPEN:
+            # A failed flush marks the group failed: every command of it is refused.
+            with contextlib.suppress(StorageFault):
+                self.journal_db.flush()
+        return self.journal_db.outcome(m.group) == COMMITTED
+
+    def _answer_projected(self) -> None:
+        # Read-your-writes: a requester hears back only after the read model has the change.
+        if not self.waiting:
+            return
+        ready = [m for m in self.waiting if m.seq <= self.position]
+        if ready:
+            self.waiting = [m for m in self.waiting if m.seq > self.position]
+        for m in ready:
             self.send(m.reply_to, Reply(m.corr, m.view))
+
+    def catch_up(self) -> None:
+        super().catch_up()
+        self._answer_projected()  # also after a retried write succeeded
 
     def consume(self, records: Sequence[Record]) -> int:
         self.model.apply(records)
@@ -50,4 +83,6 @@ class Projector(JournalConsumer):
         if db is None:
             return "starting"
         per_group = f" commits/group={db.group_size}" if db.groups else ""
-        return f"position={self.position} projected={self.projected} groups={db.groups}{per_group}"
+        waiting = f" waiting={len(self.waiting)}" if self.waiting else ""
+        return f"position={self.position} projected={self.projected} groups={db.groups}" \
+               f"{per_group}{waiting}"

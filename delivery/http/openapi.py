@@ -194,6 +194,7 @@ def _errors(route) -> list[str]:
     implied = ["unauthorized", "wrong_role"] if route.auth in TOKEN_AUTH else []
     if criticality(route.method, route.path):
         implied.append("overloaded")  # admission control may refuse it
+        implied.append("storage_unavailable")  # the disk may refuse its write
     return list(dict.fromkeys(route.errors + implied + ["internal_error"]))
 
 

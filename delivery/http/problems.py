@@ -11,6 +11,7 @@ from aiohttp import web
 from ..actors.system import ActorFailure, ActorSystemUnavailable
 from ..domain.refusal import Refusal
 from ..jsontext import dumps
+from ..persistence.faults import HEALTH, StorageFault
 
 log = logging.getLogger("delivery.http")
 
@@ -45,6 +46,8 @@ CODES: dict[str, tuple[int, str]] = {
     "payment_unavailable": (503, "Payment is unavailable right now; pay a little later"),
     "service_unavailable": (503, "The service cannot answer right now"),
     "overloaded": (503, "The node is at its limit of commands in flight; retry after Retry-After"),
+    "storage_unavailable": (503, "The disk did not take the write (full or failing); nothing was "
+                                 "saved; retry after Retry-After"),
 }
 
 
@@ -89,7 +92,12 @@ async def problem_middleware(request: web.Request,
     try:
         response = await handler(request)
     except Problem as problem:
+        if problem.code == "storage_unavailable":
+            HEALTH.failed(problem.detail)  # an actor process's fault: /ready reports it here too
         return problem.response(request_id)
+    except StorageFault as fault:  # a write of the front door itself (registration, key)
+        return Problem("storage_unavailable", f"nothing was saved: {fault.reason}",
+                       retry_after=fault.retry_after_s).response(request_id)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

@@ -15,6 +15,7 @@ from aiohttp import web
 from .. import config
 from ..actors.system import ActorSystemUnavailable
 from ..datadir import DataDirInUse
+from ..persistence.faults import DataDirUnwritable, check_writable
 from .app import admin_token, create_app
 from .keys import RUNTIME
 
@@ -49,6 +50,10 @@ def main(argv: list[str]) -> int:
 
 
 async def _serve(settings: config.Settings, token: str, demo: bool) -> int:
+    try:
+        check_writable(settings.server.data_dir)  # before the lock file or the database
+    except DataDirUnwritable as exc:
+        return _refuse(str(exc))
     app = create_app(settings, token)
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     try:

@@ -13,10 +13,12 @@ from . import (
     ledger,
     notices,
     outbox,
+    probe,
     readmodel,
 )
 
-OWNERS = (journal, checkpoints, directory, readmodel, notices, outbox, inboxes, idempotency, ledger)
+OWNERS = (journal, checkpoints, directory, readmodel, notices, outbox, inboxes, idempotency, ledger,
+          probe)
 
 
 def create_tables(conn: sqlite3.Connection) -> None:

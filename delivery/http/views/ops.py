@@ -12,7 +12,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ...actors.messages import GetFaults, GetPaymentStatus, GetStats, InjectFault
 from ...actors.system import ActorSystemUnavailable
+from ...persistence.faults import HEALTH, RETRY_AFTER_S, disk_state
 from ...persistence.journal import Journal
+from ...persistence.probe import probe
 from ..keys import ADMISSION, BRIDGE, DB, DIRECTORY, METRICS, OPENAPI, READS, RUNTIME, STREAMS
 from ..problems import Problem
 from ..wire import read_body, respond
@@ -32,7 +34,19 @@ async def ready(request: web.Request) -> web.Response:
         request.app[DB].execute("SELECT 1").fetchone()
     except Exception as exc:  # any database failure means not ready
         raise Problem("service_unavailable", f"the database is not reachable: {exc}") from None
+    fault = await _storage_fault(runtime)
+    if fault:
+        raise Problem("storage_unavailable", fault, retry_after=RETRY_AFTER_S)
     return respond(request, {"status": "ready", "base": runtime.base})
+
+
+async def _storage_fault(runtime) -> str | None:
+    """Why writes fail now: the file system's state, else the last fault, re-probed (in a
+    thread: the probe waits for SQLite's write lock) so that readiness returns by itself."""
+    fault = disk_state(runtime.data_dir)
+    if fault is None and HEALTH.fault is not None:
+        fault = await asyncio.get_running_loop().run_in_executor(None, probe, runtime.db_path)
+    return fault
 
 
 async def _actor_stats(request: web.Request):
