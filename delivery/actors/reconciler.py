@@ -60,11 +60,13 @@ class PaymentReconciler(ServiceActor):
         self.listing = False
         if not message.charges:
             return
-        now, settled = time.monotonic(), self.position
+        now, settled, blocked = time.monotonic(), self.position, False
         for booking in message.charges:
-            if not self._reconciled(booking, now):
-                break  # the checkpoint waits for this one; the next sweep looks again
-            settled = booking.position
+            # Every charge is looked at; the checkpoint stops at the first one not yet shown
+            # by its order, and the next sweep looks again from there.
+            blocked = not self._reconciled(booking, now) or blocked
+            if not blocked:
+                settled = booking.position
         if settled != self.position:
             self.position = settled
             with self.db.transaction() as conn:

@@ -41,3 +41,19 @@ def test_a_charge_whose_answer_was_lost_makes_the_order_paid_and_reach_its_store
         assert SimulatedProvider(rt.db_path).charges(lost) == 1
     finally:
         rt.stop()
+
+
+def test_many_lost_answers_are_all_recorded_within_one_grace_not_one_per_sweep(tmp_path):
+    rt = start_runtime(tmp_path, **{"actors.reply_timeout_s": 1.0})
+    try:
+        w = World(rt)
+        orders = [w.place() for _ in range(20)]
+        model = ReadModel(Database.shared(rt.db_path))
+        provider = SimulatedProvider(rt.db_path)
+        for oid in orders:
+            provider.charge(oid, model.view(oid)["total"], "tok_visa", clock.now())
+
+        # One grace (2.22 s here) for all of them; one grace each would take 20 x 2.22 s.
+        assert _wait(rt, lambda: all(model.view(o)["status"] == "paid" for o in orders), 15.0)
+    finally:
+        rt.stop()
