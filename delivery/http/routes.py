@@ -36,6 +36,7 @@ class Route:
     errors: list[str] = field(default_factory=list)
     tag: str = "orders"
     idempotent: bool = False               # accepts Idempotency-Key
+    query: tuple[dict[str, Any], ...] = ()  # OpenAPI query parameters
 
 
 ROUTES = [
@@ -49,8 +50,10 @@ ROUTES = [
           request="RiderIn", response="Registered", errors=BODY_ERRORS + ["idempotency_key_reused"],
           tag="registration", idempotent=True),
     Route("GET", "/stores", registration.list_stores,
-          "Stores near a point, nearest first (lat, lon, radius_km default 5)",
-          response="StoreList", errors=["invalid_query"], tag="catalogue"),
+          "Stores near a point, nearest first (lat, lon, radius_km default 5), else by id; "
+          "one page of summaries (no menus)",
+          response="StoreList", errors=["invalid_query", "limit_too_large"], tag="catalogue",
+          query=openapi.STORE_LIST_QUERY),
     Route("GET", "/stores/{store_id}/menu", registration.store_menu, "A store's menu",
           response="Menu", errors=["not_found"], tag="catalogue"),
     Route("POST", "/orders", orders.place_order, "Place an order", "customer", 201, "OrderIn",
