@@ -13,9 +13,11 @@ from ..actors.system import ActorRuntime
 from ..config import Settings
 from ..persistence.db import Database
 from ..persistence.directory import Directory
+from ..persistence.journal import Journal
 from ..persistence.readmodel import ReadModel
 from .admission import AdmissionCollector, AdmissionControl
 from .bridge import Bridge
+from .fanout import OrderFeed
 from .idempotency import load_secret
 from .keys import (
     ADMIN_TOKEN,
@@ -23,6 +25,7 @@ from .keys import (
     BRIDGE,
     DB,
     DIRECTORY,
+    FEED,
     METRICS,
     READS,
     RUNTIME,
@@ -74,13 +77,17 @@ async def _actor_system(app: web.Application) -> AsyncIterator[None]:
     app[ADMISSION].attach(runtime.queue_time.take)
     app[READS], app[DIRECTORY] = ReadModel(db), Directory(db)
     app[SECRET] = load_secret(app[SETTINGS].server.data_dir)
+    streams = app[SETTINGS].streams
+    app[FEED] = OrderFeed(Journal(db), streams.max_per_token)
+    feeder = asyncio.create_task(app[FEED].run(streams.poll_interval_ms / 1000))
     try:
         yield
     finally:
+        feeder.cancel()
         await loop.run_in_executor(None, runtime.stop)
         db.conn.close()
 
 
 async def _close_streams(app: web.Application) -> None:
-    for stream in list(app[STREAMS]):
-        stream.stop_streaming()
+    if FEED in app:  # absent when the start failed
+        app[FEED].end_all()
