@@ -17,6 +17,7 @@ from ..persistence.journal import Journal
 from ..persistence.readmodel import ReadModel
 from .admission import AdmissionCollector, AdmissionControl
 from .bridge import Bridge
+from .deadlines import body_deadline, handler_args
 from .fanout import OrderFeed
 from .idempotency import load_secret
 from .keys import (
@@ -56,7 +57,9 @@ def create_app(settings: Settings, admin: str) -> web.Application:
     # Admission sits inside the problem middleware (its refusal is a problem document) and
     # outside every handler, so a refused command costs no body parsing, lookup or actor work.
     app = web.Application(client_max_size=MAX_BODY, middlewares=[
-        metrics.middleware(), problem_middleware, admission.middleware()])
+        metrics.middleware(), problem_middleware, admission.middleware(),
+        body_deadline(settings.server.body_timeout_s)],
+        handler_args=handler_args(settings.server))
     app[SETTINGS], app[METRICS], app[ADMIN_TOKEN], app[STREAMS] = settings, metrics, admin, set()
     app[ADMISSION] = admission
     add_routes(app)

@@ -17,7 +17,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 ORDER_ERRORS = ["unauthorized", "not_found", "invalid_transition"]
 BODY_ERRORS = ["malformed_body", "missing_field", "invalid_field", "unsupported_media_type",
-               "body_too_large"]
+               "body_too_large", "body_incomplete", "request_timeout"]
 
 
 @dataclass(frozen=True)
@@ -72,8 +72,9 @@ ROUTES = [
           "An order (its customer, its store or its rider; 404 for anyone else)", "any",
           response="Order", errors=["unauthorized", "not_found"]),
     Route("GET", "/orders/{order_id}/events", orders.order_events,
-          "Server-Sent Events: the current view, then one `status` event per change", "any",
-          response="Order", errors=["unauthorized", "not_found"]),
+          "Server-Sent Events: the current view, then one `status` event per change (its `id` "
+          "the order's version); the stream ends once the order is final", "any",
+          response="Order", errors=["unauthorized", "not_found", "too_many_streams"]),
     Route("GET", "/customers/me/orders", orders.my_orders, "My page: my orders, newest first",
           "customer", response="OrderList", errors=["unauthorized"]),
     Route("GET", "/customers/me/notifications", orders.my_notifications, "My notifications",

@@ -13,6 +13,7 @@ from delivery.http.keys import DB, FEED, STREAMS
 from tests.conftest import make_settings
 
 from .conftest import ADMIN, Api
+from .served import Served
 
 CARD = {"method": "card", "card_token": "tok_visa"}
 NEVER_MS = 3_600_000  # the feed's own timer never fires: the test ticks it
@@ -48,11 +49,26 @@ class EventStream:
         self.response.close()
 
 
+async def serve(settings):
+    served = await Served(create_app(settings, ADMIN)).start()
+    return served, Api(served)
+
+
 @pytest.fixture
-async def ticked(aiohttp_client, tmp_path):
+async def api(tmp_path):
+    """Served as `run.py serve` serves it: a handler is not cancelled when its client leaves."""
+    served, api = await serve(make_settings(tmp_path / "data"))
+    yield api
+    await served.close()
+
+
+@pytest.fixture
+async def ticked(tmp_path):
     """The app with its feed's timer off, so a test decides when the journal is read."""
-    settings = make_settings(tmp_path / "data", **{"streams.poll_interval_ms": NEVER_MS})
-    return Api(await aiohttp_client(create_app(settings, ADMIN)))
+    served, api = await serve(make_settings(tmp_path / "data",
+                                            **{"streams.poll_interval_ms": NEVER_MS}))
+    yield api
+    await served.close()
 
 
 async def open_stream(api: Api, oid: str, token: str) -> EventStream:
