@@ -24,8 +24,11 @@ log = logging.getLogger("delivery.http")
 
 
 def handler_args(server: ServerSettings) -> dict[str, Any]:
-    """Connection settings of the app, applied by whichever runner serves it."""
-    return {"keepalive_timeout": server.keepalive_timeout_s}
+    """Connection settings of the app, applied by whichever runner serves it. The rest of a body
+    the answer did not need is drained for at most the body's own timeout, then the connection
+    closes (aiohttp's default would give a dawdling client 10 s more)."""
+    return {"keepalive_timeout": server.keepalive_timeout_s,
+            "lingering_time": server.body_timeout_s}
 
 
 def body_deadline(timeout_s: float):

@@ -185,3 +185,22 @@ async def test_a_stream_is_released_right_after_its_client_disconnects(api):
                      within_s=0.5)
     text = await (await api.http.get("/metrics")).text()
     assert "delivery_sse_streams 0.0" in text
+
+
+async def test_changes_made_in_actor_processes_reach_the_stream_on_multiproc_tcp_base(tmp_path):
+    served, api = await serve(make_settings(tmp_path / "data", "multiprocTCPBase"))
+    try:
+        (_, ct), (sid, st) = await api.customer(), await api.store()
+        _, placed = await api.place(ct, sid, status=201)
+        stream = await open_stream(api, placed["id"], ct)
+        try:
+            await api.json("POST", f"/orders/{placed['id']}/payment", ct, CARD, status=200)
+            await api.json("POST", f"/stores/{sid}/orders/{placed['id']}/reject", st,
+                           {"reason": "closed"}, status=200)
+            await asyncio.wait_for(stream.ended.wait(), 10)  # rejected and refunded: final
+            statuses = [stream.views.get_nowait()[1]["status"] for _ in range(stream.views.qsize())]
+            assert statuses[:3] == ["placed", "paid", "rejected"]
+        finally:
+            await stream.close()
+    finally:
+        await served.close()
