@@ -32,6 +32,8 @@ class ServerSettings:
     host: str
     port: int
     data_dir: str
+    keepalive_timeout_s: float
+    body_timeout_s: float
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,13 @@ class AdmissionSettings:
 
 
 @dataclass(frozen=True)
+class StreamSettings:
+    max_per_token: int
+    poll_interval_ms: float
+    ping_interval_s: float
+
+
+@dataclass(frozen=True)
 class Settings:
     """The whole configuration of a node."""
 
@@ -124,6 +133,7 @@ class Settings:
     notifications: NotificationSettings
     admin: AdminSettings
     admission: AdmissionSettings
+    streams: StreamSettings
 
 
 @dataclass(frozen=True)
@@ -305,6 +315,7 @@ def _validate(c: dict[str, Any]) -> None:
     _require(c["dispatch"]["radius_km"] > 0, "dispatch.radius_km", "must be positive",
              c["dispatch"]["radius_km"])
     _validate_admission(c["admission"])
+    _validate_front_door(c["server"], c["streams"])
     channels = c["notifications"]["channels"]
     _require(bool(channels) and all(ch in CHANNELS for ch in channels), "notifications.channels",
              f"must be a non-empty list of {', '.join(CHANNELS)}", channels)
@@ -324,3 +335,12 @@ def _validate_admission(a: dict[str, Any]) -> None:
              a["new_order_share"])
     _require(0 < a["registration_share"] <= a["new_order_share"], "admission.registration_share",
              "must be positive and at most admission.new_order_share", a["registration_share"])
+
+
+def _validate_front_door(server: dict[str, Any], streams: dict[str, Any]) -> None:
+    for key in ("keepalive_timeout_s", "body_timeout_s"):
+        _require(server[key] > 0, f"server.{key}", "must be positive", server[key])
+    _require(streams["max_per_token"] >= 1, "streams.max_per_token", "must be at least 1",
+             streams["max_per_token"])
+    for key in ("poll_interval_ms", "ping_interval_s"):
+        _require(streams[key] > 0, f"streams.{key}", "must be positive", streams[key])

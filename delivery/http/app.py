@@ -13,9 +13,12 @@ from ..actors.system import ActorRuntime
 from ..config import Settings
 from ..persistence.db import Database
 from ..persistence.directory import Directory
+from ..persistence.journal import Journal
 from ..persistence.readmodel import ReadModel
 from .admission import AdmissionCollector, AdmissionControl
 from .bridge import Bridge
+from .deadlines import body_deadline, handler_args
+from .fanout import OrderFeed
 from .idempotency import load_secret
 from .keys import (
     ADMIN_TOKEN,
@@ -23,6 +26,7 @@ from .keys import (
     BRIDGE,
     DB,
     DIRECTORY,
+    FEED,
     METRICS,
     READS,
     RUNTIME,
@@ -53,7 +57,9 @@ def create_app(settings: Settings, admin: str) -> web.Application:
     # Admission sits inside the problem middleware (its refusal is a problem document) and
     # outside every handler, so a refused command costs no body parsing, lookup or actor work.
     app = web.Application(client_max_size=MAX_BODY, middlewares=[
-        metrics.middleware(), problem_middleware, admission.middleware()])
+        metrics.middleware(), problem_middleware, admission.middleware(),
+        body_deadline(settings.server.body_timeout_s)],
+        handler_args=handler_args(settings.server))
     app[SETTINGS], app[METRICS], app[ADMIN_TOKEN], app[STREAMS] = settings, metrics, admin, set()
     app[ADMISSION] = admission
     add_routes(app)
@@ -74,13 +80,17 @@ async def _actor_system(app: web.Application) -> AsyncIterator[None]:
     app[ADMISSION].attach(runtime.queue_time.take)
     app[READS], app[DIRECTORY] = ReadModel(db), Directory(db)
     app[SECRET] = load_secret(app[SETTINGS].server.data_dir)
+    streams = app[SETTINGS].streams
+    app[FEED] = OrderFeed(Journal(db), streams.max_per_token)
+    feeder = asyncio.create_task(app[FEED].run(streams.poll_interval_ms / 1000))
     try:
         yield
     finally:
+        feeder.cancel()
         await loop.run_in_executor(None, runtime.stop)
         db.conn.close()
 
 
 async def _close_streams(app: web.Application) -> None:
-    for stream in list(app[STREAMS]):
-        stream.stop_streaming()
+    if FEED in app:  # absent when the start failed
+        app[FEED].end_all()

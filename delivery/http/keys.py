@@ -11,6 +11,7 @@ from ..persistence.directory import Directory
 from ..persistence.readmodel import ReadModel
 from .admission import AdmissionControl
 from .bridge import Bridge
+from .fanout import OrderFeed
 from .metrics import Metrics
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -25,3 +26,4 @@ SECRET = web.AppKey("secret", bytes)
 STREAMS = web.AppKey("streams", set)
 OPENAPI = web.AppKey("openapi", dict)
 ADMISSION = web.AppKey("admission", AdmissionControl)
+FEED = web.AppKey("feed", OrderFeed)

@@ -45,9 +45,11 @@ SCHEMAS: dict[str, Any] = {
                             menu={"type": "array", "items": _ref("MenuItem")}),
     "Menu": _obj(["store_id", "items"], store_id=STR,
                  items={"type": "array", "items": _ref("MenuItem")}),
-    "StoreList": _obj(["stores"], stores={"type": "array", "items": _obj(
+    "StoreList": _obj(["stores", "next_cursor"], stores={"type": "array", "items": _obj(
         ["id", "name", "location", "distance_km"], id=STR, name=STR, location=_ref("Location"),
-        distance_km={"type": ["number", "null"]})}),
+        distance_km={"type": ["number", "null"]})}, next_cursor={
+            "type": ["string", "null"],
+            "description": "Pass as `cursor` for the next page; null on the last page."}),
     "OrderIn": _obj(["store_id", "items", "delivery_address"], store_id=STR,
                     items={"type": "array", "minItems": 1, "maxItems": menu.MAX_LINES,
                            "items": _obj(["menu_item_id", "quantity"], menu_item_id=STR,
@@ -142,6 +144,22 @@ SCHEMAS: dict[str, Any] = {
                     request_id=STR, retry_after_s=NUM),
 }
 
+STORE_LIST_QUERY = (
+    {"name": "lat", "in": "query", "schema": {**NUM, "minimum": -90, "maximum": 90},
+     "description": "With lon: only stores within radius_km, nearest first."},
+    {"name": "lon", "in": "query", "schema": {**NUM, "minimum": -180, "maximum": 180}},
+    {"name": "radius_km", "in": "query", "schema": {**NUM, "minimum": 0, "maximum": 100},
+     "description": "Default 5."},
+    {"name": "limit", "in": "query",
+     "schema": {**INT, "minimum": 1, "maximum": 200, "default": 50},
+     "description": "Stores per page; above 200 is 422 `limit_too_large`."},
+    {"name": "cursor", "in": "query", "schema": STR,
+     "description": "`next_cursor` of the previous page. It holds the position of the last store "
+                    "given: its id, or with lat/lon its (distance, id), so pages neither repeat nor "
+                    "skip a store while others register; each page of a nearest-first list "
+                    "considers only the stores in the circle's bounding box."},
+)
+
 _SECURITY = {"customer": "customerToken", "store": "storeToken", "rider": "riderToken",
              "admin": "adminToken"}
 TOKEN_AUTH = {*_SECURITY, "any"}
@@ -153,6 +171,7 @@ def _operation(route) -> dict[str, Any]:
                           "operationId": f"{route.method.lower()}_{slug}"}
     params = [{"name": name, "in": "path", "required": True, "schema": STR}
               for name in re.findall(r"{(\w+)}", route.path)]
+    params += list(route.query)
     if route.idempotent:
         params.append({"name": "Idempotency-Key", "in": "header", "required": False,
                        "schema": {**STR, "maxLength": 200},

@@ -17,7 +17,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 ORDER_ERRORS = ["unauthorized", "not_found", "invalid_transition"]
 BODY_ERRORS = ["malformed_body", "missing_field", "invalid_field", "unsupported_media_type",
-               "body_too_large"]
+               "body_too_large", "body_incomplete", "request_timeout"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,7 @@ class Route:
     errors: list[str] = field(default_factory=list)
     tag: str = "orders"
     idempotent: bool = False               # accepts Idempotency-Key
+    query: tuple[dict[str, Any], ...] = ()  # OpenAPI query parameters
 
 
 ROUTES = [
@@ -49,8 +50,10 @@ ROUTES = [
           request="RiderIn", response="Registered", errors=BODY_ERRORS + ["idempotency_key_reused"],
           tag="registration", idempotent=True),
     Route("GET", "/stores", registration.list_stores,
-          "Stores near a point, nearest first (lat, lon, radius_km default 5)",
-          response="StoreList", errors=["invalid_query"], tag="catalogue"),
+          "Stores near a point, nearest first (lat, lon, radius_km default 5), else by id; "
+          "one page of summaries (no menus)",
+          response="StoreList", errors=["invalid_query", "limit_too_large"], tag="catalogue",
+          query=openapi.STORE_LIST_QUERY),
     Route("GET", "/stores/{store_id}/menu", registration.store_menu, "A store's menu",
           response="Menu", errors=["not_found"], tag="catalogue"),
     Route("POST", "/orders", orders.place_order, "Place an order", "customer", 201, "OrderIn",
@@ -69,8 +72,9 @@ ROUTES = [
           "An order (its customer, its store or its rider; 404 for anyone else)", "any",
           response="Order", errors=["unauthorized", "not_found"]),
     Route("GET", "/orders/{order_id}/events", orders.order_events,
-          "Server-Sent Events: the current view, then one `status` event per change", "any",
-          response="Order", errors=["unauthorized", "not_found"]),
+          "Server-Sent Events: the current view, then one `status` event per change (its `id` "
+          "the order's version); the stream ends once the order is final", "any",
+          response="Order", errors=["unauthorized", "not_found", "too_many_streams"]),
     Route("GET", "/customers/me/orders", orders.my_orders, "My page: my orders, newest first",
           "customer", response="OrderList", errors=["unauthorized"]),
     Route("GET", "/customers/me/notifications", orders.my_notifications, "My notifications",

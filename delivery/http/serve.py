@@ -55,7 +55,7 @@ async def _serve(settings: config.Settings, token: str, demo: bool) -> int:
     except DataDirUnwritable as exc:
         return _refuse(str(exc))
     app = create_app(settings, token)
-    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    runner = make_runner(app)
     try:
         await runner.setup()  # locks the data directory, starts the actor system (cleanup_ctx)
     except (DataDirInUse, ActorSystemUnavailable) as exc:
@@ -64,7 +64,7 @@ async def _serve(settings: config.Settings, token: str, demo: bool) -> int:
     host = server.host
     try:
         try:
-            port = await _listen(runner, host, server.port)
+            port = await listen(runner, host, server.port)
         except OSError as exc:  # the finally below stops the actors and frees the directory
             return _refuse(f"cannot listen on {host}:{server.port}: {_reason(exc)}")
         print(f"delivery serving on http://{host}:{port} (actors: {app[RUNTIME].base}, "
@@ -81,9 +81,16 @@ async def _serve(settings: config.Settings, token: str, demo: bool) -> int:
     return 0
 
 
-async def _listen(runner: web.AppRunner, host: str, port: int) -> int:
+def make_runner(app: web.Application) -> web.AppRunner:
+    """The runner of the service. Handlers are not cancelled when a client leaves (aiohttp's
+    default, unlike its test server): a left client's stream or body read ends by itself
+    (`fanout.py`, `deadlines.py`), and a command already handed to an actor finishes."""
+    return web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=10)
+
+
+async def listen(runner: web.AppRunner, host: str, port: int) -> int:
     """Start listening; the real port (when 0 was asked)."""
-    site = web.TCPSite(runner, host, port, shutdown_timeout=10)
+    site = web.TCPSite(runner, host, port)
     await site.start()
     return site._server.sockets[0].getsockname()[1]
 

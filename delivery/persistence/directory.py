@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
 from dataclasses import dataclass
 
 from .. import codec
-from ..domain.geo import Location
+from ..domain.geo import EARTH_RADIUS_KM, Location
 from ..domain.menu import MenuItem
 from .db import Database
 
@@ -22,6 +23,7 @@ CREATE TABLE IF NOT EXISTS stores (
 CREATE TABLE IF NOT EXISTS riders (
     id TEXT PRIMARY KEY, name TEXT NOT NULL, phone TEXT NOT NULL, lat REAL, lon REAL,
     token_hash TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL, located_at TEXT);
+CREATE INDEX IF NOT EXISTS stores_by_place ON stores (lat, lon, id, name);
 """
 
 KINDS = ("customers", "stores", "riders")
@@ -51,6 +53,18 @@ class Store:
     """Where the store is."""
     menu: tuple[MenuItem, ...]
     """What it sells."""
+
+
+@dataclass(frozen=True)
+class StoreSummary:
+    """A store as the catalogue lists it: no menu, so listing never decodes one."""
+
+    id: str
+    """Store id."""
+    name: str
+    """Shown to customers."""
+    location: Location
+    """Where the store is."""
 
 
 class Directory:
@@ -108,9 +122,20 @@ class Directory:
         row = self.db.execute("SELECT menu FROM stores WHERE id = ?", (store_id,)).fetchone()
         return None if row is None else {item.id: item for item in codec.decode(row[0])}
 
-    def stores(self) -> list[Store]:
-        rows = self.db.execute("SELECT id, name, owner_phone, lat, lon, menu FROM stores ORDER BY id")
-        return [Store(r[0], r[1], r[2], Location(r[3], r[4]), codec.decode(r[5])) for r in rows]
+    def store_page(self, after_id: str, limit: int) -> list[StoreSummary]:
+        """Up to `limit` stores with ids above `after_id`, by id (keyset paging, no menus)."""
+        rows = self.db.execute("SELECT id, name, lat, lon FROM stores WHERE id > ? ORDER BY id"
+                               " LIMIT ?", (after_id, limit))
+        return [StoreSummary(r[0], r[1], Location(r[2], r[3])) for r in rows]
+
+    def stores_in_box(self, center: Location, radius_km: float) -> list[StoreSummary]:
+        """Stores in the bounding box of a circle (a superset of those in it; no menus)."""
+        dlat = math.degrees(radius_km / EARTH_RADIUS_KM)
+        dlon = dlat / max(0.01, math.cos(math.radians(center.lat)))
+        rows = self.db.execute(
+            "SELECT id, name, lat, lon FROM stores WHERE lat BETWEEN ? AND ? AND lon BETWEEN ? AND ?",
+            (center.lat - dlat, center.lat + dlat, center.lon - dlon, center.lon + dlon))
+        return [StoreSummary(r[0], r[1], Location(r[2], r[3])) for r in rows]
 
     def rider_location(self, rider_id: str) -> tuple[bool, Location | None]:
         """(whether the rider exists, its last reported location)."""

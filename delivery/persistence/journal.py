@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from .. import codec
@@ -73,6 +73,15 @@ class Journal:
         cur = self.db.execute("SELECT seq, customer_id, store_id, body FROM events WHERE seq > ?"
                               " ORDER BY seq LIMIT ?", (seq, limit))
         return [Record(s, c, st, codec.decode(b)) for s, c, st, b in cur]
+
+    def watched_since(self, seq: int, order_ids: Collection[str],
+                      limit: int = 1000) -> tuple[int, list[Event]]:
+        """One query for every watcher: the events after `seq` of the orders in `order_ids`
+        (only those are decoded), and the sequence number read up to."""
+        rows = self.db.execute("SELECT seq, order_id, body FROM events WHERE seq > ?"
+                               " ORDER BY seq LIMIT ?", (seq, limit)).fetchall()
+        events = [codec.decode(body) for _, order_id, body in rows if order_id in order_ids]
+        return (rows[-1][0] if rows else seq), events
 
     def read_store_since(self, store_id: str, seq: int, kinds: Sequence[str],
                          limit: int = 1000) -> list[Record]:

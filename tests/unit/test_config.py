@@ -7,7 +7,10 @@ from delivery import config
 
 def test_defaults_hold_every_key_of_the_operator_contract():
     c = config.load(env={})
-    assert c.server == config.ServerSettings(host="127.0.0.1", port=8080, data_dir="./data")
+    assert c.server == config.ServerSettings(host="127.0.0.1", port=8080, data_dir="./data",
+                                             keepalive_timeout_s=15.0, body_timeout_s=10.0)
+    assert c.streams == config.StreamSettings(max_per_token=4, poll_interval_ms=100.0,
+                                              ping_interval_s=15.0)
     assert c.actors.max_live_orders == 200 and c.actors.in_process
     assert c.payment.call_timeout_ms == 610 and c.payment.provider == "simulated"
     assert c.payment.call_timeout_s == 0.61
@@ -80,3 +83,11 @@ def test_unknown_keys_and_broken_files_are_errors(tmp_path):
 def test_overrides_from_the_command_line_win():
     c = config.load(env={"DELIVERY_SERVER_PORT": "9000"}, **{"server.port": 9100, "server.host": None})
     assert c.server.port == 9100 and c.server.host == "127.0.0.1"
+
+
+@pytest.mark.parametrize("key, value", [
+    ("server.keepalive_timeout_s", 0), ("server.body_timeout_s", -1),
+    ("streams.max_per_token", 0), ("streams.poll_interval_ms", 0), ("streams.ping_interval_s", 0)])
+def test_front_door_timeouts_and_stream_limits_must_be_positive(key, value):
+    with pytest.raises(config.ConfigError, match=key.replace(".", r"\.")):
+        config.load(env={}, **{key: value})

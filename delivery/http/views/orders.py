@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from aiohttp import web
 from aiohttp_sse import sse_response
 
@@ -15,13 +13,11 @@ from ...ids import new_id
 from ...jsontext import dumps
 from ...persistence.journal import Journal
 from .. import auth
+from ..fanout import TooManyStreams, Watch
 from ..idempotency import Keyed, idempotent
-from ..keys import BRIDGE, DB, READS, STREAMS
+from ..keys import BRIDGE, DB, FEED, READS, SETTINGS, STREAMS
 from ..problems import Problem
 from ..wire import read_body, respond, respond_json_text
-
-SSE_POLL_S = 0.1
-SSE_PING_S = 15.0
 
 
 async def place_order(request: web.Request) -> web.Response:
@@ -85,34 +81,46 @@ async def get_order(request: web.Request) -> web.Response:
 
 
 async def order_events(request: web.Request) -> web.StreamResponse:
-    """The current view, then one event per change of the order, until the client leaves."""
+    """The current view, then one event per change of the order, until the order is final or
+    the client leaves. Changes arrive from the front door's one journal reader (fanout.py)."""
     state = _readable_state(request)
-    reads, streams = request.app[READS], request.app[STREAMS]
-    journal = Journal(request.app[DB])
-    async with sse_response(request) as stream:
-        streams.add(stream)
+    feed = request.app[FEED]
+    try:
+        watch = feed.open(auth.caller(request), state.id, lambda: request.transport is None)
+    except TooManyStreams as exc:
+        raise Problem("too_many_streams", str(exc)) from None
+    try:
+        # Opened before this load, so a change lands either in the load or on the watch (or
+        # both: versions already sent are skipped), never in neither.
+        for event in Journal(request.app[DB]).load(state.id, after=state.version):
+            state = order.evolve(state, event)
+        return await _stream(request, watch, state)
+    finally:
+        feed.close(watch)
+
+
+async def _stream(request: web.Request, watch: Watch, state: OrderState) -> web.StreamResponse:
+    ping = request.app[SETTINGS].streams.ping_interval_s
+    async with sse_response(request, ping_interval=ping) as stream:
+        request.app[STREAMS].add(stream)
         try:
-            await stream.send(dumps(order.view(state)), event="status")
-            idle = 0.0
-            while stream.is_connected():
-                await asyncio.sleep(SSE_POLL_S)
-                idle += SSE_POLL_S
-                if reads.version(state.id) > state.version:
-                    # Replay the journal so that every change is its own event, even two that
-                    # landed between polls.
-                    for event in journal.load(state.id, after=state.version):
-                        state = order.evolve(state, event)
-                        await stream.send(dumps(order.view(state)), event="status")
-                    idle = 0.0
-                elif idle >= SSE_PING_S:
-                    await stream.send("", event="ping")
-                    idle = 0.0
-        except (ConnectionResetError, asyncio.CancelledError):
-            pass
+            await _send(stream, state)
+            while not state.is_final:
+                event = await watch.events.get()
+                if event is None:  # the client left, or the front door is stopping
+                    break
+                if event.version > state.version:
+                    state = order.evolve(state, event)
+                    await _send(stream, state)
+        except ConnectionError:
+            pass  # the client left while we wrote; nothing to tell anyone
         finally:
-            streams.discard(stream)
+            request.app[STREAMS].discard(stream)
     return stream
 
+
+async def _send(stream, state: OrderState) -> None:
+    await stream.send(dumps(order.view(state)), id=str(state.version), event="status")
 
 
 async def my_orders(request: web.Request) -> web.Response:

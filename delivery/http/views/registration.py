@@ -7,14 +7,16 @@ import sqlite3
 from aiohttp import web
 
 from ... import clock
+from ...domain.catalogue import DEFAULT_RADIUS_KM, nearest_page
 from ...domain.commands import RegisterRider, RegisterStore
-from ...domain.geo import Location, distance_km, location_json
+from ...domain.geo import Location, location_json
 from ...domain.menu import MAX_MENU_ITEMS, MenuItem, check_price
 from ...domain.refusal import Refusal
 from ...ids import new_id
-from ...persistence.directory import new_token
+from ...persistence.directory import StoreSummary, new_token
 from ..idempotency import Keyed, idempotent
 from ..keys import BRIDGE, DIRECTORY
+from ..paging import cursor_position, make_cursor, page_limit
 from ..problems import Problem
 from ..wire import read_body, respond
 
@@ -99,25 +101,33 @@ def _query_number(request: web.Request, name: str, low: float, high: float) -> f
 
 
 async def list_stores(request: web.Request) -> web.Response:
+    """One page of store summaries: nearest first around lat/lon, else by id; never a menu."""
     lat = _query_number(request, "lat", -90, 90)
     lon = _query_number(request, "lon", -180, 180)
     radius = _query_number(request, "radius_km", 0, 100)
     if (lat is None) != (lon is None):
         raise Problem("invalid_query", "give both lat and lon, or neither", "lat" if lat is None else "lon")
-    stores = []
-    for s in request.app[DIRECTORY].stores():
-        entry = {"id": s.id, "name": s.name,
-                 "location": location_json(s.location), "distance_km": None}
-        if lat is not None:
+    limit = page_limit(request)
+    directory = request.app[DIRECTORY]
+    if lat is None:
+        after = cursor_position(request, "id")
+        page = directory.store_page(after[0] if after else "", limit + 1)
+        more, page = len(page) > limit, page[:limit]
+        stores = [_summary(s, None) for s in page]
+        last = page[-1].id if page else None
+        return respond(request, {"stores": stores,
+                                 "next_cursor": make_cursor("id", last) if more else None})
+    center, radius = Location(lat, lon), DEFAULT_RADIUS_KM if radius is None else radius
+    listed, more = nearest_page(center, radius, directory.stores_in_box(center, radius),
+                                cursor_position(request, "near"), limit)
+    stores = [_summary(e.store, e.distance_km) for e in listed]
+    next_cursor = make_cursor("near", listed[-1].distance_km, listed[-1].id) if more else None
+    return respond(request, {"stores": stores, "next_cursor": next_cursor})
 
-            d = distance_km(Location(lat, lon), s.location)
-            if d > (radius if radius is not None else 5.0):
-                continue
-            entry["distance_km"] = round(d, 3)
-        stores.append(entry)
-    if lat is not None:
-        stores.sort(key=lambda e: e["distance_km"])
-    return respond(request, {"stores": stores})
+
+def _summary(s: StoreSummary, distance: float | None) -> dict:
+    return {"id": s.id, "name": s.name, "location": location_json(s.location),
+            "distance_km": None if distance is None else round(distance, 3)}
 
 
 async def store_menu(request: web.Request) -> web.Response:
