@@ -114,6 +114,34 @@ class AdmissionSettings:
 
 
 @dataclass(frozen=True)
+class IdempotencySettings:
+    ttl_h: float
+
+    @property
+    def ttl_s(self) -> float:
+        return self.ttl_h * 3600
+
+
+@dataclass(frozen=True)
+class RateLimitSettings:
+    enabled: bool
+    token_rate: float
+    token_burst: float
+    read_token_rate: float
+    read_token_burst: float
+    address_rate: float
+    address_burst: float
+    exempt_loopback: bool
+    max_clients: int
+
+
+@dataclass(frozen=True)
+class OrderSettings:
+    max_unpaid: int
+    unpaid_expiry_s: float
+
+
+@dataclass(frozen=True)
 class Settings:
     """The whole configuration of a node."""
 
@@ -124,6 +152,9 @@ class Settings:
     notifications: NotificationSettings
     admin: AdminSettings
     admission: AdmissionSettings
+    idempotency: IdempotencySettings
+    rate_limit: RateLimitSettings
+    orders: OrderSettings
 
 
 @dataclass(frozen=True)
@@ -305,6 +336,7 @@ def _validate(c: dict[str, Any]) -> None:
     _require(c["dispatch"]["radius_km"] > 0, "dispatch.radius_km", "must be positive",
              c["dispatch"]["radius_km"])
     _validate_admission(c["admission"])
+    _validate_limits(c)
     channels = c["notifications"]["channels"]
     _require(bool(channels) and all(ch in CHANNELS for ch in channels), "notifications.channels",
              f"must be a non-empty list of {', '.join(CHANNELS)}", channels)
@@ -324,3 +356,18 @@ def _validate_admission(a: dict[str, Any]) -> None:
              a["new_order_share"])
     _require(0 < a["registration_share"] <= a["new_order_share"], "admission.registration_share",
              "must be positive and at most admission.new_order_share", a["registration_share"])
+
+
+def _validate_limits(c: dict[str, Any]) -> None:
+    _require(c["idempotency"]["ttl_h"] > 0, "idempotency.ttl_h", "must be positive",
+             c["idempotency"]["ttl_h"])
+    r = c["rate_limit"]
+    for key in ("token_rate", "read_token_rate", "address_rate"):
+        _require(r[key] > 0, f"rate_limit.{key}", "must be positive", r[key])
+    for key in ("token_burst", "read_token_burst", "address_burst"):
+        _require(r[key] >= 1, f"rate_limit.{key}", "must be at least 1", r[key])
+    _require(r["max_clients"] >= 1, "rate_limit.max_clients", "must be at least 1", r["max_clients"])
+    o = c["orders"]
+    _require(o["max_unpaid"] >= 1, "orders.max_unpaid", "must be at least 1", o["max_unpaid"])
+    _require(o["unpaid_expiry_s"] > 0, "orders.unpaid_expiry_s", "must be positive",
+             o["unpaid_expiry_s"])
