@@ -18,6 +18,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ORDER_ERRORS = ["unauthorized", "not_found", "invalid_transition"]
 BODY_ERRORS = ["malformed_body", "missing_field", "invalid_field", "unsupported_media_type",
                "body_too_large"]
+REGISTRATION_KEY_ERRORS = ["idempotency_key_reused", "already_registered"]
 
 
 @dataclass(frozen=True)
@@ -40,13 +41,13 @@ class Route:
 
 ROUTES = [
     Route("POST", "/customers", registration.register_customer, "Register a customer", status=201,
-          request="CustomerIn", response="Registered", errors=BODY_ERRORS + ["idempotency_key_reused"],
+          request="CustomerIn", response="Registered", errors=BODY_ERRORS + REGISTRATION_KEY_ERRORS,
           tag="registration", idempotent=True),
     Route("POST", "/stores", registration.register_store, "Register a store with its menu",
           status=201, request="StoreIn", response="StoreRegistered",
-          errors=BODY_ERRORS + ["idempotency_key_reused"], tag="registration", idempotent=True),
+          errors=BODY_ERRORS + REGISTRATION_KEY_ERRORS, tag="registration", idempotent=True),
     Route("POST", "/riders", registration.register_rider, "Register a rider", status=201,
-          request="RiderIn", response="Registered", errors=BODY_ERRORS + ["idempotency_key_reused"],
+          request="RiderIn", response="Registered", errors=BODY_ERRORS + REGISTRATION_KEY_ERRORS,
           tag="registration", idempotent=True),
     Route("GET", "/stores", registration.list_stores,
           "Stores near a point, nearest first (lat, lon, radius_km default 5)",
