@@ -56,7 +56,8 @@ ROUTES = [
           response="Menu", errors=["not_found"], tag="catalogue"),
     Route("POST", "/orders", orders.place_order, "Place an order", "customer", 201, "OrderIn",
           "Order", BODY_ERRORS + ["unauthorized", "not_found", "unknown_menu_item",
-                                  "idempotency_key_reused"], idempotent=True),
+                                  "idempotency_key_reused", "too_many_unpaid_orders"],
+          idempotent=True),
     Route("POST", "/orders/{order_id}/payment", orders.pay_order, "Pay an order by card",
           "customer", 200, "PaymentIn", "Order",
           BODY_ERRORS + ORDER_ERRORS + ["payment_declined", "payment_unavailable", "already_paid",
@@ -77,7 +78,9 @@ ROUTES = [
     Route("GET", "/customers/me/notifications", orders.my_notifications, "My notifications",
           "customer", response="NotificationList", errors=["unauthorized"]),
     Route("GET", "/stores/{store_id}/orders", store_owner.store_orders,
-          "The store's orders, optionally of one status", "store", response="OrderList",
+          "The store's orders: paid ones waiting for an answer first, then accepted, cooking, cooked, "
+          "picked up, finished ones last (each oldest first); never-paid orders only with "
+          "?status=placed or ?status=cancelled", "store", response="OrderList",
           errors=["unauthorized", "forbidden", "invalid_query"], tag="store"),
     Route("POST", "/stores/{store_id}/orders/{order_id}/accept", store_owner.accept,
           "Accept a paid order", "store", response="Order", errors=ORDER_ERRORS + ["forbidden"],
