@@ -20,7 +20,7 @@ async def make_api(aiohttp_client, tmp_path, **overrides) -> Api:
 
 
 async def test_a_customer_with_five_unpaid_orders_is_refused_a_sixth(aiohttp_client, tmp_path):
-    api = await make_api(aiohttp_client, tmp_path)
+    api = await make_api(aiohttp_client, tmp_path, **{"orders.max_unpaid": 5})
     (_, ct), (sid, _) = await api.customer(), await api.store()
     orders = [(await api.place(ct, sid, status=201))[1]["id"] for _ in range(5)]
     _, data = await api.place(ct, sid, status=409)
