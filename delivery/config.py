@@ -123,6 +123,34 @@ class StreamSettings:
 
 
 @dataclass(frozen=True)
+class IdempotencySettings:
+    ttl_h: float
+
+    @property
+    def ttl_s(self) -> float:
+        return self.ttl_h * 3600
+
+
+@dataclass(frozen=True)
+class RateLimitSettings:
+    enabled: bool
+    token_rate: float
+    token_burst: float
+    read_token_rate: float
+    read_token_burst: float
+    address_rate: float
+    address_burst: float
+    exempt_loopback: bool
+    max_clients: int
+
+
+@dataclass(frozen=True)
+class OrderSettings:
+    max_unpaid: int
+    unpaid_expiry_s: float
+
+
+@dataclass(frozen=True)
 class Settings:
     """The whole configuration of a node."""
 
@@ -134,6 +162,9 @@ class Settings:
     admin: AdminSettings
     admission: AdmissionSettings
     streams: StreamSettings
+    idempotency: IdempotencySettings
+    rate_limit: RateLimitSettings
+    orders: OrderSettings
 
 
 @dataclass(frozen=True)
@@ -316,6 +347,7 @@ def _validate(c: dict[str, Any]) -> None:
              c["dispatch"]["radius_km"])
     _validate_admission(c["admission"])
     _validate_front_door(c["server"], c["streams"])
+    _validate_limits(c)
     channels = c["notifications"]["channels"]
     _require(bool(channels) and all(ch in CHANNELS for ch in channels), "notifications.channels",
              f"must be a non-empty list of {', '.join(CHANNELS)}", channels)
@@ -344,3 +376,18 @@ def _validate_front_door(server: dict[str, Any], streams: dict[str, Any]) -> Non
              streams["max_per_token"])
     for key in ("poll_interval_ms", "ping_interval_s"):
         _require(streams[key] > 0, f"streams.{key}", "must be positive", streams[key])
+
+
+def _validate_limits(c: dict[str, Any]) -> None:
+    _require(c["idempotency"]["ttl_h"] > 0, "idempotency.ttl_h", "must be positive",
+             c["idempotency"]["ttl_h"])
+    r = c["rate_limit"]
+    for key in ("token_rate", "read_token_rate", "address_rate"):
+        _require(r[key] > 0, f"rate_limit.{key}", "must be positive", r[key])
+    for key in ("token_burst", "read_token_burst", "address_burst"):
+        _require(r[key] >= 1, f"rate_limit.{key}", "must be at least 1", r[key])
+    _require(r["max_clients"] >= 1, "rate_limit.max_clients", "must be at least 1", r["max_clients"])
+    o = c["orders"]
+    _require(o["max_unpaid"] >= 1, "orders.max_unpaid", "must be at least 1", o["max_unpaid"])
+    _require(o["unpaid_expiry_s"] > 0, "orders.unpaid_expiry_s", "must be positive",
+             o["unpaid_expiry_s"])

@@ -8,6 +8,8 @@ from typing import Any
 
 from thespian.actors import ChildActorExited
 
+from .. import clock
+from ..domain.commands import ExpireOrder
 from ..persistence.db import Database
 from ..persistence.inboxes import StoreInboxes
 from ..persistence.readmodel import ReadModel
@@ -77,6 +79,15 @@ class Guardian(Gatherer):
             self.send(self.peers.stores, Nudge(0, store_id))
         for order_id in self.model.refund_pending():
             self.send(self.peers.orders, Envelope("", ResumeRefund(order_id)))
+        self._expire_unpaid()
+
+    def _expire_unpaid(self) -> None:
+        """Cancel orders left unpaid for orders.unpaid_expiry_s, through their order actors (the
+        journal records it, the customer is told). The order decides again on its own state, so
+        an order paid since the read model was projected stays paid."""
+        cutoff = clock.ago(self.settings.orders.unpaid_expiry_s)
+        for order_id in self.model.unpaid_before(cutoff):
+            self.send(self.peers.orders, Envelope("", ExpireOrder(order_id, cutoff)))
 
     @handles(Batch)
     def on_batch(self, batch: Batch, sender: Any) -> None:

@@ -10,12 +10,12 @@ from thespian.actors import PoisonMessage
 
 from .. import clock
 from ..domain import commands as c
-from ..domain import order
+from ..domain import order, unpaid
 from ..domain.refusal import Refusal
 from ..persistence.db import COMMITTED, OPEN
 from ..persistence.directory import Directory
 from ..persistence.faults import StorageFault
-from ..persistence.journal import ConcurrencyConflict, Journal
+from ..persistence.journal import Check, ConcurrencyConflict, Journal, Refused
 from .base import handles, storage_refusal
 from .entity import EntityActor
 from .messages import (
@@ -62,15 +62,32 @@ class OrderActor(EntityActor):
         cmd: c.PlaceOrder = envelope.body
         if self.state is None:
             menu = Directory(self.db).menu(cmd.store_id)
-            self._commit(order.place(cmd, menu, clock.now()), envelope, sender, cmd)
+            self._commit(order.place(cmd, menu, clock.now()), envelope, sender, cmd,
+                         self._unpaid_cap(cmd.customer_id))
         else:
             self.execute(cmd, envelope, sender)
+
+    def _unpaid_cap(self, customer_id: str) -> Check:
+        """The cap on unpaid orders, checked where the order is journalled: the read model may
+        lag the journal, and a check before the append races the customer's other placements."""
+        limits = self.settings.orders
+
+        def check(conn: Any) -> Refusal | None:
+            since = clock.ago(limits.unpaid_expiry_s)
+            return unpaid.check_cap(self.journal.unpaid_orders(conn, customer_id, since),
+                                    limits.max_unpaid)
+        return check
+
+    @handles(c.ExpireOrder)
+    def on_expire(self, envelope: Envelope, sender: Any) -> None:
+        if self.paying is None:  # a charge in flight decides; the next sweep comes back
+            self.execute(envelope.body, None, None)
 
     def execute(self, cmd: c.Command, envelope: Envelope | None, sender: Any) -> None:
         self._commit(order.decide(self.state, cmd, clock.now()), envelope, sender, cmd)
 
     def _commit(self, decision: order.Decision, envelope: Envelope | None, sender: Any,
-                cmd: c.Command) -> None:
+                cmd: c.Command, check: Check | None = None) -> None:
         for _ in range(MAX_CONFLICT_RETRIES):
             if isinstance(decision, Refusal):
                 if envelope:
@@ -83,10 +100,13 @@ class OrderActor(EntityActor):
             parties = self.state or decision[0]  # OrderPlaced names them for a new order
             try:
                 seq = self.journal.append(decision, parties.customer_id, parties.store_id,
-                                          self.grouped)
+                                          self.grouped, check)
             except StorageFault as fault:
                 self._storage_failed(fault, envelope, sender)
                 return
+            except Refused as refused:
+                decision = refused.refusal
+                continue
             except ConcurrencyConflict:
                 # An older incarnation of this order wrote first: catch up and decide again.
                 self.state = order.replay(self.journal.load(self.key))

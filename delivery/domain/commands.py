@@ -158,12 +158,23 @@ class RecordRefund:
     """Amount refunded in won."""
 
 
+@dataclass(frozen=True)
+class ExpireOrder:
+    """The system cancels an order placed before `placed_before` and still unpaid."""
+
+    order_id: str
+    """Order to expire."""
+    placed_before: str
+    """RFC 3339 time; an order placed later is left alone (orders.unpaid_expiry_s ago)."""
+
+
 Command = (PlaceOrder | PayOrder | RecordPayment | AcceptOrder | RejectOrder | StartCooking
-           | FinishCooking | CancelOrder | PickUpOrder | ConfirmDelivery | RecordRefund)
+           | FinishCooking | CancelOrder | PickUpOrder | ConfirmDelivery | RecordRefund
+           | ExpireOrder)
 
 COMMAND_TYPES: tuple[type, ...] = (
     PlaceOrder, PayOrder, RecordPayment, AcceptOrder, RejectOrder, StartCooking, FinishCooking,
-    CancelOrder, PickUpOrder, ConfirmDelivery, RecordRefund,
+    CancelOrder, PickUpOrder, ConfirmDelivery, RecordRefund, ExpireOrder,
 )
 
 

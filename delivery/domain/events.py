@@ -88,10 +88,11 @@ class DeliveryConfirmed(Event):
 
 @dataclass(frozen=True)
 class OrderCancelled(Event):
-    """The customer cancelled before cooking started."""
+    """The customer cancelled before cooking started, or the system cancelled an order left
+    unpaid (reason `unpaid.NOT_PAID_IN_TIME`)."""
 
     reason: str
-    """The customer's reason."""
+    """The customer's reason, or the system's."""
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from . import events as e
 from .order import OrderState
+from .unpaid import NOT_PAID_IN_TIME
 
 CUSTOMER, STORE = "customer", "store"
 
@@ -52,9 +53,13 @@ _CUSTOMER_TEXT = {
 }
 
 
+_EXPIRED_TEXT = ("order_expired", "결제 시간이 지나 주문이 자동으로 취소되었습니다.",
+                 "Your order was cancelled because it was not paid in time.")
+
+
 def notices_for(event: e.Event, state: OrderState) -> list[Notice]:
     """Every notice an event causes; `state` is the order after the event."""
-    kind, ko, en = _CUSTOMER_TEXT[type(event)]
+    kind, ko, en = _customer_text(event)
     fmt = {"total": getattr(event, "amount", state.total)}
     notices = [_notice(event, CUSTOMER, state.customer_id, kind,
                        f"{ko.format(**fmt)}\n{en.format(**fmt)}")]
@@ -62,6 +67,12 @@ def notices_for(event: e.Event, state: OrderState) -> list[Notice]:
     if owner:
         notices.append(_notice(event, STORE, state.store_id, *owner))
     return notices
+
+
+def _customer_text(event: e.Event) -> tuple[str, str, str]:
+    if isinstance(event, e.OrderCancelled) and event.reason == NOT_PAID_IN_TIME:
+        return _EXPIRED_TEXT
+    return _CUSTOMER_TEXT[type(event)]
 
 
 def _owner_text(event: e.Event, state: OrderState) -> tuple[str, str] | None:

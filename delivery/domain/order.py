@@ -11,6 +11,7 @@ from . import events as e
 from .geo import distance_km
 from .menu import MenuItem, OrderLine, price_order
 from .refusal import Refusal
+from .unpaid import NOT_PAID_IN_TIME
 
 PLACED, PAID, ACCEPTED, COOKING, COOKED = "placed", "paid", "accepted", "cooking", "cooked"
 PICKED_UP, COMPLETED, REJECTED, CANCELLED = "picked_up", "completed", "rejected", "cancelled"
@@ -162,6 +163,14 @@ def _cancel(state: OrderState, cmd: c.CancelOrder, nxt: _Next) -> Decision:
     return nxt(e.OrderCancelled, cmd.reason)
 
 
+def _expire(state: OrderState, cmd: c.ExpireOrder, nxt: _Next) -> Decision:
+    # Paid, cancelled or placed too recently (the sweep read a stale view): nothing to do.
+    if state.status != PLACED or state.payment_status != UNPAID or \
+            state.created_at > cmd.placed_before:
+        return ()
+    return nxt(e.OrderCancelled, NOT_PAID_IN_TIME)
+
+
 def _pick_up(state: OrderState, cmd: c.PickUpOrder, nxt: _Next) -> Decision:
     if state.rider_id is not None:
         if state.rider_id == cmd.rider_id and state.status == PICKED_UP:
@@ -202,6 +211,7 @@ _HANDLERS = {
     c.PickUpOrder: _pick_up,
     c.ConfirmDelivery: _confirm,
     c.RecordRefund: _record_refund,
+    c.ExpireOrder: _expire,
 }
 
 

@@ -36,6 +36,7 @@ from .keys import (
 )
 from .metrics import Metrics
 from .problems import MAX_BODY, problem_middleware
+from .ratelimit import RateLimiter
 from .routes import add_routes
 
 log = logging.getLogger("delivery.http")
@@ -56,9 +57,10 @@ def create_app(settings: Settings, admin: str) -> web.Application:
     metrics.registry.register(AdmissionCollector(admission))
     # Admission sits inside the problem middleware (its refusal is a problem document) and
     # outside every handler, so a refused command costs no body parsing, lookup or actor work.
+    # Rate limits come before it: a client over its limit must not take an admission slot.
     app = web.Application(client_max_size=MAX_BODY, middlewares=[
-        metrics.middleware(), problem_middleware, admission.middleware(),
-        body_deadline(settings.server.body_timeout_s)],
+        metrics.middleware(), problem_middleware, RateLimiter(settings.rate_limit).middleware(),
+        admission.middleware(), body_deadline(settings.server.body_timeout_s)],
         handler_args=handler_args(settings.server))
     app[SETTINGS], app[METRICS], app[ADMIN_TOKEN], app[STREAMS] = settings, metrics, admin, set()
     app[ADMISSION] = admission

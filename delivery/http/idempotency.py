@@ -1,33 +1,48 @@
-"""Idempotency-Key on creating POSTs: the same key and body replay the first answer.
+"""Idempotency-Key on creating POSTs: one key, one body, one entity, for `idempotency.ttl_h` hours.
 
-Ids (and registration tokens) of a keyed request are derived from the key with the server's
-secret, so a retry that races the first attempt lands on the same entity instead of a second one,
-and a replayed registration can return its token again although only the token's hash is stored.
+The key is claimed before anything is created, with the id of what the request will create, so
+retries that race the first attempt land on that same entity instead of a second one.
+
+Orders replay their first answer (an order view holds no secret). Registrations never do: the
+answer holds a bearer token, and a repeated key proves nothing about who sends it (the key space
+of registrations is shared by everyone, nobody is logged in yet). The first request gets the
+token; every repeat gets `409 already_registered` with the id only. Tokens are random and kept
+only as hashes, so not even the server can hand one out twice.
+
+A key reused with another body is `422 idempotency_key_reused`. Its document is the same fixed
+text whoever first used the key and whatever they created: it confirms only what the sender
+already holds (the key), never an id, status, time or token of the first request. Keys are
+meant to be random (a UUID), so nobody learns of someone else's key by guessing.
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-from .. import clock
+from ..ids import new_id
 from ..jsontext import dumps
-from ..persistence.idempotency import Answer, IdempotencyRecords
-from .keys import DB, SECRET
+from ..persistence.idempotency import IN_PROGRESS, Claim, IdempotencyRecords
+from .keys import DB, SETTINGS
 from .problems import Problem
 from .wire import respond
 
 MAX_KEY = 200
 SECRETS = ("token",)
+REUSED = "this Idempotency-Key was used with a different body; use a new key for a new request"
 
-Create = Callable[["Keyed | None"], Awaitable[tuple[int, dict[str, Any], dict[str, str]]]]
+CLOCK = web.AppKey("idempotency_clock", Callable[[], float])
+"""Wall clock (epoch seconds) of key expiry; tests put a fake one here."""
+
+Create = Callable[[str], Awaitable[tuple[int, dict[str, Any], dict[str, str]]]]
+"""Creates the entity of the given id; returns (status, data, headers)."""
 
 
 def load_secret(data_dir: str | Path) -> bytes:
@@ -39,53 +54,59 @@ def load_secret(data_dir: str | Path) -> bytes:
     return path.read_bytes()
 
 
-class Keyed:
-    """Deterministic values for one (scope, key)."""
-
-    def __init__(self, secret: bytes, scope: str, key: str) -> None:
-        self.secret, self.scope, self.key = secret, scope, key
-
-    def derive(self, purpose: str, size: int = 20) -> str:
-        mac = hmac.new(self.secret, f"{purpose}\0{self.scope}\0{self.key}".encode(), hashlib.sha256)
-        return mac.hexdigest()[:size]
-
-    def id(self, prefix: str) -> str:
-        return f"{prefix}_{self.derive('id')}"
-
-    def token(self) -> str:
-        return self.derive("token", 43)
-
-
-async def idempotent(request: web.Request, scope: str, create: Create) -> web.Response:
-    """Run `create` once per Idempotency-Key; replay its answer for the same key and body."""
+async def idempotent(request: web.Request, scope: str, prefix: str, create: Create,
+                     replay: bool = True) -> web.Response:
+    """Run `create` once per Idempotency-Key and body; `replay`: repeats get the first answer
+    (False: `409 already_registered` with the id, for answers that hold a secret)."""
     key = request.headers.get("Idempotency-Key")
     if key is None:
-        status, data, headers = await create(None)
-        return respond(request, data, status, headers)
+        return respond(request, *_reordered(await create(new_id(prefix))))
     if not key or len(key) > MAX_KEY or not key.isprintable():
         raise Problem("invalid_field", f"Idempotency-Key must be 1..{MAX_KEY} printable characters",
                       "Idempotency-Key")
     body_hash = hashlib.sha256(await request.read()).hexdigest()
     records = IdempotencyRecords(request.app[DB])
-    keyed = Keyed(request.app[SECRET], scope, key)
-    first = records.find(scope, key)
-    if first is not None:
-        if first.body_hash != body_hash:
-            raise Problem("idempotency_key_reused",
-                          "this Idempotency-Key was used with a different body", "Idempotency-Key")
-        stored = json.loads(first.response)
-        data = _restore(stored["data"], keyed)
-        return respond(request, data, first.status, {**stored["headers"], "Idempotent-Replayed": "true"})
-    status, data, headers = await create(keyed)
+    now = request.app.get(CLOCK, time.time)()
+    ttl_s = request.app[SETTINGS].idempotency.ttl_s
+    claim = records.claim(scope, key, body_hash, new_id(prefix), now, ttl_s)
+    if claim.body_hash != body_hash:
+        raise Problem("idempotency_key_reused", REUSED, "Idempotency-Key")
+    if claim.ours:
+        return await _first(request, records, scope, key, claim.entity_id, create)
+    if not replay:
+        raise Problem("already_registered", f"this Idempotency-Key already registered "
+                      f"{claim.entity_id}; its token was given to the first request only",
+                      extra={"id": claim.entity_id})
+    if claim.status == IN_PROGRESS:
+        # The first attempt is still running: create the same entity, which answers as it does.
+        return respond(request, *_reordered(await create(claim.entity_id)))
+    return _replayed(request, claim)
+
+
+async def _first(request: web.Request, records: IdempotencyRecords, scope: str, key: str,
+                 entity_id: str, create: Create) -> web.Response:
+    try:
+        status, data, headers = await create(entity_id)
+    except BaseException:
+        records.release(scope, key)
+        raise
     if status < 300:
-        stored = dumps({"data": _strip(data), "headers": headers})
-        records.keep(scope, key, Answer(body_hash, status, stored), clock.now())
+        records.answer(scope, key, status, dumps({"data": _strip(data), "headers": headers}))
+    else:
+        records.release(scope, key)
     return respond(request, data, status, headers)
 
 
+def _replayed(request: web.Request, claim: Claim) -> web.Response:
+    stored = json.loads(claim.response)
+    headers = {**stored["headers"], "Idempotent-Replayed": "true"}
+    return respond(request, stored["data"], claim.status, headers)
+
+
+def _reordered(answer: tuple[int, dict[str, Any], dict[str, str]]):
+    status, data, headers = answer
+    return data, status, headers
+
+
 def _strip(data: dict[str, Any]) -> dict[str, Any]:
-    return {k: (None if k in SECRETS else v) for k, v in data.items()}
-
-
-def _restore(data: dict[str, Any], keyed: Keyed) -> dict[str, Any]:
-    return {k: (keyed.token() if k in SECRETS and k in data else v) for k, v in data.items()}
+    return {k: v for k, v in data.items() if k not in SECRETS}

@@ -10,6 +10,7 @@ from ..domain import menu, order
 from ..persistence import inboxes
 from .admission import criticality
 from .problems import CODES
+from .ratelimit import EXEMPT as RATE_EXEMPT
 
 STR, INT, NUM = {"type": "string"}, {"type": "integer"}, {"type": "number"}
 NULLABLE_STR = {"type": ["string", "null"]}
@@ -214,6 +215,8 @@ def _errors(route) -> list[str]:
     if criticality(route.method, route.path):
         implied.append("overloaded")  # admission control may refuse it
         implied.append("storage_unavailable")  # the disk may refuse its write
+    if not route.path.startswith(RATE_EXEMPT):
+        implied.append("rate_limited")
     return list(dict.fromkeys(route.errors + implied + ["internal_error"]))
 
 

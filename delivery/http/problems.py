@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -42,10 +43,14 @@ CODES: dict[str, tuple[int, str]] = {
     "already_picked": (409, "Another rider already picked the order up"),
     "payment_in_progress": (409, "A payment of this order is in progress"),
     "conflict": (409, "The request conflicts with the current state"),
+    "already_registered": (409, "This Idempotency-Key already registered someone; the token "
+                                "went to the first request only"),
+    "too_many_unpaid_orders": (409, "Too many placed orders wait for payment; pay or cancel one"),
     "body_too_large": (413, "The body is too large"),
     "unsupported_media_type": (415, "Send application/json or application/msgpack"),
     "limit_too_large": (422, "limit is above the largest page"),
     "too_many_streams": (429, "This token has as many event streams open as allowed"),
+    "rate_limited": (429, "Too many requests; retry after Retry-After"),
     "internal_error": (500, "Internal error"),
     "payment_unavailable": (503, "Payment is unavailable right now; pay a little later"),
     "service_unavailable": (503, "The service cannot answer right now"),
@@ -59,9 +64,11 @@ class Problem(Exception):
     """An error answer; raised anywhere in a request, rendered by the middleware."""
 
     def __init__(self, code: str, detail: str, field: str | None = None,
-                 retry_after: float | None = None, status: int | None = None) -> None:
+                 retry_after: float | None = None, status: int | None = None,
+                 extra: dict[str, Any] | None = None) -> None:
         super().__init__(detail)
         self.code, self.detail, self.field, self.retry_after = code, detail, field, retry_after
+        self.extra = extra or {}
         self.status = status or CODES[code][0]
 
     @classmethod
@@ -75,6 +82,7 @@ class Problem(Exception):
                 "detail": self.detail, "code": self.code, "request_id": request_id}
         if self.field:
             body["field"] = self.field
+        body.update(self.extra)
         headers = {"X-Request-Id": request_id}
         if self.retry_after is not None:
             body["retry_after_s"] = self.retry_after

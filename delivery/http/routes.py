@@ -18,6 +18,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ORDER_ERRORS = ["unauthorized", "not_found", "invalid_transition"]
 BODY_ERRORS = ["malformed_body", "missing_field", "invalid_field", "unsupported_media_type",
                "body_too_large", "body_incomplete", "request_timeout"]
+REGISTRATION_KEY_ERRORS = ["idempotency_key_reused", "already_registered"]
 
 
 @dataclass(frozen=True)
@@ -41,13 +42,13 @@ class Route:
 
 ROUTES = [
     Route("POST", "/customers", registration.register_customer, "Register a customer", status=201,
-          request="CustomerIn", response="Registered", errors=BODY_ERRORS + ["idempotency_key_reused"],
+          request="CustomerIn", response="Registered", errors=BODY_ERRORS + REGISTRATION_KEY_ERRORS,
           tag="registration", idempotent=True),
     Route("POST", "/stores", registration.register_store, "Register a store with its menu",
           status=201, request="StoreIn", response="StoreRegistered",
-          errors=BODY_ERRORS + ["idempotency_key_reused"], tag="registration", idempotent=True),
+          errors=BODY_ERRORS + REGISTRATION_KEY_ERRORS, tag="registration", idempotent=True),
     Route("POST", "/riders", registration.register_rider, "Register a rider", status=201,
-          request="RiderIn", response="Registered", errors=BODY_ERRORS + ["idempotency_key_reused"],
+          request="RiderIn", response="Registered", errors=BODY_ERRORS + REGISTRATION_KEY_ERRORS,
           tag="registration", idempotent=True),
     Route("GET", "/stores", registration.list_stores,
           "Stores near a point, nearest first (lat, lon, radius_km default 5), else by id; "
@@ -58,7 +59,8 @@ ROUTES = [
           response="Menu", errors=["not_found"], tag="catalogue"),
     Route("POST", "/orders", orders.place_order, "Place an order", "customer", 201, "OrderIn",
           "Order", BODY_ERRORS + ["unauthorized", "not_found", "unknown_menu_item",
-                                  "idempotency_key_reused"], idempotent=True),
+                                  "idempotency_key_reused", "too_many_unpaid_orders"],
+          idempotent=True),
     Route("POST", "/orders/{order_id}/payment", orders.pay_order, "Pay an order by card",
           "customer", 200, "PaymentIn", "Order",
           BODY_ERRORS + ORDER_ERRORS + ["payment_declined", "payment_unavailable", "already_paid",
@@ -80,7 +82,9 @@ ROUTES = [
     Route("GET", "/customers/me/notifications", orders.my_notifications, "My notifications",
           "customer", response="NotificationList", errors=["unauthorized"]),
     Route("GET", "/stores/{store_id}/orders", store_owner.store_orders,
-          "The store's orders, optionally of one status", "store", response="OrderList",
+          "The store's orders: paid ones waiting for an answer first, then accepted, cooking, cooked, "
+          "picked up, finished ones last (each oldest first); never-paid orders only with "
+          "?status=placed or ?status=cancelled", "store", response="OrderList",
           errors=["unauthorized", "forbidden", "invalid_query"], tag="store"),
     Route("POST", "/stores/{store_id}/orders/{order_id}/accept", store_owner.accept,
           "Accept a paid order", "store", response="Order", errors=ORDER_ERRORS + ["forbidden"],

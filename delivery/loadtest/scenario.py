@@ -208,6 +208,10 @@ class Lifecycle:
     async def _after_placing(self, oid: str) -> str:
         c, ct, st, sid = self.c, self.customer.token, self.store.token, self.store.id
         if not await self.pay(oid):
+            # Giving up, the customer cancels, as the app does: an order left unpaid counts
+            # against the customer's cap (orders.max_unpaid) until the system expires it.
+            await c.call("POST", f"/orders/{oid}/cancel", "POST /orders/{id}/cancel", ct,
+                         {"reason": "gave up paying"})
             return "abandoned"
         await self.poll(oid)
         if self.rng.random() < self.mix.cancel:

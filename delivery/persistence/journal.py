@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from .. import codec
 from ..domain.events import Event
+from ..domain.refusal import Refusal
 from .db import Database
 
 SCHEMA = """
@@ -18,11 +19,23 @@ CREATE TABLE IF NOT EXISTS events (
     kind TEXT NOT NULL, event_id TEXT NOT NULL UNIQUE, at TEXT NOT NULL, body BLOB NOT NULL,
     UNIQUE (order_id, version));
 CREATE INDEX IF NOT EXISTS events_by_store ON events (store_id, seq);
+CREATE INDEX IF NOT EXISTS events_by_customer ON events (customer_id, kind, at);
 """
+
+Check = Callable[[sqlite3.Connection], Refusal | None]
+"""A rule checked inside the append's transaction, against what is committed (see `Refused`)."""
 
 
 class ConcurrencyConflict(Exception):
     """Another writer appended to the same order first; reload and decide again."""
+
+
+class Refused(Exception):
+    """A check made inside the append's transaction refused it; nothing was written."""
+
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.detail)
+        self.refusal = refusal
 
 
 @dataclass(frozen=True)
@@ -46,21 +59,36 @@ class Journal:
         self.db = db
 
     def append(self, events: Sequence[Event], customer_id: str, store_id: str,
-               grouped: bool = False) -> int:
+               grouped: bool = False, check: Check | None = None) -> int:
         """Commit the events of one command durably; returns the last global sequence.
 
         grouped: join the connection's group commit instead; durable at `Database.flush()`.
+        check: a rule that sees the journal under the write lock (SQLite has one writer), so two
+        appends can't both pass it on the same stale count; a refusal raises `Refused`.
         """
         rows = [(ev.order_id, ev.version, customer_id, store_id, type(ev).__name__, ev.event_id,
                  ev.at, codec.encode(ev)) for ev in events]
         try:
             with self.db.grouped() if grouped else self.db.transaction() as conn:
+                refusal = check(conn) if check else None
+                if refusal:
+                    raise Refused(refusal)
                 conn.executemany(
                     "INSERT INTO events (order_id, version, customer_id, store_id, kind, event_id,"
                     " at, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
                 return conn.execute("SELECT last_insert_rowid()").fetchone()[0]
         except sqlite3.IntegrityError as exc:
             raise ConcurrencyConflict(str(exc)) from exc
+
+    @staticmethod
+    def unpaid_orders(conn: sqlite3.Connection, customer_id: str, placed_since: str) -> int:
+        """A customer's orders placed since then and neither paid nor cancelled. Older ones are
+        the guardian's to expire; leaving them out keeps this count to a few index lookups."""
+        return conn.execute(
+            "SELECT COUNT(*) FROM events p WHERE p.customer_id = ? AND p.kind = 'OrderPlaced'"
+            " AND p.at > ? AND NOT EXISTS (SELECT 1 FROM events q WHERE q.order_id = p.order_id"
+            " AND q.kind IN ('OrderPaid', 'OrderCancelled'))", (customer_id, placed_since)
+        ).fetchone()[0]
 
     def load(self, order_id: str, after: int = 0) -> list[Event]:
         """The events of one order in version order (those after version `after`)."""

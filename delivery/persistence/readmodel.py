@@ -32,6 +32,11 @@ CREATE INDEX IF NOT EXISTS order_views_by_status ON order_views (status, payment
 """
 
 
+# The store's work in the order it has to be done: what waits for its answer first.
+_STORE_PRIORITY = "CASE status " + " ".join(
+    f"WHEN '{status}' THEN {rank}" for rank, status in enumerate(
+        (order.PAID, order.ACCEPTED, order.COOKING, order.COOKED, order.PICKED_UP))) + " ELSE 9 END"
+
 
 class ReadModel:
     """Views derived from the journal; the projector writes them, the front door reads them."""
@@ -113,10 +118,15 @@ class ReadModel:
 
     def store_orders(self, store_id: str, status: str | None = None,
                      limit: int = 200) -> list[dict[str, Any]]:
-        """A store's queue, oldest first, optionally of one status."""
+        """A store's queue: with no status, the orders it has to act on first (paid, waiting for
+        an answer), then the next steps in order, the finished ones last, each oldest first.
+        Orders never paid (placed, or cancelled or expired unpaid) are the customer's business
+        and are shown only when asked for by status (?status=placed)."""
         if status is None:
-            return self._views("SELECT view FROM order_views WHERE store_id = ?"
-                               " ORDER BY created_at, id LIMIT ?", (store_id, limit))
+            return self._views(
+                f"SELECT view FROM order_views WHERE store_id = ? AND payment_status != ?"
+                f" ORDER BY {_STORE_PRIORITY}, created_at, id LIMIT ?",
+                (store_id, order.UNPAID, limit))
         return self._views("SELECT view FROM order_views WHERE store_id = ? AND status = ?"
                            " ORDER BY created_at, id LIMIT ?", (store_id, status, limit))
 
@@ -137,6 +147,13 @@ class ReadModel:
             if d <= radius_km:
                 found.append((d, json.loads(text)))
         return sorted(found, key=lambda pair: pair[0])
+
+    def unpaid_before(self, placed_before: str, limit: int = 500) -> list[str]:
+        """Orders placed before then and still waiting for payment, oldest first."""
+        rows = self.db.execute("SELECT id FROM order_views WHERE status = ? AND payment_status = ?"
+                               " AND created_at <= ? ORDER BY created_at LIMIT ?",
+                               (order.PLACED, order.UNPAID, placed_before, limit))
+        return [r[0] for r in rows]
 
     def refund_pending(self) -> list[str]:
         """Orders whose refund has not been made yet."""

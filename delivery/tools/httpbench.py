@@ -17,6 +17,7 @@ import time
 
 import aiohttp
 
+from .limits import UNLIMITED
 from .localhost import ROOT, free_port, wait_up
 
 HELLO = "from aiohttp import web\napp = web.Application()\napp.router.add_get('/', lambda r: web.Response(text='hello'))\nweb.run_app(app, host='127.0.0.1', port=int(__import__('sys').argv[1]), print=None)\n"
@@ -47,7 +48,9 @@ async def _load(make_request, clients: int, seconds: float) -> dict:
 async def _bench(clients_list: list[int], seconds: float) -> None:
     with tempfile.TemporaryDirectory(prefix="delivery-httpbench-") as data_dir:
         port, hello_port = free_port(), free_port()
-        env = {**os.environ, "DELIVERY_ACTORS_ADMIN_PORT": str(free_port()),
+        # One customer sends every request of the benchmark: it measures the service, not
+        # the limits that keep one customer from flooding it.
+        env = {**os.environ, **UNLIMITED, "DELIVERY_ACTORS_ADMIN_PORT": str(free_port()),
                "DELIVERY_ADMIN_TOKEN": "bench"}
         service = subprocess.Popen([sys.executable, "run.py", "serve", "--port", str(port),
                                     "--data-dir", data_dir], cwd=ROOT, env=env,

@@ -9,12 +9,11 @@ from ...domain import commands as c
 from ...domain import order
 from ...domain.menu import MAX_LINES
 from ...domain.order import OrderState
-from ...ids import new_id
 from ...jsontext import dumps
 from ...persistence.journal import Journal
 from .. import auth
 from ..fanout import TooManyStreams, Watch
-from ..idempotency import Keyed, idempotent
+from ..idempotency import idempotent
 from ..keys import BRIDGE, DB, FEED, READS, SETTINGS, STREAMS
 from ..problems import Problem
 from ..wire import read_body, respond, respond_json_text
@@ -31,13 +30,12 @@ async def place_order(request: web.Request) -> web.Response:
     location = where.location()
     address = c.Address(location.lat, location.lon, where.str("text", max_len=300))
 
-    async def create(keyed: Keyed | None):
-        order_id = keyed.id("ord") if keyed else new_id("ord")
+    async def create(order_id: str):
         view = await request.app[BRIDGE].command(
             "orders", c.PlaceOrder(order_id, customer_id, store_id, items, address))
         return 201, view, {"Location": f"/orders/{view['id']}"}
 
-    return await idempotent(request, f"customer:{customer_id} POST /orders", create)
+    return await idempotent(request, f"customer:{customer_id} POST /orders", "ord", create)
 
 
 async def pay_order(request: web.Request) -> web.Response:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 from aiohttp import web
 
 from ... import clock
@@ -12,19 +10,12 @@ from ...domain.commands import RegisterRider, RegisterStore
 from ...domain.geo import Location, location_json
 from ...domain.menu import MAX_MENU_ITEMS, MenuItem, check_price
 from ...domain.refusal import Refusal
-from ...ids import new_id
 from ...persistence.directory import StoreSummary, new_token
-from ..idempotency import Keyed, idempotent
+from ..idempotency import idempotent
 from ..keys import BRIDGE, DIRECTORY
 from ..paging import cursor_position, make_cursor, page_limit
 from ..problems import Problem
 from ..wire import read_body, respond
-
-
-def _identity(keyed: Keyed | None, prefix: str) -> tuple[str, str]:
-    if keyed is None:
-        return new_id(prefix), new_token()
-    return keyed.id(prefix), keyed.token()
 
 
 async def _person(request: web.Request) -> tuple[str, str, Location]:
@@ -36,18 +27,12 @@ async def _person(request: web.Request) -> tuple[str, str, Location]:
 async def register_customer(request: web.Request) -> web.Response:
     name, phone, location = await _person(request)
 
-    async def create(keyed: Keyed | None):
-        customer_id, token = _identity(keyed, "cus")
-        try:
-            request.app[DIRECTORY].add_customer(customer_id, name, phone, location, token,
-                                                clock.now())
-        except sqlite3.IntegrityError:
-            if keyed is None:
-                raise
-            # The same key raced itself: the first attempt created this very customer.
+    async def create(customer_id: str):
+        token = new_token()
+        request.app[DIRECTORY].add_customer(customer_id, name, phone, location, token, clock.now())
         return 201, {"id": customer_id, "token": token}, {}
 
-    return await idempotent(request, "POST /customers", create)
+    return await idempotent(request, "POST /customers", "cus", create, replay=False)
 
 
 async def register_store(request: web.Request) -> web.Response:
@@ -62,25 +47,25 @@ async def register_store(request: web.Request) -> web.Response:
             raise Problem.from_refusal(price)
         menu.append(MenuItem(f"m{i + 1}", entry.str("name"), price))
 
-    async def create(keyed: Keyed | None):
-        store_id, token = _identity(keyed, "sto")
+    async def create(store_id: str):
+        token = new_token()
         await request.app[BRIDGE].command(
             "stores", RegisterStore(store_id, name, phone, location, tuple(menu), token))
         return 201, {"id": store_id, "token": token, "menu": [_item(m) for m in menu]}, {}
 
-    return await idempotent(request, "POST /stores", create)
+    return await idempotent(request, "POST /stores", "sto", create, replay=False)
 
 
 async def register_rider(request: web.Request) -> web.Response:
     name, phone, location = await _person(request)
 
-    async def create(keyed: Keyed | None):
-        rider_id, token = _identity(keyed, "rid")
+    async def create(rider_id: str):
+        token = new_token()
         await request.app[BRIDGE].command(
             "riders", RegisterRider(rider_id, name, phone, location, token))
         return 201, {"id": rider_id, "token": token}, {}
 
-    return await idempotent(request, "POST /riders", create)
+    return await idempotent(request, "POST /riders", "rid", create, replay=False)
 
 
 def _item(m: MenuItem) -> dict:

@@ -1,0 +1,82 @@
+"""Rate limits at the front door: a token bucket per bearer token (writes and reads apart) and
+one per client address; a client over either gets `429 rate_limited` with Retry-After.
+
+It runs before admission control and every handler, so a flood costs a dictionary lookup per
+request. Operations (/health, /ready, /metrics, /openapi.json) and the admin API are exempt: the
+operator must see a node that is being flooded. Loopback clients skip the per-address bucket when
+`rate_limit.exempt_loopback` is on: behind a local proxy every client has that address, and the
+load-test harness sends from it with many tokens.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from ..config import RateLimitSettings
+from ..domain.ratelimit import Buckets, Rate
+from .problems import Problem
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+EXEMPT = ("/admin", "/health", "/ready", "/metrics", "/openapi.json")
+READS = ("GET", "HEAD", "OPTIONS")
+
+
+def is_loopback(address: str | None) -> bool:
+    try:
+        return ipaddress.ip_address(address or "").is_loopback
+    except ValueError:
+        return False
+
+
+def token_of(request: web.Request) -> bytes | None:
+    """A digest of the bearer token, so the buckets never hold a usable secret."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return hashlib.sha256(token.strip().encode()).digest()[:16]
+
+
+class RateLimiter:
+    """The buckets of one node and the middleware that consults them."""
+
+    def __init__(self, config: RateLimitSettings, clock: Callable[[], float] = time.monotonic) -> None:
+        self.config = config
+        size = config.max_clients
+        self.writes = Buckets(Rate(config.token_rate, config.token_burst), clock, size)
+        self.reads = Buckets(Rate(config.read_token_rate, config.read_token_burst), clock, size)
+        self.addresses = Buckets(Rate(config.address_rate, config.address_burst), clock, size)
+
+    def wait_s(self, request: web.Request) -> float:
+        """0.0 if the request may pass, else the seconds its client should wait."""
+        if request.path.startswith(EXEMPT):
+            return 0.0
+        wait = 0.0
+        token = token_of(request)
+        if token is not None:
+            wait = (self.reads if request.method in READS else self.writes).take(token)
+        if not (self.config.exempt_loopback and is_loopback(request.remote)):
+            wait = max(wait, self.addresses.take(request.remote or ""))
+        return wait
+
+    def middleware(self) -> Handler:
+        @web.middleware
+        async def rate_limit(request: web.Request, handler: Handler) -> web.StreamResponse:
+            if self.config.enabled:
+                wait = self.wait_s(request)
+                if wait > 0:
+                    raise Problem("rate_limited", f"too many requests from this client; retry in "
+                                  f"{wait:.3f} s", retry_after=round(wait, 3))
+            return await handler(request)
+        return rate_limit
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"enabled": self.config.enabled, "refused": {
+            "token_writes": self.writes.refused, "token_reads": self.reads.refused,
+            "address": self.addresses.refused}}
