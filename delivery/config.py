@@ -83,6 +83,7 @@ class PaymentSettings:
 @dataclass(frozen=True)
 class DispatchSettings:
     radius_km: float
+    max_speed_kmh: float
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,11 @@ class NotificationSettings:
 @dataclass(frozen=True)
 class AdminSettings:
     token: str
+
+
+@dataclass(frozen=True)
+class OnboardingSettings:
+    auto_approve: bool
 
 
 @dataclass(frozen=True)
@@ -124,6 +130,7 @@ class Settings:
     notifications: NotificationSettings
     admin: AdminSettings
     admission: AdmissionSettings
+    onboarding: OnboardingSettings
 
 
 @dataclass(frozen=True)
@@ -304,6 +311,8 @@ def _validate(c: dict[str, Any]) -> None:
              s["random_factor"])
     _require(c["dispatch"]["radius_km"] > 0, "dispatch.radius_km", "must be positive",
              c["dispatch"]["radius_km"])
+    _require(c["dispatch"]["max_speed_kmh"] > 0, "dispatch.max_speed_kmh", "must be positive",
+             c["dispatch"]["max_speed_kmh"])
     _validate_admission(c["admission"])
     channels = c["notifications"]["channels"]
     _require(bool(channels) and all(ch in CHANNELS for ch in channels), "notifications.channels",

@@ -158,12 +158,23 @@ class RecordRefund:
     """Amount refunded in won."""
 
 
+@dataclass(frozen=True)
+class UnassignOrder:
+    """The admin takes a picked order away from its rider; it waits for a rider again."""
+
+    order_id: str
+    """Order to unassign."""
+    reason: str
+    """Why, for the journal and the customer's message."""
+
+
 Command = (PlaceOrder | PayOrder | RecordPayment | AcceptOrder | RejectOrder | StartCooking
-           | FinishCooking | CancelOrder | PickUpOrder | ConfirmDelivery | RecordRefund)
+           | FinishCooking | CancelOrder | PickUpOrder | ConfirmDelivery | RecordRefund
+           | UnassignOrder)
 
 COMMAND_TYPES: tuple[type, ...] = (
     PlaceOrder, PayOrder, RecordPayment, AcceptOrder, RejectOrder, StartCooking, FinishCooking,
-    CancelOrder, PickUpOrder, ConfirmDelivery, RecordRefund,
+    CancelOrder, PickUpOrder, ConfirmDelivery, RecordRefund, UnassignOrder,
 )
 
 
