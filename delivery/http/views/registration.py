@@ -10,9 +10,11 @@ from ... import clock
 from ...domain.commands import RegisterRider, RegisterStore
 from ...domain.geo import Location, distance_km, location_json
 from ...domain.menu import MAX_MENU_ITEMS, MenuItem, check_price
+from ...domain.onboarding import APPROVED
 from ...domain.refusal import Refusal
 from ...ids import new_id
 from ...persistence.directory import new_token
+from .. import auth
 from ..idempotency import Keyed, idempotent
 from ..keys import BRIDGE, DIRECTORY
 from ..problems import Problem
@@ -62,9 +64,10 @@ async def register_store(request: web.Request) -> web.Response:
 
     async def create(keyed: Keyed | None):
         store_id, token = _identity(keyed, "sto")
-        await request.app[BRIDGE].command(
+        made = await request.app[BRIDGE].command(
             "stores", RegisterStore(store_id, name, phone, location, tuple(menu), token))
-        return 201, {"id": store_id, "token": token, "menu": [_item(m) for m in menu]}, {}
+        return 201, {"id": store_id, "token": token, "status": made["status"],
+                     "menu": [_item(m) for m in menu]}, {}
 
     return await idempotent(request, "POST /stores", create)
 
@@ -74,11 +77,17 @@ async def register_rider(request: web.Request) -> web.Response:
 
     async def create(keyed: Keyed | None):
         rider_id, token = _identity(keyed, "rid")
-        await request.app[BRIDGE].command(
+        made = await request.app[BRIDGE].command(
             "riders", RegisterRider(rider_id, name, phone, location, token))
-        return 201, {"id": rider_id, "token": token}, {}
+        return 201, {"id": rider_id, "token": token, "status": made["status"]}, {}
 
     return await idempotent(request, "POST /riders", create)
+
+
+def _listed(request: web.Request, store_id: str) -> bool:
+    """Customers see approved stores only; a pending or suspended store still reads its own menu."""
+    return (request.app[DIRECTORY].status("stores", store_id) == APPROVED
+            or auth.presents(request, "stores", store_id))
 
 
 def _item(m: MenuItem) -> dict:
@@ -121,7 +130,8 @@ async def list_stores(request: web.Request) -> web.Response:
 
 
 async def store_menu(request: web.Request) -> web.Response:
-    store = request.app[DIRECTORY].store(request.match_info["store_id"])
-    if store is None:
-        raise Problem("not_found", f"store {request.match_info['store_id']!r} does not exist")
+    store_id = request.match_info["store_id"]
+    store = request.app[DIRECTORY].store(store_id)
+    if store is None or not _listed(request, store_id):
+        raise Problem("not_found", f"store {store_id!r} does not exist")
     return respond(request, {"store_id": store.id, "items": [_item(m) for m in store.menu]})
