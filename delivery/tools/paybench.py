@@ -31,7 +31,7 @@ async def _run(clients: int, seconds: float, config: str | None) -> None:
     with tempfile.TemporaryDirectory(prefix="delivery-paybench-") as data_dir:
         port = free_port()
         env = {**os.environ, "DELIVERY_ACTORS_ADMIN_PORT": str(free_port()),
-               "DELIVERY_ADMIN_TOKEN": ADMIN}
+               "DELIVERY_ADMIN_TOKEN": ADMIN, "DELIVERY_ONBOARDING_AUTO_APPROVE": "true"}
         cmd = [sys.executable, "run.py", "serve", "--port", str(port), "--data-dir", data_dir]
         service = subprocess.Popen(cmd + (["--config", config] if config else []), cwd=ROOT,
                                    env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
