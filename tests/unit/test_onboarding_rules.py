@@ -94,3 +94,21 @@ def test_the_coarse_text_keeps_the_district_and_drops_numbers(text, coarse):
 def test_the_approximate_area_of_an_address_has_no_house_number():
     area = approximate(c.Address(37.4979, 127.0276, "Gangnam-daero 396"))
     assert area["text"] == "Gangnam-daero" and (area["lat"], area["lon"]) != (37.4979, 127.0276)
+
+
+def test_onboarding_is_manual_by_default_and_the_test_overlay_approves_at_once():
+    from delivery import config
+    from tests.conftest import FAST
+
+    assert config.load(env={}).onboarding.auto_approve is False
+    assert config.load(env={"DELIVERY_ONBOARDING_AUTO_APPROVE": "true"}).onboarding.auto_approve
+    assert config.load(FAST, env={}).onboarding.auto_approve is True
+    assert config.load(env={}).dispatch.max_speed_kmh == 150.0
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "fast"])
+def test_a_speed_limit_that_is_not_positive_is_an_error_naming_the_key(value):
+    from delivery import config
+
+    with pytest.raises(config.ConfigError, match=r"dispatch\.max_speed_kmh"):
+        config.load(env={"DELIVERY_DISPATCH_MAX_SPEED_KMH": value})
