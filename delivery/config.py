@@ -85,6 +85,7 @@ class PaymentSettings:
 @dataclass(frozen=True)
 class DispatchSettings:
     radius_km: float
+    max_speed_kmh: float
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,11 @@ class NotificationSettings:
 @dataclass(frozen=True)
 class AdminSettings:
     token: str
+
+
+@dataclass(frozen=True)
+class OnboardingSettings:
+    auto_approve: bool
 
 
 @dataclass(frozen=True)
@@ -165,6 +171,7 @@ class Settings:
     idempotency: IdempotencySettings
     rate_limit: RateLimitSettings
     orders: OrderSettings
+    onboarding: OnboardingSettings
 
 
 @dataclass(frozen=True)
@@ -345,6 +352,8 @@ def _validate(c: dict[str, Any]) -> None:
              s["random_factor"])
     _require(c["dispatch"]["radius_km"] > 0, "dispatch.radius_km", "must be positive",
              c["dispatch"]["radius_km"])
+    _require(c["dispatch"]["max_speed_kmh"] > 0, "dispatch.max_speed_kmh", "must be positive",
+             c["dispatch"]["max_speed_kmh"])
     _validate_admission(c["admission"])
     _validate_front_door(c["server"], c["streams"])
     _validate_limits(c)

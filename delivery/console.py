@@ -31,6 +31,10 @@ HELP = """commands:
   fault payment fail RATE        the provider fails with probability RATE (0..1)
   fault store STORE_ID down|up|crash
   clear                          clear every fault
+  pending                        stores and riders waiting for approval, and suspended ones
+  approve store|rider ID         let a store or rider act (onboarding)
+  suspend store|rider ID         stop a store or rider acting; it may still read its own data
+  unassign ORDER_ID              take a picked order from its rider (cooked again)
   order ORDER_ID                 an order's events, one by one, and its status
   actor TEXT                     actors whose kind, key, address or state contains TEXT
   help | quit"""
@@ -184,6 +188,13 @@ class Session:
             self._fault({"target": "all", "kind": "clear"})
         elif words[0] == "fault":
             self._fault(self._parse_fault(words[1:]))
+        elif words[0] in ("approve", "suspend"):
+            self._onboard(words[0], words[1:])
+        elif words[0] == "pending" and len(words) == 1:
+            self._pending()
+        elif words[0] == "unassign" and len(words) == 2:
+            view = self.client.call("POST", f"/admin/api/orders/{words[1]}/unassign", {})
+            self.out.print(f"ok: order {view['id']} is {view['status']}, waiting for a rider")
         elif words[0] == "order" and len(words) == 2:
             self._order(words[1])
         elif words[0] == "actor" and len(words) == 2:
@@ -209,6 +220,23 @@ class Session:
         result = self.client.call("POST", "/admin/api/faults", fault)
         self.out.print(f"ok: {json.dumps(fault)}; in force: "
                        + (", ".join(json.dumps(f) for f in result["faults"]) or "none"))
+
+    def _onboard(self, action: str, args: list[str]) -> None:
+        if len(args) != 2 or args[0] not in ("store", "rider"):
+            raise ConsoleError(f"usage: {action} store|rider ID")
+        kind, entity_id = args[0] + "s", args[1]
+        entity = self.client.call("POST", f"/admin/api/{kind}/{entity_id}/{action}")
+        self.out.print(f"ok: {args[0]} {entity['id']} ({entity['name']}) is {entity['status']}")
+
+    def _pending(self) -> None:
+        data = self.client.call("GET", "/admin/api/onboarding")
+        table = Table(title="stores and riders not approved")
+        for col in ("kind", "id", "name", "status", "registered"):
+            table.add_column(col, overflow="fold")
+        for kind in ("stores", "riders"):
+            for e in data[kind]:
+                table.add_row(kind[:-1], e["id"], e["name"], e["status"], e["created_at"])
+        self.out.print(table if table.row_count else "nobody waits for approval")
 
     def _order(self, order_id: str) -> None:
         data = self.client.call("GET", f"/admin/api/orders/{order_id}/events")

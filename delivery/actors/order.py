@@ -53,7 +53,7 @@ class OrderActor(EntityActor):
 
     # -- commands -----------------------------------------------------------------------------
     @handles(c.AcceptOrder, c.RejectOrder, c.StartCooking, c.FinishCooking, c.CancelOrder,
-             c.PickUpOrder, c.ConfirmDelivery, c.RecordPayment)
+             c.PickUpOrder, c.ConfirmDelivery, c.RecordPayment, c.UnassignOrder)
     def on_command(self, envelope: Envelope, sender: Any) -> None:
         self.execute(envelope.body, envelope, sender)
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from .. import clock
 from ..domain.commands import RegisterStore
+from ..domain.onboarding import initial_status
 from ..persistence.db import Database
 from ..persistence.directory import Directory, Store
 from ..persistence.inboxes import StoreInboxes
@@ -33,8 +34,10 @@ class StoreActor(EntityActor):
         m: RegisterStore = envelope.body
         if self.store is None:
             self.store = Store(m.store_id, m.name, m.owner_phone, m.location, m.menu)
-            self.directory.add_store(self.store, m.token, clock.now())
-        self.reply(envelope, sender, {"id": self.store.id})
+            self.directory.add_store(self.store, m.token, clock.now(),
+                                     status=initial_status(self.settings.onboarding.auto_approve))
+        self.reply(envelope, sender, {"id": self.store.id,
+                                      "status": self.directory.status("stores", self.key)})
 
     @handles(Nudge)
     def on_nudge(self, message: Nudge, sender: Any) -> None:

@@ -168,13 +168,23 @@ class ExpireOrder:
     """RFC 3339 time; an order placed later is left alone (orders.unpaid_expiry_s ago)."""
 
 
+@dataclass(frozen=True)
+class UnassignOrder:
+    """The admin takes a picked order away from its rider; it waits for a rider again."""
+
+    order_id: str
+    """Order to unassign."""
+    reason: str
+    """Why, for the journal and the customer's message."""
+
+
 Command = (PlaceOrder | PayOrder | RecordPayment | AcceptOrder | RejectOrder | StartCooking
            | FinishCooking | CancelOrder | PickUpOrder | ConfirmDelivery | RecordRefund
-           | ExpireOrder)
+           | ExpireOrder | UnassignOrder)
 
 COMMAND_TYPES: tuple[type, ...] = (
     PlaceOrder, PayOrder, RecordPayment, AcceptOrder, RejectOrder, StartCooking, FinishCooking,
-    CancelOrder, PickUpOrder, ConfirmDelivery, RecordRefund, ExpireOrder,
+    CancelOrder, PickUpOrder, ConfirmDelivery, RecordRefund, ExpireOrder, UnassignOrder,
 )
 
 

@@ -82,6 +82,16 @@ class OrderPickedUp(Event):
 
 
 @dataclass(frozen=True)
+class OrderUnassigned(Event):
+    """The admin took the order from its rider: it is cooked and unpicked again."""
+
+    rider_id: str
+    """The rider it was taken from."""
+    reason: str
+    """The admin's reason."""
+
+
+@dataclass(frozen=True)
 class DeliveryConfirmed(Event):
     """The customer confirmed delivery; the order is complete."""
 
@@ -107,5 +117,5 @@ class RefundCompleted(Event):
 
 EVENT_TYPES: tuple[type[Event], ...] = (
     OrderPlaced, OrderPaid, OrderAccepted, OrderRejected, CookingStarted, CookingFinished,
-    OrderPickedUp, DeliveryConfirmed, OrderCancelled, RefundCompleted,
+    OrderPickedUp, DeliveryConfirmed, OrderCancelled, RefundCompleted, OrderUnassigned,
 )

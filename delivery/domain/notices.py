@@ -45,6 +45,8 @@ _CUSTOMER_TEXT = {
                         "Your food is ready; a rider is on the way to pick it up."),
     e.OrderPickedUp: ("order_picked_up", "배달 기사님이 음식을 픽업했습니다.",
                       "A rider picked up your food and is heading to you."),
+    e.OrderUnassigned: ("rider_unassigned", "배달 기사님 배정이 취소되었습니다. 새 기사님을 찾고 있습니다.",
+                        "Your rider was taken off this order; we are finding another rider."),
     e.DeliveryConfirmed: ("delivery_confirmed", "배달이 완료되었습니다. 맛있게 드세요!",
                           "Delivered. Enjoy your meal!"),
     e.OrderCancelled: ("order_cancelled", "주문이 취소되었습니다.", "Your order has been cancelled."),

@@ -187,6 +187,12 @@ def _pick_up(state: OrderState, cmd: c.PickUpOrder, nxt: _Next) -> Decision:
     return nxt(e.OrderPickedUp, cmd.rider_id)
 
 
+def _unassign(state: OrderState, cmd: c.UnassignOrder, nxt: _Next) -> Decision:
+    if state.status != PICKED_UP or state.rider_id is None:
+        return _invalid(state, "unassigned")
+    return nxt(e.OrderUnassigned, state.rider_id, cmd.reason)
+
+
 def _confirm(state: OrderState, cmd: c.ConfirmDelivery, nxt: _Next) -> Decision:
     if state.status != PICKED_UP:
         return _invalid(state, COMPLETED)
@@ -212,6 +218,7 @@ _HANDLERS = {
     c.ConfirmDelivery: _confirm,
     c.RecordRefund: _record_refund,
     c.ExpireOrder: _expire,
+    c.UnassignOrder: _unassign,
 }
 
 
@@ -242,6 +249,7 @@ _EFFECTS = {
     e.CookingStarted: lambda s, ev: {"status": COOKING},
     e.CookingFinished: lambda s, ev: {"status": COOKED},
     e.OrderPickedUp: lambda s, ev: {"status": PICKED_UP, "rider_id": ev.rider_id},
+    e.OrderUnassigned: lambda s, ev: {"status": COOKED, "rider_id": None},
     e.DeliveryConfirmed: lambda s, ev: {"status": COMPLETED},
     e.OrderCancelled: _cancelled,
     e.RefundCompleted: lambda s, ev: {"payment_status": REFUNDED},

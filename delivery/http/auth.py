@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 
 from aiohttp import web
 
+from ..domain.onboarding import APPROVED
 from .keys import ADMIN_TOKEN, DIRECTORY
 from .problems import Problem
 
@@ -86,6 +87,36 @@ def own_store(request: web.Request) -> str:
     return store_id
 
 
+def approved_store(request: web.Request) -> str:
+    """`own_store`, and for anything but reading itself (GET) a store the admin approved."""
+    store_id = own_store(request)
+    if request.method != "GET":
+        require_approved(request, "stores", store_id)
+    return store_id
+
+
+def approved_rider(request: web.Request) -> str:
+    """`rider`, approved: a pending or suspended rider may neither move, look for deliveries
+    (other people's orders) nor pick. What it picked before stays readable (GET /orders/{id})."""
+    rider_id = rider(request)
+    require_approved(request, "riders", rider_id)
+    return rider_id
+
+
+def require_approved(request: web.Request, kind: str, id: str) -> None:
+    status = request.app[DIRECTORY].status(kind, id)
+    if status != APPROVED:
+        raise Problem("not_approved", f"this {kind[:-1]} is {status}: only the admin's approval "
+                                      "lets it act (it may still read its own resources)")
+
+
+def presents(request: web.Request, kind: str, id: str) -> bool:
+    """Whether the request carries the token of this store or rider (no token: False)."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    return scheme.lower() == "bearer" and request.app[DIRECTORY].identify(kind, token.strip()) == id
+
+
 def admin(request: web.Request) -> None:
     token = bearer(request)
     if not _is_admin(request, token):
@@ -110,7 +141,8 @@ PRINCIPAL = web.RequestKey("principal", object)
 """Where the router keeps the caller of a request (see `caller`)."""
 
 CHECKS: dict[str, Callable[[web.Request], Any]] = {
-    "customer": customer, "store": own_store, "rider": rider, "any": anyone, "admin": admin,
+    "customer": customer, "store": approved_store, "rider": approved_rider, "any": anyone,
+    "admin": admin,
     "loopback": loopback_only,
 }
 """Route.auth -> the check the router runs before the view ("none": no check)."""

@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from ..domain import menu, order
+from ..domain import menu, onboarding, order
 from ..persistence import inboxes
 from .admission import criticality
 from .problems import CODES
@@ -42,8 +42,22 @@ SCHEMAS: dict[str, Any] = {
                                         price={**INT, "minimum": 0, "maximum": menu.MAX_PRICE})}),
     "Registered": _obj(["id", "token"], id=STR, token=STR),
     "MenuItem": _obj(["id", "name", "price"], id=STR, name=STR, price=INT),
-    "StoreRegistered": _obj(["id", "token", "menu"], id=STR, token=STR,
+    "StoreRegistered": _obj(["id", "token", "status", "menu"], id=STR, token=STR,
+                            status=_ref("OnboardingStatus"),
                             menu={"type": "array", "items": _ref("MenuItem")}),
+    "RiderRegistered": _obj(["id", "token", "status"], id=STR, token=STR,
+                            status=_ref("OnboardingStatus")),
+    "OnboardingStatus": {"enum": list(onboarding.STATUSES),
+                         "description": "pending until the admin approves (unless "
+                                        "onboarding.auto_approve); pending and suspended ones get "
+                                        "403 not_approved on everything but reading themselves"},
+    "Onboarded": _obj(["id", "name", "status", "location", "created_at"], id=STR, name=STR,
+                      status=_ref("OnboardingStatus"),
+                      location={"oneOf": [_ref("Location"), {"type": "null"}]},
+                      created_at={**STR, "format": "date-time"}),
+    "Onboarding": _obj(["stores", "riders"],
+                       stores={"type": "array", "items": _ref("Onboarded")},
+                       riders={"type": "array", "items": _ref("Onboarded")}),
     "Menu": _obj(["store_id", "items"], store_id=STR,
                  items={"type": "array", "items": _ref("MenuItem")}),
     "StoreList": _obj(["stores", "next_cursor"], stores={"type": "array", "items": _obj(
@@ -85,8 +99,12 @@ SCHEMAS: dict[str, Any] = {
     "DeliveryList": _obj(["deliveries"], deliveries={"type": "array", "items": _obj(
         ["order_id", "store", "delivery_address", "distance_km"], order_id=STR,
         store=_obj(["id", "name", "location"], id=STR, name=STR, location=_ref("Location")),
-        delivery_address=_obj(["lat", "lon", "text"], lat=NUM, lon=NUM, text=STR),
-        distance_km=NUM)}),
+        delivery_address={**_obj(["lat", "lon", "text", "approximate"], lat=NUM, lon=NUM,
+                                 text=STR, approximate={"const": True}),
+                          "description": "the centre of a ~300 m cell around the address and "
+                                         "its district; the exact address is in the order once "
+                                         "picked (GET /orders/{id})"},
+        distance_km={**NUM, "description": "to the approximate area, 0.1 km steps"})}),
     "Status": _obj(["status"], status=STR),
     "Inbox": _obj(["received"], received={"type": "array", "items": _obj(
         ["order_id", "kind", "seq", "received_at"], order_id=STR,
@@ -212,6 +230,8 @@ def _operation(route) -> dict[str, Any]:
 def _errors(route) -> list[str]:
     """The route's codes; any token-taking route also answers 401 and, to another role, 403."""
     implied = ["unauthorized", "wrong_role"] if route.auth in TOKEN_AUTH else []
+    if route.auth == "rider" or (route.auth == "store" and route.method != "GET"):
+        implied.append("not_approved")  # auth.approved_rider, auth.approved_store
     if criticality(route.method, route.path):
         implied.append("overloaded")  # admission control may refuse it
         implied.append("storage_unavailable")  # the disk may refuse its write

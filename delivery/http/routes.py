@@ -11,7 +11,7 @@ from aiohttp import web
 
 from . import auth, openapi
 from .keys import OPENAPI
-from .views import audit, ops, orders, registration, riders, store_owner
+from .views import audit, onboarding, ops, orders, registration, riders, store_owner
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -30,7 +30,8 @@ class Route:
     handler: Handler
     summary: str
     auth: str = "none"                     # none, customer, store (its own), rider, any, admin,
-                                           # loopback: checked by the router (auth.guard)
+                                           # loopback: checked by the router (auth.guard); a
+                                           # store or rider must also be approved to act
     status: int = 200
     request: str | None = None             # schema name of the body
     response: str | None = None            # schema name of the answer
@@ -48,7 +49,7 @@ ROUTES = [
           status=201, request="StoreIn", response="StoreRegistered",
           errors=BODY_ERRORS + REGISTRATION_KEY_ERRORS, tag="registration", idempotent=True),
     Route("POST", "/riders", registration.register_rider, "Register a rider", status=201,
-          request="RiderIn", response="Registered", errors=BODY_ERRORS + REGISTRATION_KEY_ERRORS,
+          request="RiderIn", response="RiderRegistered", errors=BODY_ERRORS + REGISTRATION_KEY_ERRORS,
           tag="registration", idempotent=True),
     Route("GET", "/stores", registration.list_stores,
           "Stores near a point, nearest first (lat, lon, radius_km default 5), else by id; "
@@ -105,12 +106,14 @@ ROUTES = [
           "What store management received (paid orders, cancellations, refunds), in order; "
           "while the store is down nothing arrives, and all of it arrives once when it is up",
           "store", response="Inbox", errors=["unauthorized", "forbidden"], tag="store"),
-    Route("PUT", "/riders/me/location", riders.move, "Report where the rider is", "rider",
-          request="Location", response="RiderLocation", errors=BODY_ERRORS + ["unauthorized"],
-          tag="rider"),
+    Route("PUT", "/riders/me/location", riders.move,
+          "Report where the rider is; a move faster than dispatch.max_speed_kmh is refused",
+          "rider", request="Location", response="RiderLocation",
+          errors=BODY_ERRORS + ["unauthorized", "implausible_location"], tag="rider"),
     Route("GET", "/riders/me/deliveries/available", riders.available,
-          "Cooked, unpicked orders within dispatch.radius_km of the rider", "rider",
-          response="DeliveryList", errors=["unauthorized", "conflict"], tag="rider"),
+          "Cooked, unpicked orders within dispatch.radius_km of the rider, each with its store "
+          "and the approximate area of its address (exact once picked: GET /orders/{id})",
+          "rider", response="DeliveryList", errors=["unauthorized", "conflict"], tag="rider"),
     Route("POST", "/deliveries/{order_id}/pick", riders.pick, "Pick an order up; the first wins",
           "rider", response="Order",
           errors=ORDER_ERRORS + ["already_picked", "out_of_range"], tag="rider"),
@@ -134,6 +137,18 @@ ROUTES = [
     Route("GET", "/admin/api/orders/{order_id}/events", ops.admin_order_events,
           "An order's journal, event by event, and its current view", "admin",
           response="OrderJournal", errors=["unauthorized", "not_found"], tag="admin"),
+    *[Route("POST", f"/admin/api/{kind}/{{{kind[:-1]}_id}}/{action}",
+            onboarding.set_status(kind, action),
+            f"{action.capitalize()} a {kind[:-1]}: it answers with its new status", "admin",
+            response="Onboarded", errors=["unauthorized", "not_found"], tag="admin")
+      for kind in ("stores", "riders") for action in ("approve", "suspend")],
+    Route("GET", "/admin/api/onboarding", onboarding.waiting,
+          "Stores and riders waiting for approval or suspended", "admin", response="Onboarding",
+          errors=["unauthorized"], tag="admin"),
+    Route("POST", "/admin/api/orders/{order_id}/unassign", onboarding.unassign,
+          "Take a picked order from its rider: cooked again, riders nearby see it, the customer "
+          "is told", "admin", request="ReasonIn", response="Order",
+          errors=BODY_ERRORS + ["unauthorized", "not_found", "invalid_transition"], tag="admin"),
     Route("GET", "/admin", ops.admin_page,
           "The admin console (HTML; it asks for the admin token)", tag="admin"),
     Route("GET", "/admin/api/stats", ops.admin_stats, "Orders, actors, journal, notifications, admission control",

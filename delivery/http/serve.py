@@ -72,7 +72,7 @@ async def _serve(settings: config.Settings, token: str, demo: bool) -> int:
         if demo:
             from .demo_data import seed
 
-            await seed(f"http://{host}:{port}")
+            await seed(f"http://{host}:{port}", token)
         await _until_signalled()
         print("stopping: finishing requests, shutting the actor system down", flush=True)
     finally:

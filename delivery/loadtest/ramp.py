@@ -141,7 +141,7 @@ async def ramp(args: argparse.Namespace, url: str, admin_token: str = "") -> dic
                                      timeout=timeout) as session:
         setup = Client(session, Recorder(), time.perf_counter())
         cast = await register(setup, args.stores, args.customers, args.riders,
-                              random.Random(args.seed))
+                              random.Random(args.seed), admin_token)
         stage = Stage(session, cast, args, admin_token)
         capacity, source = args.capacity, "given"
         if args.rates:

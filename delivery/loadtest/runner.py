@@ -130,7 +130,7 @@ async def run(args: argparse.Namespace, url: str, admin_token: str,
     timeout = aiohttp.ClientTimeout(total=60)
     async with aiohttp.ClientSession(url, connector=connector, timeout=timeout) as session:
         setup = Client(session, Recorder(), time.perf_counter())
-        cast = await register(setup, args.stores, args.customers, args.riders, rng)
+        cast = await register(setup, args.stores, args.customers, args.riders, rng, admin_token)
         if args.chaos:
             specs += chaos.schedule(args.seed, args.duration, [s.id for s in cast["stores"]])
         actions, tally = chaos.actions(specs), chaos.Tally()

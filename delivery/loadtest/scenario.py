@@ -140,8 +140,9 @@ def _json(raw: bytes) -> Any:
 
 
 async def register(client: Client, stores: int, customers: int, riders: int,
-                   rng: random.Random) -> dict[str, list[Party]]:
-    """The cast: stores with menus, customers and riders around one neighbourhood."""
+                   rng: random.Random, admin_token: str = "") -> dict[str, list[Party]]:
+    """The cast: stores with menus, customers and riders around one neighbourhood; stores and
+    riders left pending (onboarding.auto_approve off) are approved with the admin token."""
     def near() -> dict[str, float]:
         return {"lat": CENTRE[0] + rng.uniform(-0.008, 0.008),
                 "lon": CENTRE[1] + rng.uniform(-0.008, 0.008)}
@@ -153,6 +154,7 @@ async def register(client: Client, stores: int, customers: int, riders: int,
             "menu": [{"name": "Chicken", "price": 18000}, {"name": "Cola", "price": 2000}]})
         if status != 201:
             raise RuntimeError(f"could not register a store: {status} {d}")
+        await _approve(client, "stores", d, admin_token)
         cast["stores"].append(Party(d["id"], d["token"]))
     for kind, n in (("customers", customers), ("riders", riders)):
         for i in range(n):
@@ -161,8 +163,22 @@ async def register(client: Client, stores: int, customers: int, riders: int,
                 "name": f"{kind[:-1]} {i}", "phone": "010-1111-1111", "location": location})
             if status != 201:
                 raise RuntimeError(f"could not register {kind[:-1]}: {status} {d}")
+            await _approve(client, kind, d, admin_token)
             cast[kind].append(Party(d["id"], d["token"], {"location": location}))
     return cast
+
+
+async def _approve(client: Client, kind: str, registered: dict, admin_token: str) -> None:
+    if registered.get("status", "approved") == "approved":
+        return  # customers, and everyone when the service approves at once
+    if not admin_token:
+        raise RuntimeError(f"the {kind[:-1]} registered is {registered['status']}: give the admin "
+                           "token (--admin-token) or run the service with onboarding.auto_approve")
+    path = f"/admin/api/{kind}/{registered['id']}/approve"
+    status, d, _ = await client.call("POST", path, f"POST /admin/api/{kind}/{{id}}/approve",
+                                     admin_token)
+    if status != 200:
+        raise RuntimeError(f"could not approve {kind[:-1]} {registered['id']}: {status} {d}")
 
 
 def lost(status: int, data: Any) -> str:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from .. import codec
 from ..domain.geo import EARTH_RADIUS_KM, Location
 from ..domain.menu import MenuItem
+from ..domain.onboarding import APPROVED
 from .db import Database
 
 SCHEMA = """
@@ -19,14 +20,40 @@ CREATE TABLE IF NOT EXISTS customers (
     lon REAL NOT NULL, token_hash TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS stores (
     id TEXT PRIMARY KEY, name TEXT NOT NULL, owner_phone TEXT NOT NULL, lat REAL NOT NULL,
-    lon REAL NOT NULL, token_hash TEXT NOT NULL UNIQUE, menu BLOB NOT NULL, created_at TEXT NOT NULL);
+    lon REAL NOT NULL, token_hash TEXT NOT NULL UNIQUE, menu BLOB NOT NULL, created_at TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'approved');
 CREATE TABLE IF NOT EXISTS riders (
     id TEXT PRIMARY KEY, name TEXT NOT NULL, phone TEXT NOT NULL, lat REAL, lon REAL,
-    token_hash TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL, located_at TEXT);
+    token_hash TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL, located_at TEXT,
+    status TEXT NOT NULL DEFAULT 'approved');
 CREATE INDEX IF NOT EXISTS stores_by_place ON stores (lat, lon, id, name);
 """
+# The DEFAULT is for rows of a data directory from before onboarding (see `migrate`): they keep
+# working. Every registration writes its status explicitly.
 
 KINDS = ("customers", "stores", "riders")
+ONBOARDED = ("stores", "riders")
+
+
+def migrate(conn) -> None:
+    """Add `status` to the stores and riders of an earlier data directory; its stores and riders
+    become approved, so a running deployment is not locked out by the upgrade."""
+    for table in ONBOARDED:
+        if _has_status(conn, table):
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if not _has_status(conn, table):  # another connection may have just added it
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN status TEXT NOT NULL"
+                             f" DEFAULT '{APPROVED}'")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+
+def _has_status(conn, table: str) -> bool:
+    return any(row[1] == "status" for row in conn.execute(f"PRAGMA table_info({table})"))
 
 
 def new_token() -> str:
@@ -78,18 +105,54 @@ class Directory:
             conn.execute("INSERT INTO customers VALUES (?, ?, ?, ?, ?, ?, ?)",
                          (id, name, phone, loc.lat, loc.lon, hash_token(token), at))
 
-    def add_store(self, store: Store, token: str, at: str) -> None:
+    def add_store(self, store: Store, token: str, at: str, *, status: str) -> None:
         with self.db.transaction() as conn:
-            conn.execute("INSERT INTO stores VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            conn.execute("INSERT INTO stores VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                          (store.id, store.name, store.owner_phone, store.location.lat,
-                          store.location.lon, hash_token(token), codec.encode(store.menu), at))
+                          store.location.lon, hash_token(token), codec.encode(store.menu), at,
+                          status))
 
     def add_rider(self, id: str, name: str, phone: str, loc: Location | None, token: str,
-                  at: str) -> None:
+                  at: str, *, status: str) -> None:
         with self.db.transaction() as conn:
-            conn.execute("INSERT INTO riders VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            conn.execute("INSERT INTO riders VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                          (id, name, phone, loc.lat if loc else None, loc.lon if loc else None,
-                          hash_token(token), at, at if loc else None))
+                          hash_token(token), at, at if loc else None, status))
+
+    def status(self, kind: str, id: str) -> str | None:
+        """A store's or rider's onboarding status (pending, approved, suspended), None if unknown."""
+        if kind not in ONBOARDED:
+            raise ValueError(kind)
+        row = self.db.execute(f"SELECT status FROM {kind} WHERE id = ?", (id,)).fetchone()
+        return row[0] if row else None
+
+    def set_status(self, kind: str, id: str, status: str) -> dict | None:
+        """Approve or suspend a store or rider; its summary afterwards, None if unknown."""
+        if kind not in ONBOARDED:
+            raise ValueError(kind)
+        with self.db.transaction() as conn:
+            conn.execute(f"UPDATE {kind} SET status = ? WHERE id = ?", (status, id))
+        return self.summary(kind, id)
+
+    def summary(self, kind: str, id: str) -> dict | None:
+        """{id, name, status, location, created_at} of a store or rider, None if unknown."""
+        rows = self._summaries(kind, "WHERE id = ?", (id,))
+        return rows[0] if rows else None
+
+    def onboarding(self, kind: str, statuses: tuple[str, ...]) -> list[dict]:
+        """Summaries of the stores or riders in these statuses, oldest registration first."""
+        marks = ", ".join("?" * len(statuses))
+        return self._summaries(kind, f"WHERE status IN ({marks}) ORDER BY created_at, id",
+                               statuses)
+
+    def _summaries(self, kind: str, where: str, args: tuple) -> list[dict]:
+        if kind not in ONBOARDED:
+            raise ValueError(kind)
+        rows = self.db.execute(f"SELECT id, name, status, lat, lon, created_at FROM {kind} {where}",
+                               args)
+        return [{"id": r[0], "name": r[1], "status": r[2],
+                 "location": None if r[3] is None else {"lat": r[3], "lon": r[4]},
+                 "created_at": r[5]} for r in rows]
 
     def identify(self, kind: str, token: str) -> str | None:
         """The id of the customer, store or rider holding `token`, or None."""
@@ -118,23 +181,27 @@ class Directory:
         return Store(row[0], row[1], row[2], Location(row[3], row[4]), codec.decode(row[5]))
 
     def menu(self, store_id: str) -> dict[str, MenuItem] | None:
-        """A store's menu by item id, or None for an unknown store."""
-        row = self.db.execute("SELECT menu FROM stores WHERE id = ?", (store_id,)).fetchone()
+        """What customers may order from a store by item id; None for an unknown store and for
+        one that is not approved (it takes no orders, and it looks unknown to customers)."""
+        row = self.db.execute("SELECT menu FROM stores WHERE id = ? AND status = ?",
+                              (store_id, APPROVED)).fetchone()
         return None if row is None else {item.id: item for item in codec.decode(row[0])}
 
     def store_page(self, after_id: str, limit: int) -> list[StoreSummary]:
-        """Up to `limit` stores with ids above `after_id`, by id (keyset paging, no menus)."""
-        rows = self.db.execute("SELECT id, name, lat, lon FROM stores WHERE id > ? ORDER BY id"
-                               " LIMIT ?", (after_id, limit))
+        """Up to `limit` approved stores with ids above `after_id`, by id (keyset paging, no
+        menus): the catalogue customers see."""
+        rows = self.db.execute("SELECT id, name, lat, lon FROM stores WHERE id > ? AND status = ?"
+                               " ORDER BY id LIMIT ?", (after_id, APPROVED, limit))
         return [StoreSummary(r[0], r[1], Location(r[2], r[3])) for r in rows]
 
     def stores_in_box(self, center: Location, radius_km: float) -> list[StoreSummary]:
-        """Stores in the bounding box of a circle (a superset of those in it; no menus)."""
+        """Approved stores in the bounding box of a circle (a superset of those in it; no menus)."""
         dlat = math.degrees(radius_km / EARTH_RADIUS_KM)
         dlon = dlat / max(0.01, math.cos(math.radians(center.lat)))
         rows = self.db.execute(
-            "SELECT id, name, lat, lon FROM stores WHERE lat BETWEEN ? AND ? AND lon BETWEEN ? AND ?",
-            (center.lat - dlat, center.lat + dlat, center.lon - dlon, center.lon + dlon))
+            "SELECT id, name, lat, lon FROM stores WHERE lat BETWEEN ? AND ? AND lon BETWEEN ? AND ?"
+            " AND status = ?",
+            (center.lat - dlat, center.lat + dlat, center.lon - dlon, center.lon + dlon, APPROVED))
         return [StoreSummary(r[0], r[1], Location(r[2], r[3])) for r in rows]
 
     def rider_location(self, rider_id: str) -> tuple[bool, Location | None]:
@@ -143,6 +210,14 @@ class Directory:
         if row is None:
             return False, None
         return True, None if row[0] is None else Location(row[0], row[1])
+
+    def rider_seen(self, rider_id: str) -> tuple[Location | None, str | None]:
+        """Where and when a rider last reported its location (None, None if never)."""
+        row = self.db.execute("SELECT lat, lon, located_at FROM riders WHERE id = ?",
+                              (rider_id,)).fetchone()
+        if row is None or row[0] is None:
+            return None, None
+        return Location(row[0], row[1]), row[2]
 
     def move_rider(self, rider_id: str, loc: Location, at: str) -> None:
         with self.db.transaction() as conn:

@@ -26,6 +26,7 @@ def create_tables(conn: sqlite3.Connection) -> None:
     _rename(conn, "deliveries", "webhook_outbox", drop_index="deliveries_due")
     for owner in OWNERS:
         conn.executescript(owner.SCHEMA)
+    directory.migrate(conn)
 
 
 def _rename(conn: sqlite3.Connection, old: str, new: str, drop_index: str) -> None:

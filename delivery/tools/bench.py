@@ -47,7 +47,8 @@ def settle(runtime: ActorRuntime, timeout: float = 10.0) -> int:
 def run(base: str, orders: int, concurrency: int, admin_port: int = 19700) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="delivery-bench-") as data_dir:
         settings = config.load(**{"server.data_dir": data_dir, "actors.base": base,
-                                  "actors.admin_port": admin_port, "actors.reply_timeout_s": 30.0})
+                                  "actors.admin_port": admin_port, "actors.reply_timeout_s": 30.0,
+                                  "onboarding.auto_approve": True})
         with ActorRuntime(settings) as runtime:
             client = OrderClient(runtime)
             store, _, _ = client.register_store("Bench Chicken", "010-0000-0000",

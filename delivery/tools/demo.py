@@ -46,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="delivery-demo-") as data_dir:
         settings = config.load(**{"server.data_dir": data_dir, "actors.base": args.base,
-                                  "actors.admin_port": args.admin_port})
+                                  "actors.admin_port": args.admin_port,
+                                  "onboarding.auto_approve": True})
         print(f"actor system: {settings.actors.base}, data: {data_dir}")
         with ActorRuntime(settings) as rt:
             c = OrderClient(rt)

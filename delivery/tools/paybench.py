@@ -34,7 +34,8 @@ async def _run(clients: int, seconds: float, config: str | None) -> None:
         # One customer sends every request of the benchmark: it measures the service, not
         # the limits that keep one customer from flooding it.
         env = {**os.environ, **UNLIMITED, "DELIVERY_ACTORS_ADMIN_PORT": str(free_port()),
-               "DELIVERY_ADMIN_TOKEN": ADMIN}
+               "DELIVERY_ADMIN_TOKEN": ADMIN,
+               "DELIVERY_ONBOARDING_AUTO_APPROVE": "true"}
         cmd = [sys.executable, "run.py", "serve", "--port", str(port), "--data-dir", data_dir]
         service = subprocess.Popen(cmd + (["--config", config] if config else []), cwd=ROOT,
                                    env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -24,6 +24,7 @@ from ..domain import commands as c
 from ..domain import order
 from ..domain.geo import Location
 from ..domain.menu import MenuItem
+from ..domain.onboarding import APPROVED
 from ..persistence.db import Database, database_path
 from ..persistence.directory import Directory, Store
 from ..persistence.journal import Journal
@@ -40,7 +41,8 @@ def seed(data_dir: str, orders: int) -> tuple[str, str, list[str]]:
     now = clock.now()
     directory.add_customer("cus_bench", "Bench", "010", Location(37.5, 127.0), TOKEN, now)
     menu = (MenuItem("m1", "Rice", 1000),)
-    directory.add_store(Store("sto_bench", "Bench", "010", Location(37.5, 127.0), menu), "st", now)
+    directory.add_store(Store("sto_bench", "Bench", "010", Location(37.5, 127.0), menu), "st", now,
+                        status=APPROVED)
     steps = [lambda oid: c.RecordPayment(oid, f"pay_{oid}", "card", 1000),
              lambda oid: c.AcceptOrder(oid, "sto_bench"), lambda oid: c.StartCooking(oid, "sto_bench")]
     placed: list[str] = []

@@ -22,10 +22,10 @@ async def _callers(api) -> tuple[dict[str, str], dict[str, str]]:
     """A token of every role, and real ids for the path parameters (so 404 cannot stand in)."""
     cid, ctoken = await api.customer()
     sid, stoken = await api.store()
-    _, rtoken = await api.rider()
+    rid, rtoken = await api.rider()
     _, order = await api.place(ctoken, sid, status=201)
     tokens = {"customer": ctoken, "store": stoken, "rider": rtoken, "admin": ADMIN}
-    return tokens, {"store_id": sid, "order_id": order["id"]}
+    return tokens, {"store_id": sid, "order_id": order["id"], "rider_id": rid}
 
 
 def _url(route, ids: dict[str, str]) -> str:

@@ -7,6 +7,7 @@ import pytest
 from delivery import codec
 from delivery.domain.geo import Location
 from delivery.domain.menu import MenuItem
+from delivery.domain.onboarding import APPROVED
 from delivery.http.keys import DIRECTORY
 from delivery.persistence.directory import Store
 
@@ -24,7 +25,7 @@ def seed(api, n: int, menu_items: int = 2, at: Location = CENTER, step: float = 
         offset = (i // 2) * step
         api.http.app[DIRECTORY].add_store(
             Store(store_id, f"Store {i}", "010-0", Location(at.lat + offset, at.lon), menu),
-            f"token-{store_id}", "2026-01-01T00:00:00Z")
+            f"token-{store_id}", "2026-01-01T00:00:00Z", status=APPROVED)
         ids.append(store_id)
     return ids
 

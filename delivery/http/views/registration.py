@@ -9,8 +9,10 @@ from ...domain.catalogue import DEFAULT_RADIUS_KM, nearest_page
 from ...domain.commands import RegisterRider, RegisterStore
 from ...domain.geo import Location, location_json
 from ...domain.menu import MAX_MENU_ITEMS, MenuItem, check_price
+from ...domain.onboarding import APPROVED
 from ...domain.refusal import Refusal
 from ...persistence.directory import StoreSummary, new_token
+from .. import auth
 from ..idempotency import idempotent
 from ..keys import BRIDGE, DIRECTORY
 from ..paging import cursor_position, make_cursor, page_limit
@@ -49,9 +51,10 @@ async def register_store(request: web.Request) -> web.Response:
 
     async def create(store_id: str):
         token = new_token()
-        await request.app[BRIDGE].command(
+        made = await request.app[BRIDGE].command(
             "stores", RegisterStore(store_id, name, phone, location, tuple(menu), token))
-        return 201, {"id": store_id, "token": token, "menu": [_item(m) for m in menu]}, {}
+        return 201, {"id": store_id, "token": token, "status": made["status"],
+                     "menu": [_item(m) for m in menu]}, {}
 
     return await idempotent(request, "POST /stores", "sto", create, replay=False)
 
@@ -61,11 +64,17 @@ async def register_rider(request: web.Request) -> web.Response:
 
     async def create(rider_id: str):
         token = new_token()
-        await request.app[BRIDGE].command(
+        made = await request.app[BRIDGE].command(
             "riders", RegisterRider(rider_id, name, phone, location, token))
-        return 201, {"id": rider_id, "token": token}, {}
+        return 201, {"id": rider_id, "token": token, "status": made["status"]}, {}
 
     return await idempotent(request, "POST /riders", "rid", create, replay=False)
+
+
+def _listed(request: web.Request, store_id: str) -> bool:
+    """Customers see approved stores only; a pending or suspended store still reads its own menu."""
+    return (request.app[DIRECTORY].status("stores", store_id) == APPROVED
+            or auth.presents(request, "stores", store_id))
 
 
 def _item(m: MenuItem) -> dict:
@@ -116,7 +125,8 @@ def _summary(s: StoreSummary, distance: float | None) -> dict:
 
 
 async def store_menu(request: web.Request) -> web.Response:
-    store = request.app[DIRECTORY].store(request.match_info["store_id"])
-    if store is None:
-        raise Problem("not_found", f"store {request.match_info['store_id']!r} does not exist")
+    store_id = request.match_info["store_id"]
+    store = request.app[DIRECTORY].store(store_id)
+    if store is None or not _listed(request, store_id):
+        raise Problem("not_found", f"store {store_id!r} does not exist")
     return respond(request, {"store_id": store.id, "items": [_item(m) for m in store.menu]})

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ...domain.commands import MoveRider, PickUp
-from ...domain.geo import location_json
+from ...domain.area import approximate
+from ...domain.commands import Address, MoveRider, PickUp
+from ...domain.geo import Location, distance_km, location_json
 from .. import auth
 from ..keys import BRIDGE, DIRECTORY, READS, SETTINGS
 from ..problems import Problem
@@ -26,16 +27,24 @@ async def available(request: web.Request) -> web.Response:
     radius = request.app[SETTINGS].dispatch.radius_km
     stores = {}
     deliveries = []
-    for distance, view in request.app[READS].available_deliveries(location, radius):
+    for _, view in request.app[READS].available_deliveries(location, radius):
         sid = view["store_id"]
         if sid not in stores:
             s = request.app[DIRECTORY].store(sid)
             stores[sid] = {"id": s.id, "name": s.name,
                            "location": location_json(s.location)}
         deliveries.append({"order_id": view["id"], "store": stores[sid],
-                           "delivery_address": view["delivery_address"],
-                           "distance_km": round(distance, 3)})
+                           **_area(view["delivery_address"], location)})
     return respond(request, {"deliveries": deliveries})
+
+
+def _area(address: dict, rider: Location) -> dict:
+    """The address as a rider sees it before the pick: an area of a few hundred metres and its
+    district, and the distance to that area (an exact distance would give the door away to a
+    rider reporting from three places)."""
+    area = approximate(Address(address["lat"], address["lon"], address["text"]))
+    distance = distance_km(rider, Location(area["lat"], area["lon"]))
+    return {"delivery_address": {**area, "approximate": True}, "distance_km": round(distance, 1)}
 
 
 async def pick(request: web.Request) -> web.Response:
