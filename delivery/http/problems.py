@@ -41,6 +41,7 @@ CODES: dict[str, tuple[int, str]] = {
     "conflict": (409, "The request conflicts with the current state"),
     "body_too_large": (413, "The body is too large"),
     "unsupported_media_type": (415, "Send application/json or application/msgpack"),
+    "host_not_allowed": (421, "This server does not answer for that Host (server.allowed_hosts)"),
     "internal_error": (500, "Internal error"),
     "payment_unavailable": (503, "Payment is unavailable right now; pay a little later"),
     "service_unavailable": (503, "The service cannot answer right now"),

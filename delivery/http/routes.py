@@ -142,6 +142,13 @@ def document() -> dict[str, Any]:
     return openapi.build(ROUTES)
 
 
+def public_routes() -> frozenset[tuple[str, str]]:
+    """(method, path) of the answers that hold nothing personal and may be cached: the
+    catalogue and the operations pages anyone may read (not the admin page)."""
+    return frozenset((r.method, r.path) for r in ROUTES
+                     if r.auth == "none" and r.method == "GET" and r.tag != "admin")
+
+
 def add_routes(app: web.Application) -> None:
     """Every route, behind the check of its `auth` (applied here, not in the views)."""
     for route in ROUTES:

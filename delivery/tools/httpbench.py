@@ -48,7 +48,7 @@ async def _bench(clients_list: list[int], seconds: float) -> None:
     with tempfile.TemporaryDirectory(prefix="delivery-httpbench-") as data_dir:
         port, hello_port = free_port(), free_port()
         env = {**os.environ, "DELIVERY_ACTORS_ADMIN_PORT": str(free_port()),
-               "DELIVERY_ADMIN_TOKEN": "bench"}
+               "DELIVERY_ADMIN_TOKEN": "httpbench-admin-token-01234"}
         service = subprocess.Popen([sys.executable, "run.py", "serve", "--port", str(port),
                                     "--data-dir", data_dir], cwd=ROOT, env=env,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

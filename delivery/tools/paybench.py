@@ -19,7 +19,7 @@ import aiohttp
 
 from .localhost import ROOT, free_port, wait_up
 
-ADMIN = "paybench"
+ADMIN = "paybench-admin-token-012345"
 
 
 def _pct(values: list[float], q: float) -> float:

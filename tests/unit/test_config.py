@@ -7,7 +7,8 @@ from delivery import config
 
 def test_defaults_hold_every_key_of_the_operator_contract():
     c = config.load(env={})
-    assert c.server == config.ServerSettings(host="127.0.0.1", port=8080, data_dir="./data")
+    assert c.server == config.ServerSettings(host="127.0.0.1", port=8080, data_dir="./data",
+                                             allowed_hosts=("localhost", "127.0.0.1", "[::1]"))
     assert c.actors.max_live_orders == 200 and c.actors.in_process
     assert c.payment.call_timeout_ms == 610 and c.payment.provider == "simulated"
     assert c.payment.call_timeout_s == 0.61
@@ -80,3 +81,16 @@ def test_unknown_keys_and_broken_files_are_errors(tmp_path):
 def test_overrides_from_the_command_line_win():
     c = config.load(env={"DELIVERY_SERVER_PORT": "9000"}, **{"server.port": 9100, "server.host": None})
     assert c.server.port == 9100 and c.server.host == "127.0.0.1"
+
+
+@pytest.mark.parametrize("token", ["x" * 23, "short"])
+def test_a_configured_admin_token_shorter_than_24_characters_is_refused(token):
+    with pytest.raises(config.ConfigError, match=r"'admin\.token'.*24 characters") as err:
+        config.load(env={"DELIVERY_ADMIN_TOKEN": token})
+    assert token not in str(err.value)
+
+
+def test_a_24_character_admin_token_and_the_default_loopback_hosts_are_accepted():
+    c = config.load(env={"DELIVERY_ADMIN_TOKEN": "x" * 24})
+    assert c.admin.token == "x" * 24
+    assert c.server.allowed_hosts == ("localhost", "127.0.0.1", "[::1]")

@@ -13,6 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from ...actors.messages import GetFaults, GetPaymentStatus, GetStats, InjectFault
 from ...actors.system import ActorSystemUnavailable
 from ...persistence.journal import Journal
+from ..hardening import admin_csp
 from ..keys import ADMISSION, BRIDGE, DB, DIRECTORY, METRICS, OPENAPI, READS, RUNTIME, STREAMS
 from ..problems import Problem
 from ..wire import read_body, respond
@@ -131,6 +132,6 @@ async def admin_order_events(request: web.Request) -> web.Response:
 
 
 async def admin_page(request: web.Request) -> web.FileResponse:
-    return web.FileResponse(STATIC / "admin.html", headers={
-        "Cache-Control": "no-store", "Content-Security-Policy":
-        "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'"})
+    page = STATIC / "admin.html"
+    return web.FileResponse(page, headers={
+        "Cache-Control": "no-store", "Content-Security-Policy": admin_csp(page)})
