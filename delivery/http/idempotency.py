@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import secrets
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -25,6 +26,9 @@ from .problems import Problem
 from .wire import respond
 
 MAX_KEY = 200
+# Printable ASCII (an sf-string, as the IETF Idempotency-Key draft has it), no space at either end
+# (HTTP strips it); the OpenAPI document states the same pattern.
+KEY_PATTERN = r"^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$"
 SECRETS = ("token",)
 
 Create = Callable[["Keyed | None"], Awaitable[tuple[int, dict[str, Any], dict[str, str]]]]
@@ -62,9 +66,9 @@ async def idempotent(request: web.Request, scope: str, create: Create) -> web.Re
     if key is None:
         status, data, headers = await create(None)
         return respond(request, data, status, headers)
-    if not key or len(key) > MAX_KEY or not key.isprintable():
-        raise Problem("invalid_field", f"Idempotency-Key must be 1..{MAX_KEY} printable characters",
-                      "Idempotency-Key")
+    if len(key) > MAX_KEY or not re.fullmatch(KEY_PATTERN, key):
+        raise Problem("invalid_field", f"Idempotency-Key must be 1..{MAX_KEY} printable ASCII "
+                      "characters", "Idempotency-Key")
     body_hash = hashlib.sha256(await request.read()).hexdigest()
     records = IdempotencyRecords(request.app[DB])
     keyed = Keyed(request.app[SECRET], scope, key)

@@ -121,7 +121,7 @@ ROUTES = [
     Route("POST", "/admin/api/faults", ops.admin_faults,
           "Inject or clear a fault: payment crash/slow/fail, all clear", "admin",
           request="FaultIn", response="Faults",
-          errors=BODY_ERRORS + ["unauthorized", "service_unavailable"], tag="admin"),
+          errors=BODY_ERRORS + ["unauthorized", "not_found", "service_unavailable"], tag="admin"),
     Route("GET", "/admin/api/orders/{order_id}/events", ops.admin_order_events,
           "An order's journal, event by event, and its current view", "admin",
           response="OrderJournal", errors=["unauthorized", "not_found"], tag="admin"),

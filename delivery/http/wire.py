@@ -19,7 +19,7 @@ JSON, MSGPACK = "application/json", "application/msgpack"
 
 # C0 and C1 controls (NUL, CR/LF, ESC...), line/paragraph separators, and the bidi embeddings,
 # overrides and isolates that can make a notification text read differently from what it is.
-UNSAFE_CHARS = "\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+UNSAFE_CHARS = r"\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
 _UNSAFE = re.compile(f"[{UNSAFE_CHARS}]")
 
 
@@ -118,6 +118,8 @@ class Body:
 
     def int(self, key: str, low: int, high: int) -> int:
         value = self._get(key, True)
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # JSON does not tell 2 from 2.0; JSON Schema's integer is both
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise Problem("invalid_field", f"{self._name(key)} must be an integer {low}..{high}",
                           self._name(key))
