@@ -18,6 +18,7 @@ ENV_PREFIX = "DELIVERY_"
 BASES = ("simpleSystemBase", "multiprocTCPBase")
 PROVIDERS = ("simulated", "http")
 CHANNELS = ("log", "webhook")
+MIN_ADMIN_TOKEN = 24  # characters; the generated token is 32
 
 
 class ConfigError(ValueError):
@@ -34,6 +35,7 @@ class ServerSettings:
     data_dir: str
     keepalive_timeout_s: float
     body_timeout_s: float
+    allowed_hosts: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -357,12 +359,24 @@ def _validate(c: dict[str, Any]) -> None:
     _validate_admission(c["admission"])
     _validate_front_door(c["server"], c["streams"])
     _validate_limits(c)
+    _validate_access(c["server"], c["admin"])
     channels = c["notifications"]["channels"]
     _require(bool(channels) and all(ch in CHANNELS for ch in channels), "notifications.channels",
              f"must be a non-empty list of {', '.join(CHANNELS)}", channels)
     _require("webhook" not in channels or c["notifications"]["webhook_url"].startswith(("http://", "https://")),
              "notifications.webhook_url", "must be an http(s) URL when the webhook channel is on",
              c["notifications"]["webhook_url"])
+
+
+def _validate_access(server: dict[str, Any], admin: dict[str, Any]) -> None:
+    hosts = server["allowed_hosts"]
+    _require(all(h.strip() for h in hosts), "server.allowed_hosts",
+             "must be a list of host names (\"*\" for any)", hosts)
+    token = admin["token"]
+    # A short operator-chosen token can be guessed; never echo it in the error.
+    _require(not token or len(token) >= MIN_ADMIN_TOKEN, "admin.token",
+             f"must be at least {MIN_ADMIN_TOKEN} characters (empty: one is generated)",
+             f"{len(token)} characters")
 
 
 def _validate_admission(a: dict[str, Any]) -> None:

@@ -40,7 +40,9 @@ class OrderLine:
 
 
 def check_price(price: object, field: str) -> int | Refusal:
-    """A menu price: an integer number of won, 0..10,000,000."""
+    """A menu price: an integer number of won, 0..10,000,000 (18000.0 is one: JSON says so)."""
+    if isinstance(price, float) and price.is_integer():
+        price = int(price)
     if isinstance(price, bool) or not isinstance(price, int):
         return Refusal("invalid_field", f"{field} must be an integer number of won", field)
     if not 0 <= price <= MAX_PRICE:

@@ -10,15 +10,17 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from ..actors.system import ActorRuntime
-from ..config import Settings
+from ..config import MIN_ADMIN_TOKEN, ConfigError, Settings
 from ..persistence.db import Database
 from ..persistence.directory import Directory
 from ..persistence.journal import Journal
 from ..persistence.readmodel import ReadModel
+from . import hardening
 from .admission import AdmissionCollector, AdmissionControl
 from .bridge import Bridge
 from .deadlines import body_deadline, handler_args
 from .fanout import OrderFeed
+from .hardening import allowed_hosts, host_check
 from .idempotency import load_secret
 from .keys import (
     ADMIN_TOKEN,
@@ -37,7 +39,7 @@ from .keys import (
 from .metrics import Metrics
 from .problems import MAX_BODY, problem_middleware
 from .ratelimit import RateLimiter
-from .routes import add_routes
+from .routes import add_routes, public_routes
 
 log = logging.getLogger("delivery.http")
 
@@ -46,6 +48,9 @@ def admin_token(settings: Settings, env: dict[str, str]) -> tuple[str, bool]:
     """The admin token: config, else DELIVERY_ADMIN_TOKEN, else a new one (True: generated)."""
     token = settings.admin.token or env.get("DELIVERY_ADMIN_TOKEN", "")
     if token:
+        if len(token) < MIN_ADMIN_TOKEN:  # config.load checks the key; this catches the variable
+            raise ConfigError(f"config key 'admin.token' (or DELIVERY_ADMIN_TOKEN) must be at "
+                              f"least {MIN_ADMIN_TOKEN} characters, got {len(token)}")
         return token, False
     return secrets.token_urlsafe(24), True
 
@@ -57,11 +62,15 @@ def create_app(settings: Settings, admin: str) -> web.Application:
     metrics.registry.register(AdmissionCollector(admission))
     # Admission sits inside the problem middleware (its refusal is a problem document) and
     # outside every handler, so a refused command costs no body parsing, lookup or actor work.
-    # Rate limits come before it: a client over its limit must not take an admission slot.
+    # Rate limits come before it: a client over its limit must not take an admission slot; the
+    # Host check before both: a rebinding page gets nothing at all.
+    hosts = allowed_hosts(settings.server.allowed_hosts, settings.server.host)
     app = web.Application(client_max_size=MAX_BODY, middlewares=[
-        metrics.middleware(), problem_middleware, RateLimiter(settings.rate_limit).middleware(),
-        admission.middleware(), body_deadline(settings.server.body_timeout_s)],
+        metrics.middleware(), problem_middleware, host_check(hosts),
+        RateLimiter(settings.rate_limit).middleware(), admission.middleware(),
+        body_deadline(settings.server.body_timeout_s)],
         handler_args=handler_args(settings.server))
+    hardening.install(app, public_routes())
     app[SETTINGS], app[METRICS], app[ADMIN_TOKEN], app[STREAMS] = settings, metrics, admin, set()
     app[ADMISSION] = admission
     add_routes(app)

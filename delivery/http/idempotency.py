@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -35,6 +36,9 @@ from .problems import Problem
 from .wire import respond
 
 MAX_KEY = 200
+# Printable ASCII (an sf-string, as the IETF Idempotency-Key draft has it), no space at either end
+# (HTTP strips it); the OpenAPI document states the same pattern.
+KEY_PATTERN = r"^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$"
 SECRETS = ("token",)
 REUSED = "this Idempotency-Key was used with a different body; use a new key for a new request"
 
@@ -61,9 +65,9 @@ async def idempotent(request: web.Request, scope: str, prefix: str, create: Crea
     key = request.headers.get("Idempotency-Key")
     if key is None:
         return respond(request, *_reordered(await create(new_id(prefix))))
-    if not key or len(key) > MAX_KEY or not key.isprintable():
-        raise Problem("invalid_field", f"Idempotency-Key must be 1..{MAX_KEY} printable characters",
-                      "Idempotency-Key")
+    if len(key) > MAX_KEY or not re.fullmatch(KEY_PATTERN, key):
+        raise Problem("invalid_field", f"Idempotency-Key must be 1..{MAX_KEY} printable ASCII "
+                      "characters", "Idempotency-Key")
     body_hash = hashlib.sha256(await request.read()).hexdigest()
     records = IdempotencyRecords(request.app[DB])
     now = request.app.get(CLOCK, time.time)()

@@ -9,11 +9,25 @@ from typing import Any
 from ..domain import menu, onboarding, order
 from ..persistence import inboxes
 from .admission import criticality
+from .idempotency import KEY_PATTERN, MAX_KEY
 from .problems import CODES
 from .ratelimit import EXEMPT as RATE_EXEMPT
+from .wire import UNSAFE_CHARS
 
 STR, INT, NUM = {"type": "string"}, {"type": "integer"}, {"type": "number"}
 NULLABLE_STR = {"type": ["string", "null"]}
+
+
+def _text(max_len: int, required: bool = True) -> dict[str, Any]:
+    """A text field as `wire.Body.str` checks it: at most max_len characters as sent, no
+    control or bidi character, and (when required) something besides white space."""
+    if not required:
+        return {**STR, "maxLength": max_len, "pattern": f"^[^{UNSAFE_CHARS}]*$"}
+    return {**STR, "minLength": 1, "maxLength": max_len,
+            "pattern": f"^[^{UNSAFE_CHARS}]*[^\\s{UNSAFE_CHARS}][^{UNSAFE_CHARS}]*$"}
+
+
+NAME, PHONE, ID, ADDRESS_TEXT, REASON = _text(200), _text(32), _text(64), _text(300), _text(500, False)
 
 
 def _obj(required: list[str], **props: Any) -> dict[str, Any]:
@@ -28,17 +42,23 @@ def _list(key: str, item: str) -> dict[str, Any]:
     return _obj([key], **{key: {"type": "array", "items": _ref(item)}})
 
 
+def _fault(target: str, kind: str, **needs: Any) -> dict[str, Any]:
+    """One combination of a fault that exists, with the fields it needs."""
+    return _obj(["target", "kind", *needs], target={"const": target}, kind={"const": kind}, **needs)
+
+
 LOCATION = _obj(["lat", "lon"], lat={**NUM, "minimum": -90, "maximum": 90},
                 lon={**NUM, "minimum": -180, "maximum": 180})
 
 SCHEMAS: dict[str, Any] = {
     "Location": LOCATION,
-    "CustomerIn": _obj(["name", "phone", "location"], name=STR, phone=STR, location=_ref("Location")),
-    "RiderIn": _obj(["name", "phone", "location"], name=STR, phone=STR, location=_ref("Location")),
-    "StoreIn": _obj(["name", "owner_phone", "location", "menu"], name=STR, owner_phone=STR,
+    "CustomerIn": _obj(["name", "phone", "location"], name=NAME, phone=PHONE,
+                       location=_ref("Location")),
+    "RiderIn": _obj(["name", "phone", "location"], name=NAME, phone=PHONE, location=_ref("Location")),
+    "StoreIn": _obj(["name", "owner_phone", "location", "menu"], name=NAME, owner_phone=PHONE,
                     location=_ref("Location"),
                     menu={"type": "array", "minItems": 1, "maxItems": menu.MAX_MENU_ITEMS,
-                          "items": _obj(["name", "price"], name=STR,
+                          "items": _obj(["name", "price"], name=NAME,
                                         price={**INT, "minimum": 0, "maximum": menu.MAX_PRICE})}),
     "Registered": _obj(["id", "token"], id=STR, token=STR),
     "MenuItem": _obj(["id", "name", "price"], id=STR, name=STR, price=INT),
@@ -65,14 +85,17 @@ SCHEMAS: dict[str, Any] = {
         distance_km={"type": ["number", "null"]})}, next_cursor={
             "type": ["string", "null"],
             "description": "Pass as `cursor` for the next page; null on the last page."}),
-    "OrderIn": _obj(["store_id", "items", "delivery_address"], store_id=STR,
+    "OrderIn": _obj(["store_id", "items", "delivery_address"], store_id=ID,
                     items={"type": "array", "minItems": 1, "maxItems": menu.MAX_LINES,
-                           "items": _obj(["menu_item_id", "quantity"], menu_item_id=STR,
+                           "items": _obj(["menu_item_id", "quantity"], menu_item_id=ID,
                                          quantity={**INT, "minimum": menu.MIN_QUANTITY,
                                                    "maximum": menu.MAX_QUANTITY})},
-                    delivery_address=_obj(["lat", "lon", "text"], lat=NUM, lon=NUM, text=STR)),
-    "PaymentIn": _obj(["method", "card_token"], method={"enum": list(order.PAYMENT_METHODS)}, card_token=STR),
-    "ReasonIn": _obj([], reason=STR),
+                    delivery_address={**LOCATION, "required": ["lat", "lon", "text"],
+                                      "properties": {**LOCATION["properties"],
+                                                     "text": ADDRESS_TEXT}}),
+    "PaymentIn": _obj(["method", "card_token"], method={"enum": list(order.PAYMENT_METHODS)},
+                      card_token=NAME),
+    "ReasonIn": _obj([], reason=REASON),
     "Order": _obj(
         ["id", "customer_id", "store_id", "status", "items", "total", "payment", "rider_id",
          "delivery_address", "history", "created_at", "updated_at", "version"],
@@ -142,11 +165,11 @@ SCHEMAS: dict[str, Any] = {
         transitions={"type": "array", "items": _obj(["at", "from", "to", "reason"], at=STR,
                                                      **{"from": STR, "to": STR}, reason=STR)},
         faults={"type": "array", "items": {"type": "object"}}),
-    "FaultIn": _obj(["target", "kind"], target={"enum": ["payment", "store", "all"]},
-                    kind={"enum": ["crash", "slow", "fail", "clear", "down", "up"]},
-                    store_id=STR,
-                    delay_ms={**INT, "minimum": 0, "maximum": 60000},
-                    rate={**NUM, "minimum": 0, "maximum": 1}),
+    "FaultIn": {"oneOf": [
+        _fault("payment", "crash"), _fault("payment", "clear"), _fault("all", "clear"),
+        _fault("payment", "slow", delay_ms={**INT, "minimum": 0, "maximum": 60000}),
+        _fault("payment", "fail", rate={**NUM, "minimum": 0, "maximum": 1}),
+        *(_fault("store", kind, store_id=ID) for kind in ("down", "up", "crash"))]},
     "OrderJournal": _obj(["order_id", "events", "view"], order_id=STR, view=_ref("Order"),
                          events={"type": "array", "items": _obj(
                              ["seq", "version", "at", "kind", "event_id", "data"], seq=INT,
@@ -179,6 +202,12 @@ STORE_LIST_QUERY = (
                     "considers only the stores in the circle's bounding box."},
 )
 
+SSE_EVENT = {"description": "One event of the stream: the order view on every change (comment "
+                            "lines keep an idle stream open; they are no events)",
+             "oneOf": [_obj(["event", "data"], event={"const": "status"},
+                            data={**STR, "contentMediaType": "application/json",
+                                  "contentSchema": _ref("Order")})]}
+
 _SECURITY = {"customer": "customerToken", "store": "storeToken", "rider": "riderToken",
              "admin": "adminToken"}
 TOKEN_AUTH = {*_SECURITY, "any"}
@@ -193,7 +222,8 @@ def _operation(route) -> dict[str, Any]:
     params += list(route.query)
     if route.idempotent:
         params.append({"name": "Idempotency-Key", "in": "header", "required": False,
-                       "schema": {**STR, "maxLength": 200},
+                       "schema": {**STR, "minLength": 1, "maxLength": MAX_KEY,
+                                  "pattern": KEY_PATTERN},
                        "description": "Same key and body replay the first answer; another body is 422."})
     if params:
         op["parameters"] = params
@@ -207,7 +237,7 @@ def _operation(route) -> dict[str, Any]:
             "application/msgpack": {"schema": _ref(route.request)}}}
     ok: dict[str, Any] = {"description": "OK"}
     if route.path == "/orders/{order_id}/events":
-        ok["content"] = {"text/event-stream": {"schema": STR}}
+        ok["content"] = {"text/event-stream": {"schema": SSE_EVENT}}
     elif route.path == "/metrics":
         ok["content"] = {"text/plain": {"schema": STR}}
     elif route.path == "/admin":

@@ -53,6 +53,7 @@ CODES: dict[str, tuple[int, str]] = {
     "limit_too_large": (422, "limit is above the largest page"),
     "too_many_streams": (429, "This token has as many event streams open as allowed"),
     "rate_limited": (429, "Too many requests; retry after Retry-After"),
+    "host_not_allowed": (421, "This server does not answer for that Host (server.allowed_hosts)"),
     "internal_error": (500, "Internal error"),
     "payment_unavailable": (503, "Payment is unavailable right now; pay a little later"),
     "service_unavailable": (503, "The service cannot answer right now"),

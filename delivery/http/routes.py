@@ -133,7 +133,7 @@ ROUTES = [
     Route("POST", "/admin/api/faults", ops.admin_faults,
           "Inject or clear a fault: payment crash/slow/fail, all clear", "admin",
           request="FaultIn", response="Faults",
-          errors=BODY_ERRORS + ["unauthorized", "service_unavailable"], tag="admin"),
+          errors=BODY_ERRORS + ["unauthorized", "not_found", "service_unavailable"], tag="admin"),
     Route("GET", "/admin/api/orders/{order_id}/events", ops.admin_order_events,
           "An order's journal, event by event, and its current view", "admin",
           response="OrderJournal", errors=["unauthorized", "not_found"], tag="admin"),
@@ -164,6 +164,13 @@ ROUTES = [
 def document() -> dict[str, Any]:
     """The OpenAPI document of this table."""
     return openapi.build(ROUTES)
+
+
+def public_routes() -> frozenset[tuple[str, str]]:
+    """(method, path) of the answers that hold nothing personal and may be cached: the
+    catalogue and the operations pages anyone may read (not the admin page)."""
+    return frozenset((r.method, r.path) for r in ROUTES
+                     if r.auth == "none" and r.method == "GET" and r.tag != "admin")
 
 
 def add_routes(app: web.Application) -> None:

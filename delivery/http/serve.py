@@ -40,10 +40,10 @@ def main(argv: list[str]) -> int:
     try:
         settings = config.load(args.config, **{"server.host": args.host, "server.port": args.port,
                                                "server.data_dir": args.data_dir})
+        token, generated = admin_token(settings, dict(os.environ))
     except config.ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
-    token, generated = admin_token(settings, dict(os.environ))
     if generated:
         print(f"admin token (generated, shown once): {token}", flush=True)
     return asyncio.run(_serve(settings, token, args.demo_data))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 import msgpack
@@ -16,6 +17,11 @@ from .problems import Problem
 
 JSON, MSGPACK = "application/json", "application/msgpack"
 
+# C0 and C1 controls (NUL, CR/LF, ESC...), line/paragraph separators, and the bidi embeddings,
+# overrides and isolates that can make a notification text read differently from what it is.
+UNSAFE_CHARS = r"\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+_UNSAFE = re.compile(f"[{UNSAFE_CHARS}]")
+
 
 async def read_body(request: web.Request, optional: bool = False) -> Body:
     """The request body as a validated mapping; JSON or msgpack by Content-Type."""
@@ -24,11 +30,15 @@ async def read_body(request: web.Request, optional: bool = False) -> Body:
         if optional:
             return Body({})
         raise Problem("malformed_body", "a request body is required")
+    if "Content-Type" not in request.headers:
+        # aiohttp would call it application/octet-stream; a body must say what it is.
+        raise Problem("unsupported_media_type", "a body needs a Content-Type: application/json "
+                      "or application/msgpack", "Content-Type")
     ctype = request.content_type
     try:
         if ctype == MSGPACK:
             data = msgpack.unpackb(raw, raw=False, strict_map_key=True)
-        elif ctype in (JSON, "application/octet-stream") or ctype.endswith("+json"):
+        elif ctype == JSON or ctype.endswith("+json"):
             data = json.loads(raw, parse_constant=_reject_constant)
         else:
             raise Problem("unsupported_media_type", f"cannot read a body of type {ctype}")
@@ -84,21 +94,32 @@ class Body:
         return self.data[key]
 
     def str(self, key: str, required: bool = True, max_len: int = 200, default: str = "") -> str:
+        """A text field, stripped; refused when not a string (null included), empty though
+        required, longer than max_len as sent, or holding a control or bidi character."""
+        name = self._name(key)
+        if not required and key in self.data and self.data[key] is None:
+            # Optional means "may be left out", not "may be null": the schema says string.
+            raise Problem("invalid_field", f"{name} must be a string (leave it out instead of null)",
+                          name)
         value = self._get(key, required)
         if value is None:
             return default
         if not isinstance(value, str):
-            raise Problem("invalid_field", f"{self._name(key)} must be a string", self._name(key))
+            raise Problem("invalid_field", f"{name} must be a string", name)
+        if len(value) > max_len:
+            raise Problem("invalid_field", f"{name} is longer than {max_len} characters", name)
+        if bad := _UNSAFE.search(value):
+            raise Problem("invalid_field", f"{name} must not contain control or bidirectional "
+                          f"formatting characters (found U+{ord(bad.group()):04X})", name)
         value = value.strip()
         if required and not value:
-            raise Problem("invalid_field", f"{self._name(key)} must not be empty", self._name(key))
-        if len(value) > max_len:
-            raise Problem("invalid_field", f"{self._name(key)} is longer than {max_len} characters",
-                          self._name(key))
+            raise Problem("invalid_field", f"{name} must not be empty", name)
         return value
 
     def int(self, key: str, low: int, high: int) -> int:
         value = self._get(key, True)
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # JSON does not tell 2 from 2.0; JSON Schema's integer is both
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise Problem("invalid_field", f"{self._name(key)} must be an integer {low}..{high}",
                           self._name(key))

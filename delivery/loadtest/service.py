@@ -14,7 +14,7 @@ from pathlib import Path
 from ..actors.system import PID_FILE, kill_session
 from ..tools.localhost import ROOT, restartable_port, wait_up
 
-ADMIN_TOKEN = "loadtest-admin"
+ADMIN_TOKEN = "loadtest-admin-token-0123456"
 SERVICE_LOG = "loadtest-service.log"
 
 

@@ -102,6 +102,11 @@ class Database:
                 raise self._abort_group(exc) from exc
             self.conn.execute("ROLLBACK TO part")
             self.conn.execute("RELEASE part")
+            if self.group_size == 0:
+                # Nothing of this group was kept, so no Committed will come to flush it: end it
+                # now, or it would hold SQLite's write lock until some later command.
+                self._rollback()
+                self.group_open = False
             raise
         self.conn.execute("RELEASE part")
         self.group_size += 1

@@ -51,7 +51,7 @@ async def _bench(clients_list: list[int], seconds: float) -> None:
         # One customer sends every request of the benchmark: it measures the service, not
         # the limits that keep one customer from flooding it.
         env = {**os.environ, **UNLIMITED, "DELIVERY_ACTORS_ADMIN_PORT": str(free_port()),
-               "DELIVERY_ADMIN_TOKEN": "bench",
+               "DELIVERY_ADMIN_TOKEN": "httpbench-admin-token-01234",
                "DELIVERY_ONBOARDING_AUTO_APPROVE": "true"}
         service = subprocess.Popen([sys.executable, "run.py", "serve", "--port", str(port),
                                     "--data-dir", data_dir], cwd=ROOT, env=env,

@@ -20,7 +20,7 @@ import aiohttp
 from .limits import UNLIMITED
 from .localhost import ROOT, free_port, wait_up
 
-ADMIN = "paybench"
+ADMIN = "paybench-admin-token-012345"
 
 
 def _pct(values: list[float], q: float) -> float:

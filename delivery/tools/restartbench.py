@@ -120,7 +120,7 @@ async def measure(orders: int, base: str, memory: bool, cold: bool) -> None:
         if cold:
             drop_read_model(data_dir)
         port = free_port()
-        env = {**os.environ, "DELIVERY_ACTORS_BASE": base, "DELIVERY_ADMIN_TOKEN": "x",
+        env = {**os.environ, "DELIVERY_ACTORS_BASE": base, "DELIVERY_ADMIN_TOKEN": "restartbench-admin-token-0",
                "DELIVERY_ACTORS_ADMIN_PORT": str(free_port())}
         t0 = time.perf_counter()
         proc = subprocess.Popen([sys.executable, "run.py", "serve", "--port", str(port),

@@ -11,14 +11,15 @@ import pytest
 
 from tests.conftest import ROOT, free_port
 
-from .test_terminal_console import _post, console
+from .test_terminal_console import OPS, _post, console
 
 
 @pytest.fixture
 def manual_service(tmp_path):
     """A service whose stores and riders wait for the admin, as deployed."""
     port = free_port()
-    env = {**os.environ, "DELIVERY_ADMIN_TOKEN": "ops", "DELIVERY_ACTORS_ADMIN_PORT": str(free_port()),
+    env = {**os.environ, "DELIVERY_ADMIN_TOKEN": OPS,
+           "DELIVERY_ACTORS_ADMIN_PORT": str(free_port()),
            "DELIVERY_ONBOARDING_AUTO_APPROVE": "false"}
     proc = subprocess.Popen([sys.executable, "run.py", "serve", "--port", str(port), "--data-dir",
                              str(tmp_path / "data"), "--config", "config/fast-tests.toml"],

@@ -15,6 +15,8 @@ from delivery.http.problems import CODES
 from delivery.http.routes import ROUTES, document
 from tests.conftest import ROOT, free_port, make_settings
 
+OP_TOKEN = "operator-admin-token-0123456"
+
 
 def test_every_route_is_in_the_openapi_document_and_nothing_else(tmp_path):
     app = create_app(make_settings(tmp_path), "x")
@@ -36,10 +38,11 @@ def test_the_document_lists_every_error_code_and_every_used_code_is_known():
 
 
 def test_the_admin_token_comes_from_config_then_environment_then_is_generated(tmp_path):
-    s = make_settings(tmp_path, **{"admin.token": "from-config"})
-    assert admin_token(s, {"DELIVERY_ADMIN_TOKEN": "env"}) == ("from-config", False)
+    configured, env = "from-config-" + "c" * 12, "from-environment-" + "e" * 7
+    s = make_settings(tmp_path, **{"admin.token": configured})
+    assert admin_token(s, {"DELIVERY_ADMIN_TOKEN": env}) == (configured, False)
     s = make_settings(tmp_path)
-    assert admin_token(s, {"DELIVERY_ADMIN_TOKEN": "env"}) == ("env", False)
+    assert admin_token(s, {"DELIVERY_ADMIN_TOKEN": env}) == (env, False)
     token, generated = admin_token(s, {})
     assert generated and len(token) >= 24
 
@@ -60,7 +63,7 @@ def _post(url, body, token=None):
 def test_run_py_serve_answers_over_a_socket_and_stops_cleanly_on_sigterm(tmp_path):
     port = free_port()
     env = {**os.environ, "DELIVERY_ACTORS_ADMIN_PORT": str(free_port()),
-           "DELIVERY_ADMIN_TOKEN": "op-token"}
+           "DELIVERY_ADMIN_TOKEN": OP_TOKEN}
     proc = subprocess.Popen([sys.executable, "run.py", "serve", "--port", str(port), "--data-dir",
                              str(tmp_path / "data"), "--config", "config/fast-tests.toml"],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -79,7 +82,7 @@ def test_run_py_serve_answers_over_a_socket_and_stops_cleanly_on_sigterm(tmp_pat
             "store_id": store["id"], "items": [{"menu_item_id": "m1", "quantity": 2}],
             "delivery_address": {"lat": 37.5, "lon": 127.0, "text": "home"}}, cust["token"])
         assert status == 201 and order["total"] == 2000
-        assert _get(f"{base}/admin/api/stats", "op-token")[1]["orders_by_status"]["placed"] == 1
+        assert _get(f"{base}/admin/api/stats", OP_TOKEN)[1]["orders_by_status"]["placed"] == 1
         started = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(15) == 0

@@ -19,6 +19,8 @@ from aiohttp import web
 from delivery.actors.system import PID_FILE, session_pids
 from tests.conftest import ROOT, free_port
 
+ADMIN = "crash-safety-admin-token-0123"
+
 ORDER_FLOW = ["placed", "paid", "accepted", "cooking", "cooked", "picked_up", "completed"]
 
 
@@ -43,7 +45,7 @@ class Service:
     def __init__(self, data_dir, base: str, hook: str) -> None:
         self.port = free_port()
         self.data_dir = data_dir
-        self.env = {**os.environ, "DELIVERY_ACTORS_BASE": base, "DELIVERY_ADMIN_TOKEN": "adm",
+        self.env = {**os.environ, "DELIVERY_ACTORS_BASE": base, "DELIVERY_ADMIN_TOKEN": ADMIN,
                     "DELIVERY_ACTORS_ADMIN_PORT": str(free_port()),
                     "DELIVERY_NOTIFICATIONS_CHANNELS": "log,webhook",
                     "DELIVERY_NOTIFICATIONS_WEBHOOK_URL": hook}
@@ -154,12 +156,12 @@ async def test_sigkill_mid_burst_loses_no_acknowledged_order(aiohttp_server, tmp
                     break
                 await asyncio.sleep(0.1)
             assert paid <= set(received) and len(received) == len(set(received))
-            async with s.get("/admin/api/stats", headers={"Authorization": "Bearer adm"}) as r:
+            async with s.get("/admin/api/stats", headers={"Authorization": f"Bearer {ADMIN}"}) as r:
                 stats = await r.json()
             deadline = time.monotonic() + 15
             while stats["outbox"]["webhook_pending"] and time.monotonic() < deadline:
                 await asyncio.sleep(0.2)
-                async with s.get("/admin/api/stats", headers={"Authorization": "Bearer adm"}) as r:
+                async with s.get("/admin/api/stats", headers={"Authorization": f"Bearer {ADMIN}"}) as r:
                     stats = await r.json()
             assert stats["outbox"]["webhook_pending"] == 0
             async with s.get("/customers/me/notifications",

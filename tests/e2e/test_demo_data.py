@@ -34,7 +34,7 @@ def _demo_lines(proc: subprocess.Popen, wanted: int, timeout_s: float = 30) -> l
 def test_demo_data_is_approved_through_the_admin_api_when_onboarding_is_manual(tmp_path):
     port = free_port()
     env = {**os.environ, "DELIVERY_ACTORS_ADMIN_PORT": str(free_port()),
-           "DELIVERY_ADMIN_TOKEN": "op-token", "DELIVERY_ONBOARDING_AUTO_APPROVE": "false"}
+           "DELIVERY_ADMIN_TOKEN": "demo-data-admin-token-0123456", "DELIVERY_ONBOARDING_AUTO_APPROVE": "false"}
     proc = subprocess.Popen([sys.executable, "run.py", "serve", "--port", str(port), "--data-dir",
                              str(tmp_path / "data"), "--config", "config/fast-tests.toml",
                              "--demo-data"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
@@ -47,7 +47,7 @@ def test_demo_data_is_approved_through_the_admin_api_when_onboarding_is_manual(t
         assert len(listed["stores"]) == 3, lines
         assert len(riders) == 2 and _get(f"{base}/riders/me/deliveries/available", riders[0]) == \
             (200, {"deliveries": []})
-        _, waiting = _get(f"{base}/admin/api/onboarding", "op-token")
+        _, waiting = _get(f"{base}/admin/api/onboarding", "demo-data-admin-token-0123456")
         assert waiting == {"stores": [], "riders": []}
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -101,7 +101,13 @@ async def test_a_burst_past_the_limit_is_refused_fast_while_placed_orders_comple
     for resp, data, took in refused + refusals:
         assert data["code"] == "overloaded" and int(resp.headers["Retry-After"]) >= 1
         assert 0 < data["retry_after_s"] <= 1.0
-        assert took < 0.1, f"a refusal took {took * 1000:.0f} ms"
+        # Refused before any actor work: never near the bridge's reply timeout (5 s), and
+        # typically a few ms (the client shares this process's event loop with the server, so
+        # a loaded CI machine stretches single answers: the bound on each is loose, the median's
+        # is not).
+        assert took < 0.5, f"a refusal took {took * 1000:.0f} ms"
+    tooks = sorted(took for _, _, took in refused + refusals)
+    assert tooks[len(tooks) // 2] < 0.1, f"median refusal {tooks[len(tooks) // 2] * 1000:.0f} ms"
     assert finished == ["completed"] * PLACED
     assert read_statuses == [200] * len(read_statuses)
 

@@ -30,7 +30,7 @@ class Serve:
 
     def __init__(self, data_dir: Path, base: str = "simpleSystemBase", port: int | None = None):
         self.data_dir, self.port = data_dir, port or free_port()
-        self.env = {**os.environ, "DELIVERY_ACTORS_BASE": base, "DELIVERY_ADMIN_TOKEN": "adm",
+        self.env = {**os.environ, "DELIVERY_ACTORS_BASE": base, "DELIVERY_ADMIN_TOKEN": "serve-refusals-admin-token",
                     "DELIVERY_ACTORS_ADMIN_PORT": str(free_port())}
         self.argv = [sys.executable, "run.py", "serve", "--port", str(self.port), "--data-dir",
                      str(data_dir), "--config", "config/fast-tests.toml"]

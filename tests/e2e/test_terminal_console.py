@@ -14,6 +14,8 @@ import pytest
 
 from tests.conftest import ROOT, free_port
 
+OPS = "terminal-console-admin-token"
+
 
 def _post(url, body, token=None):
     req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST", headers={
@@ -28,7 +30,7 @@ def _post(url, body, token=None):
 @pytest.fixture
 def service(tmp_path):
     port = free_port()
-    env = {**os.environ, "DELIVERY_ADMIN_TOKEN": "ops", "DELIVERY_ACTORS_ADMIN_PORT": str(free_port())}
+    env = {**os.environ, "DELIVERY_ADMIN_TOKEN": OPS, "DELIVERY_ACTORS_ADMIN_PORT": str(free_port())}
     proc = subprocess.Popen([sys.executable, "run.py", "serve", "--port", str(port), "--data-dir",
                              str(tmp_path / "data"), "--config", "config/fast-tests.toml"],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -42,7 +44,7 @@ def service(tmp_path):
         proc.stdout.close()
 
 
-def console(url, *args, token="ops", stdin=None):
+def console(url, *args, token=OPS, stdin=None):
     result = subprocess.run([sys.executable, "run.py", "console", "--url", url, "--token", token,
                              *args], cwd=ROOT, capture_output=True, text=True, input=stdin,
                             timeout=60, env={**os.environ, "COLUMNS": "160"})

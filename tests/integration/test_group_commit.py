@@ -59,3 +59,19 @@ def test_another_writer_of_the_same_thread_commits_the_group_first(path):
     with derived_db.transaction() as conn:
         conn.execute("INSERT INTO checkpoints VALUES ('d', 2)")
     assert not journal_db.group_open and count(path) == 2
+
+
+def test_a_group_whose_only_part_failed_does_not_keep_the_write_lock(path):
+    db = Database.shared(path)
+    with pytest.raises(ValueError), db.grouped() as conn:
+        conn.execute("INSERT INTO checkpoints VALUES ('refused', 1)")
+        raise ValueError("refused by a rule checked inside the write (e.g. the unpaid cap)")
+    assert not db.group_open
+    other = sqlite3.connect(path, timeout=0)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # another writer (the front door) is not locked out
+        other.execute("INSERT INTO checkpoints VALUES ('front door', 1)")
+        other.execute("COMMIT")
+    finally:
+        other.close()
+    assert count(path) == 1

@@ -8,7 +8,8 @@ from delivery import config
 def test_defaults_hold_every_key_of_the_operator_contract():
     c = config.load(env={})
     assert c.server == config.ServerSettings(host="127.0.0.1", port=8080, data_dir="./data",
-                                             keepalive_timeout_s=15.0, body_timeout_s=10.0)
+                                             keepalive_timeout_s=15.0, body_timeout_s=10.0,
+                                             allowed_hosts=("localhost", "127.0.0.1", "[::1]"))
     assert c.streams == config.StreamSettings(max_per_token=4, poll_interval_ms=100.0,
                                               ping_interval_s=15.0)
     assert c.actors.max_live_orders == 200 and c.actors.in_process
@@ -91,3 +92,16 @@ def test_overrides_from_the_command_line_win():
 def test_front_door_timeouts_and_stream_limits_must_be_positive(key, value):
     with pytest.raises(config.ConfigError, match=key.replace(".", r"\.")):
         config.load(env={}, **{key: value})
+
+
+@pytest.mark.parametrize("token", ["x" * 23, "short"])
+def test_a_configured_admin_token_shorter_than_24_characters_is_refused(token):
+    with pytest.raises(config.ConfigError, match=r"'admin\.token'.*24 characters") as err:
+        config.load(env={"DELIVERY_ADMIN_TOKEN": token})
+    assert token not in str(err.value)
+
+
+def test_a_24_character_admin_token_and_the_default_loopback_hosts_are_accepted():
+    c = config.load(env={"DELIVERY_ADMIN_TOKEN": "x" * 24})
+    assert c.admin.token == "x" * 24
+    assert c.server.allowed_hosts == ("localhost", "127.0.0.1", "[::1]")

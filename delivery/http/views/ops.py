@@ -15,6 +15,7 @@ from ...actors.system import ActorSystemUnavailable
 from ...persistence.faults import HEALTH, RETRY_AFTER_S, disk_state
 from ...persistence.journal import Journal
 from ...persistence.probe import probe
+from ..hardening import admin_csp
 from ..keys import ADMISSION, BRIDGE, DB, DIRECTORY, METRICS, OPENAPI, READS, RUNTIME, STREAMS
 from ..problems import Problem
 from ..wire import read_body, respond
@@ -145,6 +146,6 @@ async def admin_order_events(request: web.Request) -> web.Response:
 
 
 async def admin_page(request: web.Request) -> web.FileResponse:
-    return web.FileResponse(STATIC / "admin.html", headers={
-        "Cache-Control": "no-store", "Content-Security-Policy":
-        "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'"})
+    page = STATIC / "admin.html"
+    return web.FileResponse(page, headers={
+        "Cache-Control": "no-store", "Content-Security-Policy": admin_csp(page)})
