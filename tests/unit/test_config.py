@@ -80,3 +80,17 @@ def test_unknown_keys_and_broken_files_are_errors(tmp_path):
 def test_overrides_from_the_command_line_win():
     c = config.load(env={"DELIVERY_SERVER_PORT": "9000"}, **{"server.port": 9100, "server.host": None})
     assert c.server.port == 9100 and c.server.host == "127.0.0.1"
+
+
+@pytest.mark.parametrize("address", ["0.0.0.0", "192.168.0.10", "actors.example"])
+def test_actor_sockets_beyond_loopback_are_refused_unless_allowed_in_words(address):
+    with pytest.raises(config.ConfigError, match=r"actors\.bind_address.*actors\.allow_remote"):
+        config.load(env={"DELIVERY_ACTORS_BIND_ADDRESS": address})
+    allowed = config.load(env={"DELIVERY_ACTORS_BIND_ADDRESS": address,
+                               "DELIVERY_ACTORS_ALLOW_REMOTE": "true"})
+    assert allowed.actors.bind_address == address and allowed.actors.allow_remote
+
+
+def test_every_loopback_address_is_accepted_by_default():
+    for address in ("127.0.0.1", "127.0.0.2", "::1", "localhost"):
+        assert config.load(env={"DELIVERY_ACTORS_BIND_ADDRESS": address}).actors.bind_address == address
