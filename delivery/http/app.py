@@ -14,9 +14,9 @@ from ..config import Settings
 from ..persistence.db import Database
 from ..persistence.directory import Directory
 from ..persistence.readmodel import ReadModel
+from ..secretkey import load_secret
 from .admission import AdmissionCollector, AdmissionControl
 from .bridge import Bridge
-from .idempotency import load_secret
 from .keys import (
     ADMIN_TOKEN,
     ADMISSION,
@@ -65,6 +65,7 @@ def create_app(settings: Settings, admin: str) -> web.Application:
 async def _actor_system(app: web.Application) -> AsyncIterator[None]:
     """Start the actor system and open the database; close both when the app stops."""
     loop = asyncio.get_running_loop()
+    app[SECRET] = load_secret(app[SETTINGS].server.data_dir)  # refused before anything starts
     # The runtime starts first: on multiprocTCPBase its admin is forked, and it must not inherit
     # this process's database connection.
     runtime = ActorRuntime(app[SETTINGS])
@@ -73,7 +74,6 @@ async def _actor_system(app: web.Application) -> AsyncIterator[None]:
     app[RUNTIME], app[BRIDGE], app[DB] = runtime, Bridge(runtime), db
     app[ADMISSION].attach(runtime.queue_time.take)
     app[READS], app[DIRECTORY] = ReadModel(db), Directory(db)
-    app[SECRET] = load_secret(app[SETTINGS].server.data_dir)
     try:
         yield
     finally:

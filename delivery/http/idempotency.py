@@ -10,9 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import secrets
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -28,15 +26,6 @@ MAX_KEY = 200
 SECRETS = ("token",)
 
 Create = Callable[["Keyed | None"], Awaitable[tuple[int, dict[str, Any], dict[str, str]]]]
-
-
-def load_secret(data_dir: str | Path) -> bytes:
-    """The server's secret, created once per data directory (mode 0600)."""
-    path = Path(data_dir) / "secret.key"
-    if not path.exists():
-        path.touch(mode=0o600)
-        path.write_bytes(secrets.token_bytes(32))
-    return path.read_bytes()
 
 
 class Keyed:
