@@ -4,6 +4,7 @@ validated once and handed out as frozen, typed settings (one dataclass per secti
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
 import os
 import tomllib
@@ -46,6 +47,7 @@ class ActorSettings:
     max_live_riders: int
     admin_port: int
     bind_address: str
+    allow_remote: bool
     reply_timeout_s: float
     sweep_interval_s: float
 
@@ -326,6 +328,13 @@ def _require(ok: bool, key: str, what: str, value: Any) -> None:
         raise ConfigError(f"config key '{key}' {what}, got {value!r}")
 
 
+def _is_loopback(address: str) -> bool:
+    try:
+        return address == "localhost" or ipaddress.ip_address(address).is_loopback
+    except ValueError:  # a host name: it may resolve anywhere
+        return False
+
+
 def _validate(c: dict[str, Any]) -> None:
     a, p, b, s = c["actors"], c["payment"], c["payment"]["breaker"], c["payment"]["supervisor"]
     _require(1 <= c["server"]["port"] <= 65535 or c["server"]["port"] == 0, "server.port",
@@ -334,6 +343,9 @@ def _validate(c: dict[str, Any]) -> None:
     for key in ("max_live_orders", "max_live_stores", "max_live_riders"):
         _require(a[key] >= 1, f"actors.{key}", "must be at least 1", a[key])
     _require(1024 <= a["admin_port"] <= 65535, "actors.admin_port", "must be 1024..65535", a["admin_port"])
+    # Thespian's sockets take orders from whoever connects: only loopback unless asked in words.
+    _require(a["allow_remote"] or _is_loopback(a["bind_address"]), "actors.bind_address",
+             "is not a loopback address; set actors.allow_remote = true to accept that", a["bind_address"])
     _require(a["reply_timeout_s"] > 0, "actors.reply_timeout_s", "must be positive", a["reply_timeout_s"])
     _require(a["sweep_interval_s"] > 0, "actors.sweep_interval_s", "must be positive", a["sweep_interval_s"])
     _require(p["provider"] in PROVIDERS, "payment.provider", f"must be one of {', '.join(PROVIDERS)}",

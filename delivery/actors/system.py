@@ -26,7 +26,7 @@ from typing import Any
 from ..config import RuntimeFacts, Settings
 from ..datadir import DataDirLock
 from ..persistence.db import database_path
-from . import loopback, offload
+from . import loopback, offload, unpickler
 from .messages import ActorStats, Batch, Boot, Booted, Envelope, GetStats, Reply
 from .queuetime import QueueTime
 
@@ -157,6 +157,7 @@ class ActorRuntime:
 
         if self.base == "multiprocTCPBase":
             loopback.bind_to(self.settings.actors.bind_address)
+            unpickler.install()  # before the admin is forked: every actor process inherits it
             self._clear_stale_admin()
             asys = ActorSystem(self.base, {"Admin Port": self.settings.actors.admin_port},
                                logDefs=_LOG_DEFS, transientUnique=True)

@@ -15,13 +15,13 @@ from ..persistence.db import Database
 from ..persistence.directory import Directory
 from ..persistence.journal import Journal
 from ..persistence.readmodel import ReadModel
+from ..secretkey import load_secret
 from . import hardening
 from .admission import AdmissionCollector, AdmissionControl
 from .bridge import Bridge
 from .deadlines import body_deadline, handler_args
 from .fanout import OrderFeed
 from .hardening import allowed_hosts, host_check
-from .idempotency import load_secret
 from .keys import (
     ADMIN_TOKEN,
     ADMISSION,
@@ -82,6 +82,7 @@ def create_app(settings: Settings, admin: str) -> web.Application:
 async def _actor_system(app: web.Application) -> AsyncIterator[None]:
     """Start the actor system and open the database; close both when the app stops."""
     loop = asyncio.get_running_loop()
+    app[SECRET] = load_secret(app[SETTINGS].server.data_dir)  # refused before anything starts
     # The runtime starts first: on multiprocTCPBase its admin is forked, and it must not inherit
     # this process's database connection.
     runtime = ActorRuntime(app[SETTINGS])
@@ -90,7 +91,6 @@ async def _actor_system(app: web.Application) -> AsyncIterator[None]:
     app[RUNTIME], app[BRIDGE], app[DB] = runtime, Bridge(runtime), db
     app[ADMISSION].attach(runtime.queue_time.take)
     app[READS], app[DIRECTORY] = ReadModel(db), Directory(db)
-    app[SECRET] = load_secret(app[SETTINGS].server.data_dir)
     streams = app[SETTINGS].streams
     app[FEED] = OrderFeed(Journal(db), streams.max_per_token)
     feeder = asyncio.create_task(app[FEED].run(streams.poll_interval_ms / 1000))

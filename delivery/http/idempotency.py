@@ -20,10 +20,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import secrets
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -47,15 +45,6 @@ CLOCK = web.AppKey("idempotency_clock", Callable[[], float])
 
 Create = Callable[[str], Awaitable[tuple[int, dict[str, Any], dict[str, str]]]]
 """Creates the entity of the given id; returns (status, data, headers)."""
-
-
-def load_secret(data_dir: str | Path) -> bytes:
-    """The server's secret, created once per data directory (mode 0600)."""
-    path = Path(data_dir) / "secret.key"
-    if not path.exists():
-        path.touch(mode=0o600)
-        path.write_bytes(secrets.token_bytes(32))
-    return path.read_bytes()
 
 
 async def idempotent(request: web.Request, scope: str, prefix: str, create: Create,

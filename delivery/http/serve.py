@@ -16,6 +16,7 @@ from .. import config
 from ..actors.system import ActorSystemUnavailable
 from ..datadir import DataDirInUse
 from ..persistence.faults import DataDirUnwritable, check_writable
+from ..secretkey import SecretKeyError
 from .app import admin_token, create_app
 from .keys import RUNTIME
 
@@ -35,6 +36,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str]) -> int:
     args = parse(argv)
+    os.umask(0o077)  # the data directory and its databases (names, phones, addresses): ours alone
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     try:
@@ -58,7 +60,7 @@ async def _serve(settings: config.Settings, token: str, demo: bool) -> int:
     runner = make_runner(app)
     try:
         await runner.setup()  # locks the data directory, starts the actor system (cleanup_ctx)
-    except (DataDirInUse, ActorSystemUnavailable) as exc:
+    except (DataDirInUse, ActorSystemUnavailable, SecretKeyError) as exc:
         return _refuse(str(exc))
     server = settings.server
     host = server.host

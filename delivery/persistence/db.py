@@ -180,7 +180,7 @@ class Database:
 def database_path(data_dir: str | Path) -> Path:
     """The database file under a data directory, creating the directory."""
     path = Path(data_dir)
-    path.mkdir(parents=True, exist_ok=True)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)  # names, phones, addresses: ours alone
     return path / FILE_NAME
 
 

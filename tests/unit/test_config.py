@@ -105,3 +105,17 @@ def test_a_24_character_admin_token_and_the_default_loopback_hosts_are_accepted(
     c = config.load(env={"DELIVERY_ADMIN_TOKEN": "x" * 24})
     assert c.admin.token == "x" * 24
     assert c.server.allowed_hosts == ("localhost", "127.0.0.1", "[::1]")
+
+
+@pytest.mark.parametrize("address", ["0.0.0.0", "192.168.0.10", "actors.example"])
+def test_actor_sockets_beyond_loopback_are_refused_unless_allowed_in_words(address):
+    with pytest.raises(config.ConfigError, match=r"actors\.bind_address.*actors\.allow_remote"):
+        config.load(env={"DELIVERY_ACTORS_BIND_ADDRESS": address})
+    allowed = config.load(env={"DELIVERY_ACTORS_BIND_ADDRESS": address,
+                               "DELIVERY_ACTORS_ALLOW_REMOTE": "true"})
+    assert allowed.actors.bind_address == address and allowed.actors.allow_remote
+
+
+def test_every_loopback_address_is_accepted_by_default():
+    for address in ("127.0.0.1", "127.0.0.2", "::1", "localhost"):
+        assert config.load(env={"DELIVERY_ACTORS_BIND_ADDRESS": address}).actors.bind_address == address
