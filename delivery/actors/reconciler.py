@@ -81,9 +81,8 @@ class PaymentReconciler(ServiceActor):
         seen = self.first_seen.setdefault(booking.order_id, now)
         if state is None or now - seen < self.grace_s:
             return False  # not projected yet, or its answer may still be on its way
-        if state.status != order.PLACED:
-            # Charged after the order was cancelled unpaid: nothing an order can record; the
-            # operator refunds it at the provider.
+        if state.status not in (order.PLACED, order.CANCELLED):
+            # An unpaid order is placed or cancelled; anything else is a bug worth a human look.
             log.error("charge %s of order %s (status %s) matches no payable order; refund it at "
                       "the provider", booking.reference, booking.order_id, state.status)
             self.unreconcilable += 1

@@ -37,7 +37,7 @@ def charges(history: History, ledger: list[LedgerRow]) -> list[Violation]:
     booked = _by_order((r for r in ledger if r.kind == "charge"), history, lambda r: r.at)
     for oid, rows in booked.items():
         h = history.orders.get(oid)
-        paid = h.of(e.OrderPaid) if h else []
+        paid = _payments(h) if h else []
         for row in rows:
             if h is None:
                 found.append(Violation("charges", oid, f"charge {row.reference} for an order "
@@ -46,7 +46,7 @@ def charges(history: History, ledger: list[LedgerRow]) -> list[Violation]:
                 found.append(Violation("charges", oid, f"charged ({row.reference}) but never paid"
                                                        f" (status {h.final().status})"))
     for oid, h in history.settled.items():
-        found += _paid_matches_charge(oid, h.of(e.OrderPaid), booked.get(oid, []))
+        found += _paid_matches_charge(oid, _payments(h), booked.get(oid, []))
     by_reference = defaultdict(set)
     for row in ledger:
         by_reference[(row.kind, row.reference)].add(row.order_id)
@@ -54,6 +54,11 @@ def charges(history: History, ledger: list[LedgerRow]) -> list[Violation]:
                                        f"{', '.join(sorted(oids))}")
               for (kind, ref), oids in by_reference.items() if len(oids) > 1]
     return found
+
+
+def _payments(h: OrderHistory) -> list:
+    """The journal's records of money taken for the order: paid, or paid after its cancel."""
+    return h.of(e.OrderPaid) + h.of(e.PaymentAfterCancel)
 
 
 def _paid_matches_charge(oid: str, paid, rows: list[LedgerRow]) -> list[Violation]:
@@ -86,7 +91,7 @@ def _refund_matches(oid: str, h: OrderHistory | None, rows: list[LedgerRow]) -> 
     if h is None:
         return [Violation("refunds", oid, "refund for an order the journal does not know")]
     state, recorded = h.final(), h.of(e.RefundCompleted)
-    if state.status not in (order.CANCELLED, order.REJECTED) or not h.of(e.OrderPaid):
+    if state.status not in (order.CANCELLED, order.REJECTED) or not _payments(h):
         return [Violation("refunds", oid, f"refunded but the order is {state.status}, "
                                           f"payment {state.payment_status}")]
     if len(recorded) > 1:
@@ -96,7 +101,7 @@ def _refund_matches(oid: str, h: OrderHistory | None, rows: list[LedgerRow]) -> 
     if not recorded:
         return [Violation("refunds", oid, f"refunded at the provider ({rows[0].reference}) but "
                                           "the journal does not record it")]
-    event, row, charged = recorded[0].event, rows[0], h.of(e.OrderPaid)[0].event.amount
+    event, row, charged = recorded[0].event, rows[0], _payments(h)[0].event.amount
     if (row.reference, row.amount) != (event.refund_id, charged) or event.amount != charged:
         return [Violation("refunds", oid, f"refund {event.refund_id} of {event.amount} won does "
                                           f"not match the provider's {row.reference} of "

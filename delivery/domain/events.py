@@ -106,6 +106,19 @@ class OrderCancelled(Event):
 
 
 @dataclass(frozen=True)
+class PaymentAfterCancel(Event):
+    """A charge was approved for an order cancelled before it was paid (its answer came late,
+    or only the provider's books showed it): the money is refunded."""
+
+    payment_id: str
+    """The provider's charge id."""
+    method: str
+    """Payment method."""
+    amount: int
+    """Amount charged in won."""
+
+
+@dataclass(frozen=True)
 class RefundCompleted(Event):
     """The payment of a cancelled or rejected order was refunded."""
 
@@ -118,4 +131,5 @@ class RefundCompleted(Event):
 EVENT_TYPES: tuple[type[Event], ...] = (
     OrderPlaced, OrderPaid, OrderAccepted, OrderRejected, CookingStarted, CookingFinished,
     OrderPickedUp, DeliveryConfirmed, OrderCancelled, RefundCompleted, OrderUnassigned,
+    PaymentAfterCancel,
 )

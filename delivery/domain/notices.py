@@ -50,6 +50,8 @@ _CUSTOMER_TEXT = {
     e.DeliveryConfirmed: ("delivery_confirmed", "배달이 완료되었습니다. 맛있게 드세요!",
                           "Delivered. Enjoy your meal!"),
     e.OrderCancelled: ("order_cancelled", "주문이 취소되었습니다.", "Your order has been cancelled."),
+    e.PaymentAfterCancel: ("payment_after_cancel", "취소된 주문의 결제가 확인되어 환불해 드립니다.",
+                           "A payment arrived for your cancelled order; it is being refunded."),
     e.RefundCompleted: ("refund_completed", "{total:,}원이 환불되었습니다.",
                         "{total:,} won has been refunded."),
 }

@@ -143,6 +143,9 @@ def _check_owner(state: OrderState, cmd: c.Command) -> Refusal | None:
 def _record_payment(state: OrderState, cmd: c.RecordPayment, nxt: _Next) -> Decision:
     if state.payment_status != UNPAID:
         return ()  # a repeated approval of the same charge changes nothing
+    if state.status == CANCELLED:
+        # The money moved after the customer (or the expiry) cancelled: give it back.
+        return nxt(e.PaymentAfterCancel, cmd.payment_id, cmd.method, cmd.amount)
     if state.status != PLACED:
         return _invalid(state, "paid")
     return nxt(e.OrderPaid, cmd.payment_id, cmd.method, cmd.amount)
@@ -253,6 +256,8 @@ _EFFECTS = {
     e.DeliveryConfirmed: lambda s, ev: {"status": COMPLETED},
     e.OrderCancelled: _cancelled,
     e.RefundCompleted: lambda s, ev: {"payment_status": REFUNDED},
+    e.PaymentAfterCancel: lambda s, ev: {"payment_status": REFUND_PENDING,
+                                         "payment_method": ev.method, "payment_id": ev.payment_id},
 }
 
 

@@ -57,3 +57,23 @@ def test_many_lost_answers_are_all_recorded_within_one_grace_not_one_per_sweep(t
         assert _wait(rt, lambda: all(model.view(o)["status"] == "paid" for o in orders), 15.0)
     finally:
         rt.stop()
+
+
+def test_a_charge_found_for_an_order_cancelled_unpaid_is_refunded(tmp_path):
+    rt = start_runtime(tmp_path, **{"actors.reply_timeout_s": 1.0})
+    try:
+        w = World(rt)
+        oid = w.place()
+        model = ReadModel(Database.shared(rt.db_path))
+        total = model.view(oid)["total"]
+        provider = SimulatedProvider(rt.db_path)
+        provider.charge(oid, total, "tok_visa", clock.now())  # the answer never came back
+        w.client.cancel(oid, w.customer)  # the customer, told to pay later, gave up
+
+        assert _wait(rt, lambda: model.view(oid)["payment"]["status"] == "refunded")
+        assert model.view(oid)["status"] == "cancelled"
+        assert provider.ledger(oid) == {"charge": 1, "refund": 1}
+        kinds = [n["kind"] for n in model.notifications("customer", w.customer)]
+        assert "payment_after_cancel" in kinds and "refund_completed" in kinds
+    finally:
+        rt.stop()

@@ -234,3 +234,12 @@ def test_only_cooked_unpicked_orders_near_the_rider_are_visible():
     assert not order.visible_to_rider(at("cooked"), None, 3.0)
     assert not order.visible_to_rider(at("cooking"), NEAR, 3.0)
     assert not order.visible_to_rider(pick(at("cooked")), NEAR, 3.0)
+
+
+def test_a_payment_recorded_after_an_unpaid_cancel_is_refunded():
+    cancelled = step(placed(), c.CancelOrder("o1", "c1", "changed my mind"))
+    late = step(cancelled, c.RecordPayment("o1", "pay_late", "card", cancelled.total))
+    assert (late.status, late.payment_status, late.payment_id) == ("cancelled", "refund_pending",
+                                                                   "pay_late")
+    assert step(late, c.RecordRefund("o1", "re_1", late.total)).payment_status == "refunded"
+    assert order.decide(late, c.RecordPayment("o1", "pay_late", "card", late.total), T) == ()
