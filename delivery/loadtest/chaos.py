@@ -130,7 +130,9 @@ async def settle(session: aiohttp.ClientSession, token: str, timeout_s: float) -
 
 # Answers to a customer paying again after a 503: the earlier attempt is still under way, or
 # went through late (the provider answered after the call timeout and the order recorded it).
-EXPECTED_CODES = ("payment_in_progress", "already_paid")
+# And the unpaid-order cap: while payment faults keep customers from paying, their unpaid orders
+# pile up and new ones are refused, as designed (issue 12).
+EXPECTED_CODES = ("payment_in_progress", "already_paid", "too_many_unpaid_orders")
 
 
 def unexpected_errors(report: dict[str, Any]) -> int:
