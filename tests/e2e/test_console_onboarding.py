@@ -2,36 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-
 import pytest
 
-from tests.conftest import ROOT, free_port
-
-from .test_terminal_console import OPS, _post, console
+from .test_terminal_console import _post, console, served
 
 
 @pytest.fixture
 def manual_service(tmp_path):
     """A service whose stores and riders wait for the admin, as deployed."""
-    port = free_port()
-    env = {**os.environ, "DELIVERY_ADMIN_TOKEN": OPS,
-           "DELIVERY_ACTORS_ADMIN_PORT": str(free_port()),
-           "DELIVERY_ONBOARDING_AUTO_APPROVE": "false"}
-    proc = subprocess.Popen([sys.executable, "run.py", "serve", "--port", str(port), "--data-dir",
-                             str(tmp_path / "data"), "--config", "config/fast-tests.toml"],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
-    try:
-        proc.stdout.readline()  # the banner: it is listening
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(20)
-        proc.stdout.close()
+    with served(tmp_path / "data", DELIVERY_ONBOARDING_AUTO_APPROVE="false") as url:
+        yield url
 
 
 def test_the_console_lists_pending_ones_and_approves_and_suspends_them(manual_service):

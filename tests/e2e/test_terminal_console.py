@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -27,12 +28,14 @@ def _post(url, body, token=None):
         return e.code, json.loads(e.read())
 
 
-@pytest.fixture
-def service(tmp_path):
+@contextlib.contextmanager
+def served(data_dir, **env_extra):
+    """`run.py serve` on a free port with the admin token OPS; its URL while it runs."""
     port = free_port()
-    env = {**os.environ, "DELIVERY_ADMIN_TOKEN": OPS, "DELIVERY_ACTORS_ADMIN_PORT": str(free_port())}
+    env = {**os.environ, "DELIVERY_ADMIN_TOKEN": OPS, "DELIVERY_ACTORS_ADMIN_PORT": str(free_port()),
+           **env_extra}
     proc = subprocess.Popen([sys.executable, "run.py", "serve", "--port", str(port), "--data-dir",
-                             str(tmp_path / "data"), "--config", "config/fast-tests.toml"],
+                             str(data_dir), "--config", "config/fast-tests.toml"],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
     try:
@@ -42,6 +45,12 @@ def service(tmp_path):
         proc.send_signal(signal.SIGTERM)
         proc.wait(20)
         proc.stdout.close()
+
+
+@pytest.fixture
+def service(tmp_path):
+    with served(tmp_path / "data") as url:
+        yield url
 
 
 def console(url, *args, token=OPS, stdin=None):
