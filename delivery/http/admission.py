@@ -26,7 +26,9 @@ from .problems import Problem
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 REGISTRATIONS = {"/customers", "/stores", "/riders"}
+# Operations, the admin and the contract: never refused, neither here nor by the rate limits.
 NEVER_REFUSED = ("/admin", "/health", "/ready", "/metrics", "/openapi.json")
+READS = ("GET", "HEAD", "OPTIONS")
 # The advised wait grows as criticality falls, so the most critical commands come back first.
 RETRY_SCALE = {ORDER_COMMAND: 1.0, NEW_ORDER: 2.0, REGISTRATION: 4.0}
 
@@ -37,7 +39,7 @@ def criticality(method: str, path: str) -> str | None:
     Every write that is neither a registration nor a new order acts on something that exists
     already (an order's next step, a rider's position for a pick), so it is the most critical.
     """
-    if method in ("GET", "HEAD", "OPTIONS") or path.startswith(NEVER_REFUSED):
+    if method in READS or path.startswith(NEVER_REFUSED):
         return None
     if method == "POST" and path in REGISTRATIONS:
         return REGISTRATION

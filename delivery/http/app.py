@@ -32,7 +32,6 @@ from .keys import (
     METRICS,
     READS,
     RUNTIME,
-    SECRET,
     SETTINGS,
     STREAMS,
 )
@@ -82,7 +81,7 @@ def create_app(settings: Settings, admin: str) -> web.Application:
 async def _actor_system(app: web.Application) -> AsyncIterator[None]:
     """Start the actor system and open the database; close both when the app stops."""
     loop = asyncio.get_running_loop()
-    app[SECRET] = load_secret(app[SETTINGS].server.data_dir)  # refused before anything starts
+    load_secret(app[SETTINGS].server.data_dir)  # made, or refused, before anything starts
     # The runtime starts first: on multiprocTCPBase its admin is forked, and it must not inherit
     # this process's database connection.
     runtime = ActorRuntime(app[SETTINGS])

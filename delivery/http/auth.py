@@ -18,12 +18,17 @@ from .keys import ADMIN_TOKEN, DIRECTORY
 from .problems import Problem
 
 
+def bearer_token(request: web.Request) -> str | None:
+    """The bearer token the request carries, or None."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
 def bearer(request: web.Request) -> str:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = bearer_token(request)
+    if token is None:
         raise Problem("unauthorized", "send Authorization: Bearer <token>")
-    return token.strip()
+    return token
 
 
 def principal(request: web.Request, kind: str) -> str:
@@ -112,9 +117,8 @@ def require_approved(request: web.Request, kind: str, id: str) -> None:
 
 def presents(request: web.Request, kind: str, id: str) -> bool:
     """Whether the request carries the token of this store or rider (no token: False)."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    return scheme.lower() == "bearer" and request.app[DIRECTORY].identify(kind, token.strip()) == id
+    token = bearer_token(request)
+    return token is not None and request.app[DIRECTORY].identify(kind, token) == id
 
 
 def admin(request: web.Request) -> None:
@@ -127,14 +131,16 @@ def _is_admin(request: web.Request, token: str) -> bool:
     return hmac.compare_digest(token.encode(), request.app[ADMIN_TOKEN].encode())
 
 
-def loopback_only(request: web.Request) -> None:
-    remote = request.remote or ""
+def is_loopback(address: str | None) -> bool:
     try:
-        if ipaddress.ip_address(remote).is_loopback:
-            return
+        return ipaddress.ip_address(address or "").is_loopback
     except ValueError:
-        pass
-    raise Problem("forbidden", "metrics are served to loopback clients only")
+        return False
+
+
+def loopback_only(request: web.Request) -> None:
+    if not is_loopback(request.remote):
+        raise Problem("forbidden", "metrics are served to loopback clients only")
 
 
 PRINCIPAL = web.RequestKey("principal", object)

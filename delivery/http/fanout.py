@@ -44,7 +44,6 @@ class OrderFeed:
         self.journal, self.max_per_caller = journal, max_per_caller
         self.watches: set[Watch] = set()
         self.position = 0
-        self.ticks = 0
 
     def open(self, caller: Hashable, order_id: str, gone: Callable[[], bool]) -> Watch:
         """Start following an order; TooManyStreams beyond the cap. Events committed before this
@@ -75,7 +74,6 @@ class OrderFeed:
     def tick(self) -> int:
         """Read the journal once for every stream, dispatch, wake streams whose client left;
         returns the events dispatched."""
-        self.ticks += 1
         if not self.watches:
             return 0
         self.position, events = self.journal.watched_since(

@@ -20,7 +20,6 @@ from .problems import Problem
 SERVER = "delivery"
 """The Server header: the product, never its version or aiohttp's (a free hint to an attacker)."""
 
-LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -7,9 +7,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..domain import menu, onboarding, order
+from ..domain.catalogue import DEFAULT_RADIUS_KM
 from ..persistence import inboxes
 from .admission import criticality
 from .idempotency import KEY_PATTERN, MAX_KEY
+from .paging import DEFAULT_LIMIT, MAX_LIMIT
 from .problems import CODES
 from .ratelimit import EXEMPT as RATE_EXEMPT
 from .wire import UNSAFE_CHARS
@@ -191,10 +193,10 @@ STORE_LIST_QUERY = (
      "description": "With lon: only stores within radius_km, nearest first."},
     {"name": "lon", "in": "query", "schema": {**NUM, "minimum": -180, "maximum": 180}},
     {"name": "radius_km", "in": "query", "schema": {**NUM, "minimum": 0, "maximum": 100},
-     "description": "Default 5."},
+     "description": f"Default {DEFAULT_RADIUS_KM:g}."},
     {"name": "limit", "in": "query",
-     "schema": {**INT, "minimum": 1, "maximum": 200, "default": 50},
-     "description": "Stores per page; above 200 is 422 `limit_too_large`."},
+     "schema": {**INT, "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+     "description": f"Stores per page; above {MAX_LIMIT} is 422 `limit_too_large`."},
     {"name": "cursor", "in": "query", "schema": STR,
      "description": "`next_cursor` of the previous page. It holds the position of the last store "
                     "given: its id, or with lat/lon its (distance, id), so pages neither repeat nor "

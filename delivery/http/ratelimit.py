@@ -11,36 +11,26 @@ load-test harness sends from it with many tokens.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from aiohttp import web
 
 from ..config import RateLimitSettings
 from ..domain.ratelimit import Buckets, Rate
+from .admission import NEVER_REFUSED as EXEMPT
+from .admission import READS
+from .auth import bearer_token, is_loopback
 from .problems import Problem
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-EXEMPT = ("/admin", "/health", "/ready", "/metrics", "/openapi.json")
-READS = ("GET", "HEAD", "OPTIONS")
-
-
-def is_loopback(address: str | None) -> bool:
-    try:
-        return ipaddress.ip_address(address or "").is_loopback
-    except ValueError:
-        return False
 
 
 def token_of(request: web.Request) -> bytes | None:
     """A digest of the bearer token, so the buckets never hold a usable secret."""
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    return hashlib.sha256(token.strip().encode()).digest()[:16]
+    token = bearer_token(request)
+    return None if token is None else hashlib.sha256(token.encode()).digest()[:16]
 
 
 class RateLimiter:
@@ -75,8 +65,3 @@ class RateLimiter:
                                   f"{wait:.3f} s", retry_after=round(wait, 3))
             return await handler(request)
         return rate_limit
-
-    def snapshot(self) -> dict[str, Any]:
-        return {"enabled": self.config.enabled, "refused": {
-            "token_writes": self.writes.refused, "token_reads": self.reads.refused,
-            "address": self.addresses.refused}}

@@ -162,3 +162,17 @@ class Body:
         if isinstance(checked, Refusal):
             raise Problem.from_refusal(checked)
         return checked
+
+
+def query_number(request: web.Request, name: str, low: float, high: float) -> float | None:
+    """A number from the query string within low..high, None when absent (400 naming it)."""
+    raw = request.query.get(name)
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise Problem("invalid_query", f"{name} must be a number", name) from None
+    if not low <= value <= high:
+        raise Problem("invalid_query", f"{name} must be within {low:g}..{high:g}", name)
+    return value

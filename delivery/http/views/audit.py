@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import math
 
 from aiohttp import web
 
 from ...audit.run import audit_data_dir, summary
 from ..keys import SETTINGS
-from ..problems import Problem
-from ..wire import respond
+from ..wire import query_number, respond
 
 MAX_GRACE_S = 86_400.0
 
@@ -18,16 +16,8 @@ MAX_GRACE_S = 86_400.0
 def _grace(request: web.Request) -> float:
     """Seconds an order must have been quiet; by default two sweeps, after which anything
     still pending was not re-driven."""
-    raw = request.query.get("grace_s")
-    if raw is None:
-        return 2 * request.app[SETTINGS].actors.sweep_interval_s
-    try:
-        grace = float(raw)
-    except ValueError:
-        raise Problem("invalid_query", "grace_s must be a number of seconds", "grace_s") from None
-    if not 0 <= grace <= MAX_GRACE_S or math.isnan(grace):
-        raise Problem("invalid_query", f"grace_s must be within 0..{MAX_GRACE_S:g}", "grace_s")
-    return grace
+    grace = query_number(request, "grace_s", 0, MAX_GRACE_S)
+    return 2 * request.app[SETTINGS].actors.sweep_interval_s if grace is None else grace
 
 
 async def admin_audit(request: web.Request) -> web.Response:

@@ -9,7 +9,6 @@ from ...domain.catalogue import DEFAULT_RADIUS_KM, nearest_page
 from ...domain.commands import RegisterRider, RegisterStore
 from ...domain.geo import Location, location_json
 from ...domain.menu import MAX_MENU_ITEMS, MenuItem, check_price
-from ...domain.onboarding import APPROVED
 from ...domain.refusal import Refusal
 from ...persistence.directory import StoreSummary, new_token
 from .. import auth
@@ -17,7 +16,7 @@ from ..idempotency import idempotent
 from ..keys import BRIDGE, DIRECTORY
 from ..paging import cursor_position, make_cursor, page_limit
 from ..problems import Problem
-from ..wire import read_body, respond
+from ..wire import query_number, read_body, respond
 
 
 async def _person(request: web.Request) -> tuple[str, str, Location]:
@@ -71,34 +70,15 @@ async def register_rider(request: web.Request) -> web.Response:
     return await idempotent(request, "POST /riders", "rid", create, replay=False)
 
 
-def _listed(request: web.Request, store_id: str) -> bool:
-    """Customers see approved stores only; a pending or suspended store still reads its own menu."""
-    return (request.app[DIRECTORY].status("stores", store_id) == APPROVED
-            or auth.presents(request, "stores", store_id))
-
-
 def _item(m: MenuItem) -> dict:
     return {"id": m.id, "name": m.name, "price": m.price}
 
 
-def _query_number(request: web.Request, name: str, low: float, high: float) -> float | None:
-    raw = request.query.get(name)
-    if raw is None:
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        raise Problem("invalid_query", f"{name} must be a number", name) from None
-    if not low <= value <= high:
-        raise Problem("invalid_query", f"{name} must be within {low:g}..{high:g}", name)
-    return value
-
-
 async def list_stores(request: web.Request) -> web.Response:
     """One page of store summaries: nearest first around lat/lon, else by id; never a menu."""
-    lat = _query_number(request, "lat", -90, 90)
-    lon = _query_number(request, "lon", -180, 180)
-    radius = _query_number(request, "radius_km", 0, 100)
+    lat = query_number(request, "lat", -90, 90)
+    lon = query_number(request, "lon", -180, 180)
+    radius = query_number(request, "radius_km", 0, 100)
     if (lat is None) != (lon is None):
         raise Problem("invalid_query", "give both lat and lon, or neither", "lat" if lat is None else "lon")
     limit = page_limit(request)
@@ -125,8 +105,10 @@ def _summary(s: StoreSummary, distance: float | None) -> dict:
 
 
 async def store_menu(request: web.Request) -> web.Response:
-    store_id = request.match_info["store_id"]
-    store = request.app[DIRECTORY].store(store_id)
-    if store is None or not _listed(request, store_id):
+    store_id, directory = request.match_info["store_id"], request.app[DIRECTORY]
+    items = directory.menu(store_id)  # approved stores only: what customers may order
+    if items is None and auth.presents(request, "stores", store_id):
+        items = {m.id: m for m in directory.store(store_id).menu}  # its own, while pending
+    if items is None:
         raise Problem("not_found", f"store {store_id!r} does not exist")
-    return respond(request, {"store_id": store.id, "items": [_item(m) for m in store.menu]})
+    return respond(request, {"store_id": store_id, "items": [_item(m) for m in items.values()]})
