@@ -54,7 +54,9 @@ class OrderHistory:
             state = order.evolve(state, rec.event)
             yield rec, state
 
+    @cached_property
     def final(self) -> OrderState:
+        """The order's state after its last event (replayed once)."""
         return order.replay(r.event for r in self.records)
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from .. import clock
 from ..payment.simulated import SimulatedProvider
 from ..persistence import checkpoints
 from ..persistence.db import FILE_NAME, Database
@@ -41,13 +41,7 @@ class AuditResult:
                 "violations_by_check": by_check, "counts": self.counts, "skipped": self.skipped}
 
 
-def cutoff(grace_s: float, now: datetime | None = None) -> str:
-    """RFC 3339 time before which an order's last event must lie to count as settled."""
-    moment = (now or datetime.now(UTC)) - timedelta(seconds=grace_s)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def audit_data_dir(data_dir: str | Path, grace_s: float = 0.0, now: datetime | None = None,
+def audit_data_dir(data_dir: str | Path, grace_s: float = 0.0,
                    seen: dict[str, set[str]] | None = None) -> AuditResult:
     """Every check over the service's database and the simulated provider's ledger beside it;
     with `seen` (order id -> statuses clients were acknowledged) also that none was lost."""
@@ -56,7 +50,7 @@ def audit_data_dir(data_dir: str | Path, grace_s: float = 0.0, now: datetime | N
         raise FileNotFoundError(f"no database at {db_path}")
     db = Database(db_path, durable=False)
     try:
-        return audit(db, _ledger(db_path), cutoff(grace_s, now), seen)
+        return audit(db, _ledger(db_path), clock.ago(grace_s), seen)
     finally:
         db.close()
 
@@ -100,7 +94,7 @@ def _audit(db: Database, ledger: list[LedgerRow] | None, settled_before: str,
         result.violations += checks.charges(history, ledger) + checks.refunds(history, ledger)
     result.violations += checks.inbox(history, inbox) + checks.notices(history, notices)
     result.violations += checks.stuck(history, checkpoints.every(db))
-    result.violations += checks.read_model(history, journal, ReadModel(db).rows())
+    result.violations += checks.read_model(history, ReadModel(db).rows())
     if seen is None:
         result.skipped.append("acknowledged")
     else:

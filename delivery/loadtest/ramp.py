@@ -39,8 +39,7 @@ class Stage:
     def __init__(self, session: aiohttp.ClientSession, cast: dict, args: argparse.Namespace,
                  admin_token: str = "") -> None:
         self.session, self.cast, self.args, self.admin_token = session, cast, args, admin_token
-        self.mix = Mix(cancel=args.cancel, reject=args.reject, poll=args.poll, sse=args.sse,
-                       overload_tries=args.overload_tries)
+        self.mix = Mix.of(args)
         self.rng = random.Random(args.seed)
         self.k = 0  # lifecycles so far, so each step's orders go to other customers and stores
 

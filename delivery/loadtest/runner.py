@@ -140,8 +140,7 @@ async def run(args: argparse.Namespace, url: str, admin_token: str,
         if service and any(a.body == faultmod.KILL for a in actions):
             client.outage = chaos.Outage()
         kills: list[dict[str, float]] = []
-        mix = Mix(cancel=args.cancel, reject=args.reject, poll=args.poll, sse=args.sse,
-                  overload_tries=args.overload_tries)
+        mix = Mix.of(args)
         tasks: set[asyncio.Task] = set()
         stop_at = started + args.duration
 
@@ -325,11 +324,11 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("--steps and --rates exclude each other")
     if args.steps or args.rates:
         return _ramp_main(args)
-    for spec in args.fault:
-        faultmod.parse(spec)  # a bad specification stops the run before it starts
+    # A bad specification stops the run before it starts.
+    actions = [action for spec in args.fault for action in faultmod.parse(spec)]
     if args.chaos and not args.spawn:
         raise SystemExit("--chaos needs --spawn: it kills and restarts the service it owns")
-    if not args.spawn and any(faultmod.parse(s)[0].body == faultmod.KILL for s in args.fault):
+    if not args.spawn and any(action.body == faultmod.KILL for action in actions):
         raise SystemExit("service:kill needs --spawn")
     report = asyncio.run(_main(args))
     print_summary(report, Console())

@@ -38,6 +38,12 @@ class Mix:
     pay_retries: int = 3     # payment attempts on 503 before the customer gives up
     overload_tries: int = 4  # attempts of a command refused as overloaded before giving up
 
+    @classmethod
+    def of(cls, args: Any) -> Mix:
+        """The mix the command line asks for (`run.py loadtest` flags)."""
+        return cls(cancel=args.cancel, reject=args.reject, poll=args.poll, sse=args.sse,
+                   overload_tries=args.overload_tries)
+
 
 def overloaded(status: int, data: Any) -> bool:
     """A refusal by the node's admission control (503 `overloaded`)."""
@@ -195,7 +201,6 @@ class Lifecycle:
         self.customer = cast["customers"][k % len(cast["customers"])]
         self.store = cast["stores"][k % len(cast["stores"])]
         self.rider = cast["riders"][k % len(cast["riders"])]
-        self.stores = cast["stores"]
 
     async def run(self, intended: float) -> str:
         c, ct = self.c, self.customer.token

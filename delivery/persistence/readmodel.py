@@ -76,7 +76,7 @@ class ReadModel:
             " state = excluded.state, view = excluded.view",
             (s.id, s.customer_id, s.store_id, s.status, s.payment_status, s.rider_id,
              s.delivery_address.lat, s.delivery_address.lon, s.created_at, s.updated_at, s.version,
-             codec.encode(s), dumps(order.view(s))))
+             codec.encode(s), ReadModel.summary(s)[4]))
 
     def catch_up(self, journal: Journal, batch: int = 1000) -> dict[str, OrderState]:
         """Project everything the journal holds beyond the checkpoint."""
@@ -166,6 +166,12 @@ class ReadModel:
         counts = dict.fromkeys(order.STATUSES, 0)
         counts.update(dict(rows.fetchall()))
         return counts
+
+    @staticmethod
+    def summary(s: OrderState) -> tuple[str, str, str | None, int, str]:
+        """(status, payment_status, rider_id, version, view JSON): what the projector writes of
+        an order's state, as `rows` reads it back."""
+        return s.status, s.payment_status, s.rider_id, s.version, dumps(order.view(s))
 
     def rows(self) -> dict[str, tuple[str, str, str | None, int, str]]:
         """Order id -> (status, payment_status, rider_id, version, view JSON) of every view."""

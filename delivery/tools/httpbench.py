@@ -48,11 +48,8 @@ async def _load(make_request, clients: int, seconds: float) -> dict:
 async def _bench(clients_list: list[int], seconds: float) -> None:
     with tempfile.TemporaryDirectory(prefix="delivery-httpbench-") as data_dir:
         port, hello_port = free_port(), free_port()
-        # One customer sends every request of the benchmark: it measures the service, not
-        # the limits that keep one customer from flooding it.
         env = {**os.environ, **UNLIMITED, "DELIVERY_ACTORS_ADMIN_PORT": str(free_port()),
-               "DELIVERY_ADMIN_TOKEN": "httpbench-admin-token-01234",
-               "DELIVERY_ONBOARDING_AUTO_APPROVE": "true"}
+               "DELIVERY_ADMIN_TOKEN": "httpbench-admin-token-01234"}
         service = subprocess.Popen([sys.executable, "run.py", "serve", "--port", str(port),
                                     "--data-dir", data_dir], cwd=ROOT, env=env,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -20,12 +20,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def restartable_port(rng: random.Random | None = None) -> int:
+def restartable_port() -> int:
     """A free loopback port below the ephemeral range, for a service that is killed and started
     again on the same port: while it is down, no client socket can be given that port as its own
     (a client connecting to a port nobody listens on may even connect to itself)."""
-    rng = rng or random.Random()
-    low, _ = _ephemeral_range()
+    rng, low = random.Random(), _ephemeral_low()
     for _ in range(200):
         port = rng.randrange(20000, min(low, 32768))
         with socket.socket() as s:
@@ -37,12 +36,12 @@ def restartable_port(rng: random.Random | None = None) -> int:
     raise RuntimeError("no free port below the ephemeral range")
 
 
-def _ephemeral_range() -> tuple[int, int]:
+def _ephemeral_low() -> int:
+    """The first port of the range the kernel hands to client sockets."""
     try:
-        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
-        return int(low), int(high)
-    except (OSError, ValueError):
-        return 32768, 60999
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
 async def wait_up(url: str, timeout: float = 30.0, proc=None) -> None:

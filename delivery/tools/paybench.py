@@ -31,11 +31,8 @@ def _pct(values: list[float], q: float) -> float:
 async def _run(clients: int, seconds: float, config: str | None) -> None:
     with tempfile.TemporaryDirectory(prefix="delivery-paybench-") as data_dir:
         port = free_port()
-        # One customer sends every request of the benchmark: it measures the service, not
-        # the limits that keep one customer from flooding it.
         env = {**os.environ, **UNLIMITED, "DELIVERY_ACTORS_ADMIN_PORT": str(free_port()),
-               "DELIVERY_ADMIN_TOKEN": ADMIN,
-               "DELIVERY_ONBOARDING_AUTO_APPROVE": "true"}
+               "DELIVERY_ADMIN_TOKEN": ADMIN}
         cmd = [sys.executable, "run.py", "serve", "--port", str(port), "--data-dir", data_dir]
         service = subprocess.Popen(cmd + (["--config", config] if config else []), cwd=ROOT,
                                    env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
