@@ -63,11 +63,14 @@ class Api:
         return oid
 
 
+async def make_api(aiohttp_client, base, **overrides) -> Api:
+    """The real app on base/data, with configuration keys overridden (dotted names)."""
+    return Api(await aiohttp_client(create_app(make_settings(base / "data", **overrides), ADMIN)))
+
+
 @pytest.fixture
 async def api(aiohttp_client, tmp_path):
-    settings = make_settings(tmp_path / "data")
-    client = await aiohttp_client(create_app(settings, ADMIN))
-    return Api(client)
+    return await make_api(aiohttp_client, tmp_path)
 
 
 @pytest.fixture

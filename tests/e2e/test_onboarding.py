@@ -6,19 +6,16 @@ from __future__ import annotations
 import pytest
 
 from delivery.domain.geo import Location, distance_km
-from delivery.http.app import create_app
-from tests.conftest import make_settings
 
-from .conftest import ADMIN, FAR, HOME, NEAR, Api
+from .conftest import ADMIN, FAR, HOME, NEAR, Api, make_api
 from .test_errors_and_access import problem
 
 
 @pytest.fixture
 async def strict(aiohttp_client, tmp_path):
     """The app as deployed: onboarding by the admin, the default speed limit."""
-    settings = make_settings(tmp_path / "data", **{"onboarding.auto_approve": False,
-                                                   "dispatch.max_speed_kmh": 150.0})
-    return Api(await aiohttp_client(create_app(settings, ADMIN)))
+    return await make_api(aiohttp_client, tmp_path, **{"onboarding.auto_approve": False,
+                                                       "dispatch.max_speed_kmh": 150.0})
 
 
 async def _register(api: Api, path: str, body: dict) -> dict:

@@ -9,10 +9,7 @@ import time
 
 import pytest
 
-from delivery.http.app import create_app
-from tests.conftest import make_settings
-
-from .conftest import ADMIN, Api
+from .conftest import ADMIN, Api, make_api
 
 WAVES, WAVE = 10, 20   # new orders offered in waves 20 ms apart while placed orders proceed
 BURST = WAVES * WAVE
@@ -23,10 +20,9 @@ STEPS = ("accept", "start-cooking", "finish-cooking")
 
 @pytest.fixture
 async def api(aiohttp_client, tmp_path):
-    settings = make_settings(tmp_path / "data", **{
+    return await make_api(aiohttp_client, tmp_path, **{
         "admission.initial_limit": LIMIT, "admission.min_limit": LIMIT,
         "admission.max_limit": LIMIT, "admission.retry_after_ms": 20.0})
-    return Api(await aiohttp_client(create_app(settings, ADMIN)))
 
 
 async def timed(api: Api, method: str, path: str, token=None, body=None):

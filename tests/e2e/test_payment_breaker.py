@@ -10,17 +10,15 @@ import time
 import pytest
 
 from delivery.actors.payment import PaymentGatewayActor
-from delivery.http.app import create_app
-from tests.conftest import make_settings
 
-from .conftest import ADMIN, Api
+from .conftest import ADMIN, Api, make_api
 
 DEFAULTS = {"payment.breaker.reset_timeout_s": 10.0, "payment.breaker.max_reset_timeout_s": 60.0,
             "payment.supervisor.min_backoff_s": 0.2, "payment.supervisor.max_backoff_s": 5.0}
 
 
 async def start(aiohttp_client, tmp_path, **overrides) -> tuple[Api, str, str]:
-    api = Api(await aiohttp_client(create_app(make_settings(tmp_path / "data", **overrides), ADMIN)))
+    api = await make_api(aiohttp_client, tmp_path, **overrides)
     (_, customer), (store, _) = await api.customer(), await api.store()
     return api, customer, store
 

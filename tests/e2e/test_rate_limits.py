@@ -5,22 +5,16 @@ from __future__ import annotations
 import pytest
 
 from delivery.config import ConfigError
-from delivery.http.app import create_app
 from tests.conftest import make_settings
 
-from .conftest import ADMIN, Api
+from .conftest import ADMIN, make_api
 
 TIGHT = {"rate_limit.token_rate": 0.5, "rate_limit.token_burst": 2.0,
          "rate_limit.read_token_rate": 0.5, "rate_limit.read_token_burst": 3.0}
 
 
-async def limited_api(aiohttp_client, tmp_path, **overrides) -> Api:
-    app = create_app(make_settings(tmp_path / "data", **overrides), ADMIN)
-    return Api(await aiohttp_client(app))
-
-
 async def test_a_token_over_its_write_limit_gets_429_with_retry_after(aiohttp_client, tmp_path):
-    api = await limited_api(aiohttp_client, tmp_path, **TIGHT)
+    api = await make_api(aiohttp_client, tmp_path, **TIGHT)
     (_, ct), (sid, _) = await api.customer(), await api.store()
     await api.place(ct, sid, status=201)
     await api.place(ct, sid, status=201)
@@ -33,7 +27,7 @@ async def test_a_token_over_its_write_limit_gets_429_with_retry_after(aiohttp_cl
 
 
 async def test_reads_have_their_own_bucket(aiohttp_client, tmp_path):
-    api = await limited_api(aiohttp_client, tmp_path, **TIGHT)
+    api = await make_api(aiohttp_client, tmp_path, **TIGHT)
     (_, ct), (sid, _) = await api.customer(), await api.store()
     await api.place(ct, sid, status=201)
     await api.place(ct, sid, status=201)
@@ -45,7 +39,7 @@ async def test_reads_have_their_own_bucket(aiohttp_client, tmp_path):
 
 
 async def test_operations_and_the_admin_api_are_never_rate_limited(aiohttp_client, tmp_path):
-    api = await limited_api(aiohttp_client, tmp_path, **TIGHT, **{
+    api = await make_api(aiohttp_client, tmp_path, **TIGHT, **{
         "rate_limit.exempt_loopback": False, "rate_limit.address_burst": 1.0,
         "rate_limit.address_rate": 0.01})
     for _ in range(5):
@@ -56,13 +50,13 @@ async def test_operations_and_the_admin_api_are_never_rate_limited(aiohttp_clien
 
 async def test_an_address_over_its_limit_gets_429_unless_loopback_is_exempt(aiohttp_client, tmp_path):
     per_address = {"rate_limit.address_rate": 0.5, "rate_limit.address_burst": 3.0}
-    api = await limited_api(aiohttp_client, tmp_path, **per_address,
+    api = await make_api(aiohttp_client, tmp_path, **per_address,
                             **{"rate_limit.exempt_loopback": False})
     for _ in range(3):
         await api.json("GET", "/stores", status=200)
     r, data = await api.json("GET", "/stores", status=429)
     assert data["code"] == "rate_limited" and int(r.headers["Retry-After"]) >= 1
-    exempt = await limited_api(aiohttp_client, tmp_path / "b", **per_address)
+    exempt = await make_api(aiohttp_client, tmp_path / "b", **per_address)
     for _ in range(6):
         await exempt.json("GET", "/stores", status=200)
 

@@ -6,17 +6,9 @@ from __future__ import annotations
 import asyncio
 import time
 
-from delivery.http.app import create_app
-from tests.conftest import make_settings
-
-from .conftest import ADMIN, Api
+from .conftest import Api, make_api
 
 PAY = {"method": "card", "card_token": "tok_visa"}
-
-
-async def make_api(aiohttp_client, tmp_path, **overrides) -> Api:
-    app = create_app(make_settings(tmp_path / "data", **overrides), ADMIN)
-    return Api(await aiohttp_client(app))
 
 
 async def test_a_customer_with_five_unpaid_orders_is_refused_a_sixth(aiohttp_client, tmp_path):
