@@ -23,6 +23,9 @@ class JournalConsumer(ServiceActor):
     resumes where its last commit left it and deduplicates by event id.
     """
 
+    retry_due = False  # a timer to catch up again is set
+    retry_delay_s = RETRY_MIN_S  # the wait before the next try, doubling while the disk refuses
+
     @handles(Start)
     def on_start(self, message: Start, sender: Any) -> None:
         self.parent, self.peers, self.settings = str(sender), message.peers, message.settings
@@ -63,9 +66,9 @@ class JournalConsumer(ServiceActor):
         self.retry_delay_s = RETRY_MIN_S
 
     def _retry_later(self, fault: StorageFault) -> None:
-        if getattr(self, "retry_due", False):
+        if self.retry_due:
             return
-        delay = getattr(self, "retry_delay_s", RETRY_MIN_S)
+        delay = self.retry_delay_s
         log.warning("%s: %s; trying again in %.1f s", self.KIND, fault.reason, delay)
         self.retry_due, self.retry_delay_s = True, min(RETRY_MAX_S, delay * 2)
         self.wakeupAfter(timedelta(seconds=delay), payload=RetryCatchUp())

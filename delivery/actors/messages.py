@@ -365,9 +365,10 @@ class WebhookResult:
 
 @dataclass(frozen=True)
 class Bookings:
-    """The provider's listing of charges after a position (None: the provider has none)."""
+    """The provider's listing of charges after a position (empty when it has none, or no
+    listing at all)."""
 
-    charges: tuple[Booking, ...] | None
+    charges: tuple[Booking, ...]
     """Oldest first."""
 
 

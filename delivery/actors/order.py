@@ -228,18 +228,13 @@ class OrderActor(EntityActor):
         self.refunding = False
         self.execute(c.RecordRefund(self.key, message.refund_id, message.amount), None, None)
 
-    @handles(ResumeRefund)
-    def on_resume_refund(self, envelope: Envelope, sender: Any) -> None:
+    @handles(ResumeRefund, RetryRefund)
+    def on_resume_refund(self, message: Any, sender: Any) -> None:
         self.refunding = False  # a refund request lost with a dead gateway is sent again
         self._after_change()
 
     def _refund_later(self, delay_s: float) -> None:
         self.wakeupAfter(timedelta(seconds=max(0.05, delay_s)), payload=RetryRefund())
-
-    @handles(RetryRefund)
-    def on_retry_refund(self, message: RetryRefund, sender: Any) -> None:
-        self.refunding = False
-        self._after_change()
 
     @handles(PoisonMessage)
     def on_poison(self, message: PoisonMessage, sender: Any) -> None:

@@ -42,8 +42,9 @@ class Projector(JournalConsumer):
         if m.corr and m.reply_to is not None:
             self.waiting.append(m)
         if m.seq > self.position:
-            self.catch_up()
-        self._answer_projected()
+            self.catch_up()  # answers what it projected
+        else:
+            self._answer_projected()
 
     def _saved(self, m: Committed) -> bool:
         """Whether the events of `m` are in the journal, committing their group if it is open."""

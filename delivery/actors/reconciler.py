@@ -105,4 +105,4 @@ def _listing(provider: Any, position: int) -> Bookings:
     except Exception as exc:  # an unreachable provider: try again at the next sweep
         log.warning("payment reconciliation could not list charges: %s", exc)
         charges = []
-    return Bookings(None if charges is None else tuple(charges))
+    return Bookings(tuple(charges or ()))

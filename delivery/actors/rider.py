@@ -24,8 +24,7 @@ class RiderActor(EntityActor):
 
     def activated(self) -> None:
         self.directory = Directory(self.db)
-        self.exists, self.location = self.directory.rider_location(self.key)
-        self.located_at = self.directory.rider_seen(self.key)[1]
+        self.exists, self.location, self.located_at = self.directory.rider_seen(self.key)
 
     @handles(c.RegisterRider)
     def on_register(self, envelope: Envelope, sender: Any) -> None:

@@ -119,10 +119,3 @@ def install() -> None:
     from thespian.system.transport import TCPTransport
 
     TCPTransport.serializer = _Serializer
-
-
-def installed() -> bool:
-    """Whether this process's TCP transport uses the allow-list."""
-    from thespian.system.transport import TCPTransport
-
-    return TCPTransport.serializer is _Serializer

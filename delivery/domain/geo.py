@@ -20,6 +20,13 @@ class Location:
     """Longitude, -180..180."""
 
 
+def bounding_box(center: Location, radius_km: float) -> tuple[float, float, float, float]:
+    """(lat_min, lat_max, lon_min, lon_max) of a box holding the circle (a superset of it)."""
+    dlat = math.degrees(radius_km / EARTH_RADIUS_KM)
+    dlon = dlat / max(0.01, math.cos(math.radians(center.lat)))
+    return center.lat - dlat, center.lat + dlat, center.lon - dlon, center.lon + dlon
+
+
 def location_json(loc: Location) -> dict[str, float]:
     """A location as the API shows it: {lat, lon}."""
     return {"lat": loc.lat, "lon": loc.lon}

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import math
 import secrets
 from dataclasses import dataclass
 
 from .. import codec
-from ..domain.geo import EARTH_RADIUS_KM, Location
+from ..domain.geo import Location, bounding_box
 from ..domain.menu import MenuItem
 from ..domain.onboarding import APPROVED
 from .db import Database
@@ -196,12 +195,9 @@ class Directory:
 
     def stores_in_box(self, center: Location, radius_km: float) -> list[StoreSummary]:
         """Approved stores in the bounding box of a circle (a superset of those in it; no menus)."""
-        dlat = math.degrees(radius_km / EARTH_RADIUS_KM)
-        dlon = dlat / max(0.01, math.cos(math.radians(center.lat)))
         rows = self.db.execute(
             "SELECT id, name, lat, lon FROM stores WHERE lat BETWEEN ? AND ? AND lon BETWEEN ? AND ?"
-            " AND status = ?",
-            (center.lat - dlat, center.lat + dlat, center.lon - dlon, center.lon + dlon, APPROVED))
+            " AND status = ?", (*bounding_box(center, radius_km), APPROVED))
         return [StoreSummary(r[0], r[1], Location(r[2], r[3])) for r in rows]
 
     def rider_location(self, rider_id: str) -> tuple[bool, Location | None]:
@@ -211,13 +207,13 @@ class Directory:
             return False, None
         return True, None if row[0] is None else Location(row[0], row[1])
 
-    def rider_seen(self, rider_id: str) -> tuple[Location | None, str | None]:
-        """Where and when a rider last reported its location (None, None if never)."""
+    def rider_seen(self, rider_id: str) -> tuple[bool, Location | None, str | None]:
+        """(whether the rider exists, where and when it last reported its location)."""
         row = self.db.execute("SELECT lat, lon, located_at FROM riders WHERE id = ?",
                               (rider_id,)).fetchone()
-        if row is None or row[0] is None:
-            return None, None
-        return Location(row[0], row[1]), row[2]
+        if row is None:
+            return False, None, None
+        return True, (None if row[0] is None else Location(row[0], row[1])), row[2]
 
     def move_rider(self, rider_id: str, loc: Location, at: str) -> None:
         with self.db.transaction() as conn:

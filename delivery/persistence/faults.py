@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-import time
 from pathlib import Path
 
 # Primary result codes that mean "the disk would not take it" (the extended codes of I/O
@@ -52,12 +51,9 @@ class StorageHealth:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.fault: str | None = None
-        self.since = 0.0
 
     def failed(self, reason: str) -> None:
         with self._lock:
-            if self.fault is None:
-                self.since = time.monotonic()
             self.fault = reason
 
     def ok(self) -> None:

@@ -4,13 +4,12 @@ the deliveries a rider may pick; the read side of notices and inboxes for the fr
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from typing import Any
 
 from .. import codec
 from ..domain import order
-from ..domain.geo import EARTH_RADIUS_KM, Location, distance_km
+from ..domain.geo import Location, bounding_box, distance_km
 from ..domain.order import OrderState
 from ..jsontext import dumps
 from . import checkpoints
@@ -107,10 +106,6 @@ class ReadModel:
         text = self.view_json(order_id)
         return json.loads(text) if text else None
 
-    def version(self, order_id: str) -> int:
-        row = self.db.execute("SELECT version FROM order_views WHERE id = ?", (order_id,)).fetchone()
-        return row[0] if row else 0
-
     def customer_orders(self, customer_id: str, limit: int = 100) -> list[dict[str, Any]]:
         """My page: a customer's orders, newest first."""
         return self._views("SELECT view FROM order_views WHERE customer_id = ?"
@@ -135,12 +130,10 @@ class ReadModel:
 
         This is `domain.order.visible_to_rider` in SQL (a bounding box narrows, the distance
         decides); tests/integration/test_rider_visibility.py holds the two together."""
-        dlat = math.degrees(radius_km / EARTH_RADIUS_KM)
-        dlon = dlat / max(0.01, math.cos(math.radians(rider.lat)))
         rows = self.db.execute(
             "SELECT lat, lon, view FROM order_views WHERE status = ? AND rider_id IS NULL"
             " AND lat BETWEEN ? AND ? AND lon BETWEEN ? AND ?",
-            (order.COOKED, rider.lat - dlat, rider.lat + dlat, rider.lon - dlon, rider.lon + dlon))
+            (order.COOKED, *bounding_box(rider, radius_km)))
         found = []
         for lat, lon, text in rows:
             d = distance_km(rider, Location(lat, lon))
