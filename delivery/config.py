@@ -126,6 +126,16 @@ class AdmissionSettings:
 
 
 @dataclass(frozen=True)
+class StorageSettings:
+    url: str
+
+    @property
+    def postgres(self) -> bool:
+        """Whether the journal and the rest live in PostgreSQL (else SQLite in data_dir)."""
+        return self.url.startswith(("postgresql://", "postgres://"))
+
+
+@dataclass(frozen=True)
 class StreamSettings:
     max_per_token: int
     poll_interval_ms: float
@@ -165,6 +175,7 @@ class Settings:
     """The whole configuration of a node."""
 
     server: ServerSettings
+    storage: StorageSettings
     actors: ActorSettings
     payment: PaymentSettings
     dispatch: DispatchSettings
@@ -183,7 +194,7 @@ class RuntimeFacts:
     """What the actor runtime learns at start, beside the configuration."""
 
     db_path: str
-    """The database file under server.data_dir."""
+    """Where the database is: the SQLite file under server.data_dir, or storage.url."""
     runtime_id: str
     """This start of the runtime (the offload pool and the pump are keyed by it)."""
 
@@ -368,6 +379,9 @@ def _validate(c: dict[str, Any]) -> None:
              c["dispatch"]["radius_km"])
     _require(c["dispatch"]["max_speed_kmh"] > 0, "dispatch.max_speed_kmh", "must be positive",
              c["dispatch"]["max_speed_kmh"])
+    url = c["storage"]["url"]
+    _require(url == "" or url.startswith(("postgresql://", "postgres://")), "storage.url",
+             "must be empty (SQLite in server.data_dir) or a postgresql:// URL", url)
     _validate_admission(c["admission"])
     _validate_front_door(c["server"], c["streams"])
     _validate_limits(c)

@@ -59,7 +59,7 @@ class ActorRuntime:
         self.settings = settings
         self.base = settings.actors.base
         self.data_dir = Path(settings.server.data_dir)
-        self.db_path = str(database_path(self.data_dir))
+        self.db_path = settings.storage.url or str(database_path(self.data_dir))
         self.runtime_id = uuid.uuid4().hex
         self.facts = RuntimeFacts(self.db_path, self.runtime_id)
         self.reply_timeout = settings.actors.reply_timeout_s

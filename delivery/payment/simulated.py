@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from ..persistence.db import Database
+from ..persistence.db import Database, is_postgres
 from ..persistence.ledger import CHARGE, REFUND, ProviderLedger
 from .provider import Booking, Outcome
 
@@ -19,7 +19,10 @@ class SimulatedProvider:
     FILE_NAME = "simulated-provider.sqlite3"
 
     def __init__(self, service_db_path: str) -> None:
-        self.db_path = str(Path(service_db_path).with_name(self.FILE_NAME))
+        # On PostgreSQL the books are a table of the shared database: every node's simulated
+        # provider is then one provider, as a real one would be.
+        self.db_path = service_db_path if is_postgres(service_db_path) else \
+            str(Path(service_db_path).with_name(self.FILE_NAME))
         self._local = threading.local()
         self._write = threading.Lock()  # one writer at a time: no waiting in SQLite's busy loop
 

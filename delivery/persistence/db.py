@@ -1,4 +1,9 @@
-"""The SQLite database file: connection settings, transactions and the group commit.
+"""The database: SQLite (one node, the embedded default) or PostgreSQL (one or many nodes).
+
+`Database(url)` opens the right one: a `postgresql://` URL opens PostgreSQL, anything else is the
+path of a SQLite file. Both give the owner modules the same small interface (`execute`,
+`transaction`, `grouped` + `flush`), so each table's SQL is written once, in the dialect both
+speak (`?` parameters, `ON CONFLICT`); `PgConnection` rewrites the few spellings that differ.
 
 Each table belongs to one module of this package, which defines it and is the only one to write
 it (`schema.py` lists them).
@@ -13,6 +18,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from .faults import HEALTH, StorageFault, fault_from, is_storage_error
 
@@ -22,52 +28,86 @@ FILE_NAME = "delivery.sqlite3"
 OPEN, COMMITTED, FAILED, UNKNOWN = "open", "committed", "failed", "unknown"
 MAX_FAILED_GROUPS = 100_000  # remembered so that a writer can learn its group failed
 
+WRITE_LOCK = 0x64656C69  # PostgreSQL advisory lock: the cluster's one writer at a time ("deli")
+IDLE_IN_TRANSACTION_MS = 5000  # a paused node's open transaction is ended after this
 
 _SHARED: dict[tuple[int, str, bool], Database] = {}
 
 
-class Database:
-    """One connection to the service's SQLite file in WAL mode.
+def is_postgres(url: str) -> bool:
+    """Whether `url` names a PostgreSQL database rather than a SQLite file."""
+    return url.startswith(("postgresql://", "postgres://"))
 
-    A durable connection commits with synchronous=FULL: the commit is on disk before the caller
-    is told, so an acknowledged order survives a power cut, not just a process crash. Writers of
-    derived data (read model, notices, store inbox, each with its journal checkpoint in the same
-    transaction) use synchronous=NORMAL: a power cut may undo their last commits, which are then
-    done again from the journal, and the next durable commit flushes them anyway.
+
+class Database:
+    """One connection to the service's database, with transactions and the group commit.
+
+    A durable connection's commit is on disk before the caller is told, so an acknowledged
+    order survives a power cut, not just a process crash. Writers of derived data (read model,
+    notices, store inbox, each with its journal checkpoint in the same transaction) are not
+    durable: a power cut may undo their last commits, which are then done again from the journal.
+
+    Writes are serialised: SQLite has one writer; on PostgreSQL every write transaction takes one
+    advisory lock first, so the journal's sequence numbers become visible in commit order (a
+    consumer reading "after seq N" never skips an event committed late) and the checks made
+    inside an append see what every node has committed.
     """
 
-    def __init__(self, path: str | Path, durable: bool = True) -> None:
-        self.path, self.durable = str(path), durable
-        self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                                    timeout=30.0)
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
-        self.conn.execute("PRAGMA foreign_keys=ON")
-        from .schema import create_tables  # the owner modules import this one
+    dialect = "?"
+    integrity_errors: tuple[type[BaseException], ...] = ()
 
-        create_tables(self.conn)
+    def __new__(cls, url: str | Path, durable: bool = True) -> Database:
+        if cls is Database:
+            cls = PostgresDatabase if is_postgres(str(url)) else SqliteDatabase
+        return super().__new__(cls)
+
+    def __init__(self, url: str | Path, durable: bool = True) -> None:
+        self.path, self.durable = str(url), durable
         self.group_open = False
         self.group_size = self.groups = 0
         self.group_thread: int | None = None
         self.group_gen = 0  # number of the open (or last) group
         self.failed_groups: set[int] = set()
         self.forgotten_before = 0  # failed groups before this one are no longer remembered
+        self._connect()
 
     @classmethod
-    def shared(cls, path: str | Path, durable: bool = True) -> Database:
-        """This process's connection to `path` (actor processes each open their own)."""
-        key = (os.getpid(), str(path), durable)
+    def shared(cls, url: str | Path, durable: bool = True) -> Database:
+        """This process's connection to `url` (actor processes each open their own)."""
+        key = (os.getpid(), str(url), durable)
         if key not in _SHARED:
-            _SHARED[key] = cls(path, durable)
+            _SHARED[key] = Database(url, durable)
         return _SHARED[key]
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE … COMMIT, rolled back on any exception.
+    # -- what each adapter provides ----------------------------------------------------------
+    def _connect(self) -> None:
+        raise NotImplementedError
 
-        An open group commit of this process holds SQLite's write lock, so it is committed
-        first, whichever connection holds it (on simpleSystemBase all actors share one thread).
-        A disk that will not take the write raises StorageFault, with nothing left open.
+    @property
+    def in_transaction(self) -> bool:
+        raise NotImplementedError
+
+    def _begin(self) -> None:
+        raise NotImplementedError
+
+    def execute(self, sql: str, params: tuple = ()) -> Any:
+        """Run one statement outside (or inside the open) transaction; returns the cursor."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        _SHARED.pop((os.getpid(), self.path, self.durable), None)
+        with contextlib.suppress(Exception):
+            self.conn.close()
+
+    # -- transactions ------------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        """BEGIN … COMMIT, rolled back on any exception.
+
+        An open group commit of this thread holds the write lock, so it is committed first,
+        whichever connection holds it (on simpleSystemBase all actors share one thread).
+        A disk (or database) that will not take the write raises StorageFault, with nothing left
+        open.
         """
         flush_all()
         self._begin()
@@ -81,30 +121,40 @@ class Database:
         self._commit()
 
     @contextmanager
-    def grouped(self) -> Iterator[sqlite3.Connection]:
+    def grouped(self) -> Iterator[Any]:
         """Write as part of a group commit: the changes are durable only after `flush()`.
 
         A failure rolls back this part alone (a savepoint), not the rest of the group, unless
-        the disk failed: then the whole group is lost (SQLite may have rolled it back already)
-        and StorageFault is raised. The caller must not tell anyone of the changes before the
-        flush (group commit); `outcome(group_gen)` says later whether they were saved.
+        the storage failed: then the whole group is lost and StorageFault is raised. The caller
+        must not tell anyone of the changes before the flush (group commit); `outcome(group_gen)`
+        says later whether they were saved.
         """
         if not self.group_open:
             self._begin()
             self.group_open, self.group_size = True, 0
             self.group_gen += 1
             self.group_thread = threading.get_ident()
-        self.conn.execute("SAVEPOINT part")
+        try:
+            self.conn.execute("SAVEPOINT part")
+        except BaseException as exc:
+            if is_storage_error(exc):
+                raise self._abort_group(exc) from exc
+            raise
         try:
             yield self.conn
         except BaseException as exc:
             if is_storage_error(exc):
                 raise self._abort_group(exc) from exc
-            self.conn.execute("ROLLBACK TO part")
-            self.conn.execute("RELEASE part")
+            try:
+                self.conn.execute("ROLLBACK TO part")
+                self.conn.execute("RELEASE part")
+            except BaseException as inner:
+                if is_storage_error(inner):
+                    raise self._abort_group(inner) from exc
+                raise
             if self.group_size == 0:
                 # Nothing of this group was kept, so no Committed will come to flush it: end it
-                # now, or it would hold SQLite's write lock until some later command.
+                # now, or it would hold the write lock until some later command.
                 self._rollback()
                 self.group_open = False
             raise
@@ -115,14 +165,17 @@ class Database:
         """Commit the open group, if any, with one fsync; returns how many writes it held.
 
         A failed COMMIT fails the whole group (StorageFault) and leaves no group open, so the
-        next write starts a fresh one: the service recovers by itself once the disk does.
+        next write starts a fresh one: the service recovers by itself once the storage does.
         """
         if not self.group_open:
             return 0
         try:
             self.conn.execute("COMMIT")
-        except sqlite3.OperationalError as exc:
-            raise self._abort_group(exc) from exc
+        except BaseException as exc:
+            fault = self._abort_group(exc)
+            if is_storage_error(exc):
+                raise fault from exc
+            raise
         HEALTH.ok()
         self.group_open = False
         self.groups += 1
@@ -145,6 +198,43 @@ class Database:
             self.failed_groups.discard(self.forgotten_before)
         return fault_from(exc, "group commit")
 
+    def _commit(self) -> None:
+        try:
+            self.conn.execute("COMMIT")
+        except BaseException as exc:
+            self._rollback()
+            if is_storage_error(exc):
+                raise fault_from(exc, "commit") from exc
+            raise
+        HEALTH.ok()
+
+    def _rollback(self) -> None:
+        # After a storage fault the transaction may be gone already: then there is nothing to do.
+        with contextlib.suppress(Exception):
+            if self.in_transaction:
+                self.conn.execute("ROLLBACK")
+
+
+class SqliteDatabase(Database):
+    """The service's SQLite file in WAL mode (synchronous=FULL when durable, else NORMAL)."""
+
+    dialect = "sqlite"
+    integrity_errors = (sqlite3.IntegrityError,)
+
+    def _connect(self) -> None:
+        self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                                    timeout=30.0)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute(f"PRAGMA synchronous={'FULL' if self.durable else 'NORMAL'}")
+        self.conn.execute("PRAGMA foreign_keys=ON")
+        from .schema import create_tables  # the owner modules import this one
+
+        create_tables(self.conn)
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.conn.in_transaction
+
     def _begin(self) -> None:
         try:
             self.conn.execute("BEGIN IMMEDIATE")
@@ -153,28 +243,65 @@ class Database:
                 raise fault_from(exc, "begin") from exc
             raise
 
-    def _commit(self) -> None:
-        try:
-            self.conn.execute("COMMIT")
-        except sqlite3.OperationalError as exc:
-            self._rollback()
-            if is_storage_error(exc):
-                raise fault_from(exc, "commit") from exc
-            raise
-        HEALTH.ok()
-
-    def _rollback(self) -> None:
-        # After a disk fault SQLite may have rolled back on its own: then there is nothing to do.
-        if self.conn.in_transaction:
-            with contextlib.suppress(sqlite3.Error):
-                self.conn.execute("ROLLBACK")
-
     def execute(self, sql: str, params: tuple = ()) -> sqlite3.Cursor:
         return self.conn.execute(sql, params)
 
-    def close(self) -> None:
-        _SHARED.pop((os.getpid(), self.path, self.durable), None)
-        self.conn.close()
+
+class PostgresDatabase(Database):
+    """A PostgreSQL database shared by every node (psycopg 3, one session per connection).
+
+    Durable connections commit with synchronous_commit=on (the WAL is flushed before COMMIT
+    returns); derived data commits with it off. A session left idle inside a transaction (a
+    paused node) is ended by the server after IDLE_IN_TRANSACTION_MS, releasing the write lock;
+    what it had not committed was never acknowledged. A lost connection is opened again on the
+    next use; the statement that met it fails as a StorageFault.
+    """
+
+    dialect = "postgresql"
+
+    def __init__(self, url: str | Path, durable: bool = True) -> None:
+        import psycopg
+
+        self.integrity_errors = (psycopg.errors.IntegrityError,)
+        super().__init__(url, durable)
+
+    def _connect(self) -> None:
+        from .pg import PgConnection, migrate
+
+        migrate(self.path)
+        self.conn = PgConnection.open(self.path, durable=self.durable,
+                                      idle_in_transaction_ms=IDLE_IN_TRANSACTION_MS)
+
+    def _live(self) -> None:
+        if self.conn.closed:
+            if self.group_open:  # the group died with its session
+                self._abort_group(ConnectionError("connection lost"))
+            self._connect()
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.conn.in_transaction
+
+    def _begin(self) -> None:
+        try:
+            self._live()
+            self.conn.execute("BEGIN")
+            self.conn.execute(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")
+        except BaseException as exc:
+            self._rollback()
+            if is_storage_error(exc):
+                raise fault_from(exc, "begin") from exc
+            raise
+
+    def execute(self, sql: str, params: tuple = ()) -> Any:
+        if not self.in_transaction:
+            try:
+                self._live()
+            except BaseException as exc:
+                if is_storage_error(exc):
+                    raise fault_from(exc, "connect") from exc
+                raise
+        return self.conn.execute(sql, params)
 
 
 def database_path(data_dir: str | Path) -> Path:
@@ -197,3 +324,4 @@ def close_shared() -> None:
     for key, db in list(_SHARED.items()):
         if key[0] == os.getpid():
             db.close()
+

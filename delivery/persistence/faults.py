@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import sys
 import threading
 from pathlib import Path
 
@@ -31,11 +32,23 @@ class StorageFault(Exception):
         self.retry_after_s = RETRY_AFTER_S
 
 
+# PostgreSQL's classes of SQLSTATE that mean the database, not the statement, failed: connection
+# exceptions, insufficient resources (disk full), operator intervention (shutdown, a session
+# ended by idle_in_transaction_session_timeout), system errors.
+PG_STORAGE_CLASSES = ("08", "53", "57", "58", "25P03")
+
+
 def is_storage_error(exc: BaseException) -> bool:
-    """True for SQLite errors that mean the disk failed, not the statement."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    return isinstance(exc, sqlite3.OperationalError) and code is not None \
-        and code & 0xFF in STORAGE_CODES
+    """True for errors that mean the storage failed (disk, database server), not the statement."""
+    if isinstance(exc, sqlite3.OperationalError):
+        code = getattr(exc, "sqlite_errorcode", None)
+        return code is not None and code & 0xFF in STORAGE_CODES
+    psycopg = sys.modules.get("psycopg")
+    if psycopg is None or not isinstance(exc, psycopg.Error):
+        return False
+    if isinstance(exc, psycopg.InterfaceError) or exc.sqlstate is None:
+        return isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)
+    return exc.sqlstate.startswith(PG_STORAGE_CLASSES)
 
 
 def fault_from(exc: BaseException, what: str) -> StorageFault:

@@ -53,7 +53,8 @@ class IdempotencyRecords:
         with self.db.transaction() as conn:
             conn.execute("DELETE FROM idempotency_keys WHERE created_at <= ?", (now - ttl_s,))
             inserted = conn.execute(
-                "INSERT OR IGNORE INTO idempotency_keys VALUES (?, ?, ?, ?, ?, '', ?)",
+                "INSERT INTO idempotency_keys VALUES (?, ?, ?, ?, ?, '', ?)"
+                " ON CONFLICT DO NOTHING",
                 (scope, key, body_hash, entity_id, IN_PROGRESS, now)).rowcount
             row = conn.execute("SELECT body_hash, entity_id, status, response FROM idempotency_keys"
                                " WHERE scope = ? AND key = ?", (scope, key)).fetchone()

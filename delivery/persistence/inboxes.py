@@ -66,7 +66,8 @@ class StoreInboxes:
         with self.db.transaction() as conn:
             for rec in records:
                 if isinstance(rec.event, e.OrderPaid) or _has_order(conn, store_id, rec.event.order_id):
-                    conn.execute("INSERT OR IGNORE INTO store_inbox VALUES (?, ?, ?, ?, ?)",
+                    conn.execute("INSERT INTO store_inbox VALUES (?, ?, ?, ?, ?)"
+                                 " ON CONFLICT DO NOTHING",
                                  (store_id, rec.event.order_id, ENTRY_KINDS[type(rec.event)],
                                   rec.seq, at))
             if records:

@@ -77,7 +77,7 @@ class Journal:
                     "INSERT INTO events (order_id, version, customer_id, store_id, kind, event_id,"
                     " at, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
                 return conn.execute("SELECT last_insert_rowid()").fetchone()[0]
-        except sqlite3.IntegrityError as exc:
+        except self.db.integrity_errors as exc:
             raise ConcurrencyConflict(str(exc)) from exc
 
     @staticmethod
@@ -126,7 +126,8 @@ class Journal:
 
     def stats(self) -> dict[str, int]:
         """Number of events and bytes of their bodies."""
-        n, size = self.db.execute("SELECT COUNT(*), COALESCE(SUM(LENGTH(body)), 0) FROM events").fetchone()
+        n, size = self.db.execute("SELECT COUNT(*), CAST(COALESCE(SUM(LENGTH(body)), 0) AS BIGINT)"
+                                  " FROM events").fetchone()
         return {"events": n, "bytes": size}
 
     def counts_by_kind(self) -> dict[str, int]:

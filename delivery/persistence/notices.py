@@ -49,9 +49,9 @@ def add(conn: sqlite3.Connection, notices: Iterable[Notice]) -> int:
     nor sent, twice. Returns how many were given."""
     rows = [(n.id, n.recipient_kind, n.recipient_id, n.order_id, n.kind, n.text, n.at, LOG, 1)
             for n in notices]
-    conn.executemany("INSERT OR IGNORE INTO notifications (id, recipient_kind, recipient_id,"
+    conn.executemany("INSERT INTO notifications (id, recipient_kind, recipient_id,"
                      " order_id, kind, text, at, channel, delivered)"
-                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", rows)
     return len(rows)
 
 
@@ -66,7 +66,8 @@ class Notices:
         # With the webhook channel on, a notice is delivered once the webhook took it.
         rows = self.db.execute(
             "SELECT n.id, n.order_id, n.kind, n.text, n.at, COALESCE(d.channel, n.channel),"
-            " CASE WHEN d.notice_id IS NULL THEN n.delivered ELSE d.delivered_at IS NOT NULL END"
+            " CASE WHEN d.notice_id IS NULL THEN n.delivered"
+            " WHEN d.delivered_at IS NULL THEN 0 ELSE 1 END"
             " FROM notifications n LEFT JOIN webhook_outbox d ON d.notice_id = n.id"
             " WHERE n.recipient_kind = ? AND n.recipient_id = ? ORDER BY n.seq DESC LIMIT ?",
             (recipient_kind, recipient_id, limit))

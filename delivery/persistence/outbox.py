@@ -36,8 +36,8 @@ class OutboxEntry:
 def enqueue(conn: sqlite3.Connection, entries: Iterable[tuple[str, str, float]]) -> None:
     """Add (notice_id, payload, due at) rows in the caller's transaction; a notice already queued
     is not queued twice."""
-    conn.executemany("INSERT OR IGNORE INTO webhook_outbox (notice_id, channel, payload, next_at)"
-                     f" VALUES (?, '{WEBHOOK}', ?, ?)", entries)
+    conn.executemany("INSERT INTO webhook_outbox (notice_id, channel, payload, next_at)"
+                     f" VALUES (?, '{WEBHOOK}', ?, ?) ON CONFLICT DO NOTHING", entries)
 
 
 class WebhookOutbox:
@@ -73,7 +73,7 @@ class WebhookOutbox:
     def stats(self) -> dict[str, int]:
         """Entries not sent yet; of them, those whose last attempt failed; entries sent."""
         pending, failed, sent = self.db.execute(
-            "SELECT COALESCE(SUM(delivered_at IS NULL), 0),"
-            " COALESCE(SUM(delivered_at IS NULL AND attempts > 0), 0),"
-            " COALESCE(SUM(delivered_at IS NOT NULL), 0) FROM webhook_outbox").fetchone()
+            "SELECT COUNT(*) FILTER (WHERE delivered_at IS NULL),"
+            " COUNT(*) FILTER (WHERE delivered_at IS NULL AND attempts > 0),"
+            " COUNT(*) FILTER (WHERE delivered_at IS NOT NULL) FROM webhook_outbox").fetchone()
         return {"pending": pending, "failed": failed, "sent": sent}

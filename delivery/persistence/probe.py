@@ -43,6 +43,9 @@ def probe(db_path: str | Path) -> str | None:
 
 
 def _write(path: str) -> None:
+    if path.startswith(("postgresql://", "postgres://")):
+        _write_pg(path)
+        return
     conn = sqlite3.connect(path, isolation_level=None, timeout=0.5)
     try:
         conn.execute("PRAGMA synchronous=FULL")
@@ -59,3 +62,18 @@ def _write(path: str) -> None:
                 conn.execute("ROLLBACK")
     finally:
         conn.close()
+
+
+def _write_pg(url: str) -> None:
+    """PostgreSQL: a durable write in a session of its own proves the server takes writes."""
+    from .pg import connect
+
+    try:
+        with connect(url, synchronous_commit="on") as conn:
+            with conn.transaction():
+                conn.execute("INSERT INTO storage_probe (id, at, pad) VALUES (1, %s, '')"
+                             " ON CONFLICT (id) DO UPDATE SET at = excluded.at", (time.time(),))
+        HEALTH.ok()
+    except Exception as exc:  # noqa: BLE001 - any failure means the fault is still in force
+        if is_storage_error(exc):
+            HEALTH.failed(f"storage probe failed: {exc}")

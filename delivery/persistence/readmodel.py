@@ -72,7 +72,8 @@ class ReadModel:
             " ON CONFLICT (id) DO UPDATE SET status = excluded.status,"
             " payment_status = excluded.payment_status, rider_id = excluded.rider_id,"
             " updated_at = excluded.updated_at, version = excluded.version,"
-            " state = excluded.state, view = excluded.view",
+            " state = excluded.state, view = excluded.view"
+            " WHERE order_views.version < excluded.version",  # never back: nodes project alike
             (s.id, s.customer_id, s.store_id, s.status, s.payment_status, s.rider_id,
              s.delivery_address.lat, s.delivery_address.lon, s.created_at, s.updated_at, s.version,
              codec.encode(s), ReadModel.summary(s)[4]))

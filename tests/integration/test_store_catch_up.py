@@ -3,7 +3,6 @@ was killed after the projector moved on) catches up by the guardian's sweep afte
 
 from __future__ import annotations
 
-import sqlite3
 import time
 
 from delivery.persistence import checkpoints
@@ -24,9 +23,11 @@ def test_a_store_left_behind_at_a_restart_receives_its_paid_orders_without_any_n
     finally:
         rt.stop()
     # As if the kill came after the projector's commit and before the store's.
-    with sqlite3.connect(path) as conn:
+    db = Database(path)
+    with db.transaction() as conn:
         conn.execute("DELETE FROM store_inbox WHERE store_id = ?", (store,))
         conn.execute("DELETE FROM checkpoints WHERE name = ?", (checkpoints.store_inbox(store),))
+    db.close()
 
     rt = start_runtime(tmp_path)
     try:

@@ -1,0 +1,115 @@
+"""PostgreSQL specifics: the connection the owner modules write through, and the migrations.
+
+The owner modules write their SQL once, with `?` parameters and `ON CONFLICT`, which both
+databases read; `translate` turns the rest into PostgreSQL's spelling (`%s` parameters,
+`lastval()`). Tables are created by the numbered files of `migrations/`, applied at start under
+an advisory lock, so nodes starting together apply each file once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg.pq import TransactionStatus
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+MIGRATION_LOCK = 0x64656C6D  # advisory lock held while migrations are applied ("delm")
+CONNECT_TIMEOUT_S = 5
+
+_migrated: set[str] = set()
+_migrated_lock = threading.Lock()
+
+
+@functools.lru_cache(maxsize=1024)
+def translate(sql: str) -> str:
+    """The PostgreSQL spelling of one statement written for both databases."""
+    out = sql.replace("%", "%%").replace("?", "%s")
+    return out.replace("last_insert_rowid()", "lastval()")
+
+
+def connect(url: str, **settings: Any) -> psycopg.Connection:
+    """An autocommit session (transactions are begun explicitly) with server settings."""
+    options = " ".join(f"-c {k}={v}" for k, v in settings.items())
+    return psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S,
+                           options=options, application_name="delivery")
+
+
+class PgConnection:
+    """A psycopg session behind the small part of sqlite3's connection the owners use."""
+
+    def __init__(self, raw: psycopg.Connection) -> None:
+        self.raw = raw
+
+    @classmethod
+    def open(cls, url: str, durable: bool, idle_in_transaction_ms: int) -> PgConnection:
+        return cls(connect(url, synchronous_commit="on" if durable else "off",
+                           idle_in_transaction_session_timeout=idle_in_transaction_ms))
+
+    def execute(self, sql: str, params: Iterable[Any] = ()) -> psycopg.Cursor:
+        params = tuple(params)
+        if not params:
+            return self.raw.execute(sql.replace("last_insert_rowid()", "lastval()"))
+        return self.raw.execute(translate(sql), params)
+
+    def executemany(self, sql: str, rows: Iterable[Iterable[Any]]) -> psycopg.Cursor:
+        cur = self.raw.cursor()
+        cur.executemany(translate(sql), [tuple(r) for r in rows])
+        return cur
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.raw.info.transaction_status != TransactionStatus.IDLE
+
+    @property
+    def closed(self) -> bool:
+        return self.raw.closed or self.raw.broken
+
+    def close(self) -> None:
+        self.raw.close()
+
+    def __del__(self) -> None:
+        # As with sqlite3: a connection dropped without close() is closed, not left to warn
+        # (the simulated provider keeps one per thread of the offload pool, for instance).
+        with contextlib.suppress(Exception):
+            self.raw.close()
+
+
+def migrations() -> list[tuple[int, str]]:
+    """(number, SQL) of every migration file, in order."""
+    found = []
+    for path in sorted(MIGRATIONS.glob("*.sql")):
+        found.append((int(path.name.split("_", 1)[0]), path.read_text()))
+    return found
+
+
+def migrate(url: str) -> int:
+    """Apply the migrations this database lacks (once per process and URL); returns how many."""
+    with _migrated_lock:
+        if url in _migrated:
+            return 0
+        applied = 0
+        with connect(url) as conn:
+            conn.execute(f"SELECT pg_advisory_lock({MIGRATION_LOCK})")
+            try:
+                conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations ("
+                             " version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL"
+                             " DEFAULT now())")
+                done = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
+                for number, sql in migrations():
+                    if number in done:
+                        continue
+                    with conn.transaction():
+                        conn.execute(sql)
+                        conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)",
+                                     (number,))
+                    applied += 1
+            finally:
+                conn.execute(f"SELECT pg_advisory_unlock({MIGRATION_LOCK})")
+        _migrated.add(url)
+        return applied
