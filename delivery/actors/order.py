@@ -44,6 +44,9 @@ class OrderActor(EntityActor):
         # On simpleSystemBase every actor shares this process's connection, and the projector
         # commits the group before it answers anyone: one fsync for a whole batch of commands.
         self.grouped = self.settings.actors.in_process
+        # On PostgreSQL other nodes may write this order too: each command first reads what
+        # they appended since (one indexed query), so no decision is taken on a stale state.
+        self.shared = self.settings.storage.postgres
         self.state = order.replay(self.journal.load(self.key))
         self.paying: tuple[Envelope, Any, c.PayOrder] | None = None
         self.paying_since = 0.0
@@ -134,7 +137,17 @@ class OrderActor(EntityActor):
     # -- storage faults ------------------------------------------------------------------------
     def receiveMessage(self, message: Any, sender: Any) -> None:
         self._forget_lost_events()
+        if getattr(self, "shared", False) and isinstance(message, Envelope):
+            self._catch_up_with_other_nodes()
         super().receiveMessage(message, sender)
+
+    def _catch_up_with_other_nodes(self) -> None:
+        try:
+            newer = self.journal.load(self.key, self.state.version if self.state else 0)
+        except StorageFault:
+            return  # the command's own append meets the fault and answers it
+        for event in newer:
+            self.state = order.evolve(self.state, event)
 
     def _forget_lost_events(self) -> None:
         """Drop events whose group commit failed: the journal, not memory, is the truth.

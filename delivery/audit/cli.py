@@ -19,6 +19,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="run.py audit", description=__doc__.split("\n\n")[0])
     target = p.add_mutually_exclusive_group(required=True)
     target.add_argument("--data-dir", help="the data directory of a stopped service")
+    target.add_argument("--storage-url", help="the PostgreSQL database of a cluster "
+                        "(postgresql://user@host:port/db), e.g. $DELIVERY_STORAGE_URL")
     target.add_argument("--url", help="a running service, e.g. http://127.0.0.1:8080")
     p.add_argument("--token", default=os.environ.get("DELIVERY_ADMIN_TOKEN", ""),
                    help="admin token for --url (default DELIVERY_ADMIN_TOKEN)")
@@ -44,7 +46,7 @@ def main(argv: list[str]) -> int:
             result = remote(args.url, args.token, args.grace)
             line = result["summary"]
         else:
-            audited = audit_data_dir(args.data_dir, args.grace or 0.0)
+            audited = audit_data_dir(args.storage_url or args.data_dir, args.grace or 0.0)
             result, line = audited.as_dict(), summary(audited)
     except (OSError, urllib.error.URLError) as exc:
         print(f"audit could not run: {exc}", file=sys.stderr)

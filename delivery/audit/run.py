@@ -9,7 +9,7 @@ from typing import Any
 from .. import clock
 from ..payment.simulated import SimulatedProvider
 from ..persistence import checkpoints
-from ..persistence.db import FILE_NAME, Database
+from ..persistence.db import FILE_NAME, Database, is_postgres
 from ..persistence.inboxes import StoreInboxes
 from ..persistence.journal import Journal
 from ..persistence.ledger import LedgerRow, ProviderLedger
@@ -44,7 +44,16 @@ class AuditResult:
 def audit_data_dir(data_dir: str | Path, grace_s: float = 0.0,
                    seen: dict[str, set[str]] | None = None) -> AuditResult:
     """Every check over the service's database and the simulated provider's ledger beside it;
-    with `seen` (order id -> statuses clients were acknowledged) also that none was lost."""
+    with `seen` (order id -> statuses clients were acknowledged) also that none was lost.
+    `data_dir` may also be a postgresql:// URL: then the simulated provider's books are a table
+    of that database."""
+    if is_postgres(str(data_dir)):
+        db = Database(str(data_dir), durable=False)
+        try:
+            # Books kept by another provider are not here: an empty table is not evidence.
+            return audit(db, ProviderLedger(db).rows() or None, clock.ago(grace_s), seen)
+        finally:
+            db.close()
     db_path = Path(data_dir) / FILE_NAME
     if not db_path.exists():
         raise FileNotFoundError(f"no database at {db_path}")
@@ -70,7 +79,8 @@ def audit(db: Database, ledger: list[LedgerRow] | None, settled_before: str,
           seen: dict[str, set[str]] | None = None) -> AuditResult:
     """Run the checks on one consistent reading of the journal; orders with events after
     `settled_before` may have work in flight and are left out."""
-    db.execute("BEGIN")  # one snapshot of a database that a running service keeps writing
+    # One snapshot of a database that a running service keeps writing.
+    db.execute("BEGIN ISOLATION LEVEL REPEATABLE READ" if is_postgres(db.path) else "BEGIN")
     try:
         return _audit(db, ledger, settled_before, seen)
     finally:

@@ -22,7 +22,8 @@ def _grace(request: web.Request) -> float:
 
 async def admin_audit(request: web.Request) -> web.Response:
     grace = _grace(request)
-    data_dir = request.app[SETTINGS].server.data_dir
+    settings = request.app[SETTINGS]
+    data_dir = settings.storage.url or settings.server.data_dir
     # Own connections in a worker thread: reading the whole journal must not stall the loop.
     result = await asyncio.get_running_loop().run_in_executor(None, audit_data_dir, data_dir, grace)
     return respond(request, {**result.as_dict(), "grace_s": grace, "summary": summary(result)})
