@@ -1,4 +1,5 @@
-"""`python run.py serve`: the HTTP front door over the actor system, until SIGTERM or SIGINT."""
+"""`python run.py serve`: the HTTP front door over the actor system, until SIGTERM or SIGINT;
+with `--workers N`, N such nodes sharing the port (`workers.py`)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from ..actors.system import ActorSystemUnavailable
 from ..datadir import DataDirInUse
 from ..persistence.faults import DataDirUnwritable, check_writable
 from ..secretkey import SecretKeyError
+from . import workers
 from .app import admin_token, create_app
 from .keys import RUNTIME
 
@@ -31,6 +33,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--config", help="TOML overlay on config/default.toml")
     p.add_argument("--demo-data", action="store_true",
                    help="register demo stores, customers and riders and print their tokens")
+    p.add_argument("--workers", type=int, default=1,
+                   help="node processes sharing the port (more than 1 needs PostgreSQL storage)")
+    # A worker of `--workers`: share the port, write a line on this pipe once serving.
+    p.add_argument("--ready-fd", type=int, help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
 
@@ -46,12 +52,22 @@ def main(argv: list[str]) -> int:
     except config.ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
+    if reason := workers.refusal(args.workers, settings):
+        return _refuse(reason)
     if generated:
         print(f"admin token (generated, shown once): {token}", flush=True)
-    return asyncio.run(_serve(settings, token, args.demo_data))
+    if args.workers > 1:
+        try:
+            return workers.supervise(settings, args.workers, args.config, token, args.demo_data)
+        except workers.WorkersRefused as exc:
+            return _refuse(str(exc))
+    if args.ready_fd is not None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent turns Ctrl-C into SIGTERM
+    return asyncio.run(_serve(settings, token, args.demo_data, args.ready_fd))
 
 
-async def _serve(settings: config.Settings, token: str, demo: bool) -> int:
+async def _serve(settings: config.Settings, token: str, demo: bool,
+                 ready_fd: int | None = None) -> int:
     try:
         check_writable(settings.server.data_dir)  # before the lock file or the database
     except DataDirUnwritable as exc:
@@ -66,16 +82,20 @@ async def _serve(settings: config.Settings, token: str, demo: bool) -> int:
     host = server.host
     try:
         try:
-            port = await listen(runner, host, server.port)
+            port = await listen(runner, host, server.port, reuse_port=ready_fd is not None)
         except OSError as exc:  # the finally below stops the actors and frees the directory
             return _refuse(f"cannot listen on {host}:{server.port}: {_reason(exc)}")
         print(f"delivery serving on http://{host}:{port} (actors: {app[RUNTIME].base}, "
               f"data: {server.data_dir}); Ctrl-C or SIGTERM stops it", flush=True)
-        if demo:
+        if ready_fd is not None:  # a worker: its parent seeds demo data and waits for this
+            os.write(ready_fd, b"ready\n")
+            os.close(ready_fd)
+        elif demo:
             from .demo_data import seed
 
             await seed(f"http://{host}:{port}", token)
-        await _until_signalled()
+        await _until_signalled(*((signal.SIGTERM,) if ready_fd is not None else
+                                 (signal.SIGTERM, signal.SIGINT)))
         print("stopping: finishing requests, shutting the actor system down", flush=True)
     finally:
         await runner.cleanup()  # stops accepting, finishes in-flight requests, stops actors
@@ -90,17 +110,18 @@ def make_runner(app: web.Application) -> web.AppRunner:
     return web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=10)
 
 
-async def listen(runner: web.AppRunner, host: str, port: int) -> int:
-    """Start listening; the real port (when 0 was asked)."""
-    site = web.TCPSite(runner, host, port)
+async def listen(runner: web.AppRunner, host: str, port: int, reuse_port: bool = False) -> int:
+    """Start listening; the real port (when 0 was asked). `reuse_port`: SO_REUSEPORT, so the
+    workers of `--workers N` share the port and the kernel spreads connections over them."""
+    site = web.TCPSite(runner, host, port, reuse_port=reuse_port or None)
     await site.start()
     return site._server.sockets[0].getsockname()[1]
 
 
-async def _until_signalled() -> None:
+async def _until_signalled(*signals: signal.Signals) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    for sig in signals:
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
 
