@@ -64,6 +64,16 @@ class SpawnedService:
             self.kill()
             return None
 
+    def pause(self) -> None:
+        """SIGSTOP every process of the service: it keeps its sockets and database sessions
+        but does nothing (a long GC pause, a frozen VM)."""
+        os.killpg(self.proc.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """SIGCONT after `pause`."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGCONT)
+
     def _admin_session(self) -> int | None:
         with contextlib.suppress(OSError, ValueError):
             return int((self.data_dir / PID_FILE).read_text().strip())

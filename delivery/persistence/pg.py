@@ -64,7 +64,10 @@ class PgConnection:
 
     @property
     def in_transaction(self) -> bool:
-        return self.raw.info.transaction_status != TransactionStatus.IDLE
+        # A lost session (ended by the server, e.g. a paused node's open transaction after
+        # idle_in_transaction_session_timeout) has no transaction: its status is UNKNOWN, and
+        # taking that for "in a transaction" would skip the reconnect forever.
+        return not self.closed and self.raw.info.transaction_status != TransactionStatus.IDLE
 
     @property
     def closed(self) -> bool:
