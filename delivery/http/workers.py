@@ -194,11 +194,11 @@ def _tend(pool: list[Worker]) -> None:
     """Restart workers that died, after a backoff when they keep dying."""
     now = time.monotonic()
     for w in pool:
-        w.poll_ready()
+        if not w.ready and w.poll_ready():
+            log.warning("worker %d serves again (pid %d)", w.index, w.proc.pid)
         if w.restart_at is not None:
             if now >= w.restart_at:
                 w.start()
-                log.warning("worker %d restarted (pid %d)", w.index, w.proc.pid)
             continue
         code = w.exited()
         if code is None:
@@ -213,10 +213,14 @@ def _tend(pool: list[Worker]) -> None:
 
 def _stop_all(pool: list[Worker], failed: bool = False) -> int:
     """SIGTERM every worker, wait for them (SIGKILL after STOP_TIMEOUT_S); 0 if all stopped
-    cleanly, else 1."""
+    cleanly, else 1. A worker still starting is let finish its start first: stopped halfway,
+    it could leave actor processes behind."""
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    while not failed and time.monotonic() < deadline and \
+            any(w.exited() is None and not w.poll_ready() for w in pool):
+        time.sleep(0.05)
     for w in pool:
         w.signal(signal.SIGTERM)
-    deadline = time.monotonic() + STOP_TIMEOUT_S
     codes = []
     for w in pool:
         if w.proc is None:

@@ -6,7 +6,6 @@ writes nothing twice (issue 13)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections import Counter
 from pathlib import Path
