@@ -15,7 +15,7 @@ from typing import Any
 
 import aiohttp
 
-from .scenario import Client, Lifecycle, Mix, register
+from .scenario import Client, Lifecycle, Mix, register, routes
 from .schedule import arrivals
 from .stats import Recorder, summary
 
@@ -52,7 +52,8 @@ class Stage:
     async def closed_loop(self, seconds: float) -> float:
         """Complete lifecycles per second of PROBE_CLIENTS customers ordering back to back."""
         rec = Recorder()
-        client = Client(self.session, rec, time.perf_counter(), self.mix.overload_tries)
+        client = Client(self.session, rec, time.perf_counter(), self.mix.overload_tries,
+                        routes(self.cast))
         stop_at = client.started + seconds
 
         async def customer() -> None:
@@ -83,7 +84,8 @@ class Stage:
 
     async def _open_step(self, rate: float, seconds: float) -> dict[str, Any]:
         rec = Recorder()
-        client = Client(self.session, rec, time.perf_counter(), self.mix.overload_tries)
+        client = Client(self.session, rec, time.perf_counter(), self.mix.overload_tries,
+                        routes(self.cast))
         tasks: set[asyncio.Task] = set()
         for offset in arrivals(rate, seconds):
             due = client.started + offset
@@ -140,7 +142,7 @@ async def ramp(args: argparse.Namespace, url: str, admin_token: str = "") -> dic
                                      timeout=timeout) as session:
         setup = Client(session, Recorder(), time.perf_counter())
         cast = await register(setup, args.stores, args.customers, args.riders,
-                              random.Random(args.seed), admin_token)
+                              random.Random(args.seed), admin_token, urls=getattr(args, "url", None))
         stage = Stage(session, cast, args, admin_token)
         capacity, source = args.capacity, "given"
         if args.rates:

@@ -30,10 +30,10 @@ from rich.live import Live
 from rich.table import Table
 
 from ..audit.run import audit_data_dir, summary
-from . import chaos, curve, ramp
+from . import chaos, costs, curve, database, ramp
 from . import faults as faultmod
 from .report import render
-from .scenario import Client, Lifecycle, Mix, register
+from .scenario import Client, Lifecycle, Mix, register, routes
 from .schedule import arrivals
 from .service import SpawnedService
 from .stats import Recorder, fmt_ms
@@ -42,8 +42,18 @@ from .stats import Recorder, fmt_ms
 def parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="run.py loadtest", description=__doc__.split("\n\n")[0])
     target = p.add_mutually_exclusive_group(required=True)
-    target.add_argument("--url", help="a running service, e.g. http://127.0.0.1:8080")
+    target.add_argument("--url", action="append", help="a running service, e.g. "
+                        "http://127.0.0.1:8080; repeated for several nodes, customers, stores "
+                        "and riders are spread over them round-robin")
     target.add_argument("--spawn", action="store_true", help="start the service on a temp dir")
+    p.add_argument("--workers", type=int, default=1,
+                   help="--spawn: node processes of the service (serve --workers; >1 needs PostgreSQL)")
+    p.add_argument("--storage-url", help="--spawn: the service's storage.url (default "
+                   "DELIVERY_STORAGE_URL, else SQLite); 'auto': a fresh PostgreSQL database on "
+                   "--pg-server, dropped after the run. --url: the nodes' PostgreSQL database, "
+                   "read only for the transactions per lifecycle")
+    p.add_argument("--pg-server", default=database.SERVER,
+                   help="--storage-url auto: a database of the server to create it from")
     p.add_argument("--config", help="TOML overlay for --spawn")
     p.add_argument("--base", help="actor system base for --spawn (default: the config's)")
     p.add_argument("--admin-token", default=os.environ.get("DELIVERY_ADMIN_TOKEN", ""),
@@ -130,12 +140,17 @@ async def run(args: argparse.Namespace, url: str, admin_token: str,
     timeout = aiohttp.ClientTimeout(total=60)
     async with aiohttp.ClientSession(url, connector=connector, timeout=timeout) as session:
         setup = Client(session, Recorder(), time.perf_counter())
-        cast = await register(setup, args.stores, args.customers, args.riders, rng, admin_token)
+        cast = await register(setup, args.stores, args.customers, args.riders, rng, admin_token,
+                              urls=args.url)
         if args.chaos:
             specs += chaos.schedule(args.seed, args.duration, [s.id for s in cast["stores"]])
         actions, tally = chaos.actions(specs), chaos.Tally()
+        urls = args.url or [url]
+        storage_url = getattr(args, "storage_url", None)
+        workers = getattr(args, "workers", 1) if service else 1
+        before = await costs.snapshot(session, urls, admin_token, storage_url, workers)
         started = time.perf_counter()
-        client = Client(session, rec, started, args.overload_tries)
+        client = Client(session, rec, started, args.overload_tries, routes(cast))
         client.seen = seen if seen is not None else client.seen
         if service and any(a.body == faultmod.KILL for a in actions):
             client.outage = chaos.Outage()
@@ -210,10 +225,13 @@ async def run(args: argparse.Namespace, url: str, admin_token: str,
             task.cancel()
         await _finish(faults_task, client.outage)
         elapsed = time.perf_counter() - started
+        after = await costs.snapshot(session, urls, admin_token, storage_url, workers)
         settled = await chaos.settle(session, admin_token, args.settle) if args.chaos else None
     config = {k: v for k, v in vars(args).items() if k not in ("admin_token",)}
     config["url"] = url
     report = rec.report(config, elapsed)
+    report["costs"] = {"before": before, "after": after, "per_lifecycle": costs.per_lifecycle(
+        before, after, sum(report["lifecycles"].values()))}
     if args.chaos:
         report["chaos"] = {"seed": args.seed, "schedule": specs, "faults": tally.as_dict(),
                            "kills": kills, **settled}
@@ -255,27 +273,47 @@ def print_summary(report: dict[str, Any], console: Console) -> None:
                   f"{report['lifecycles']}; completed orders/s {report['completed_per_s']}; "
                   f"lifecycle p50 {fmt_ms(report['lifecycle_ms'].get('p50'))} ms "
                   f"p99 {fmt_ms(report['lifecycle_ms'].get('p99'))} ms")
+    counted = {k: v for k, v in report.get("costs", {}).get("per_lifecycle", {}).items()
+               if v is not None}
+    if counted:
+        console.print("per lifecycle: " + ", ".join(f"{k.replace('_', ' ')} {v}"
+                                                     for k, v in counted.items()))
 
 
 async def _main(args: argparse.Namespace) -> dict[str, Any]:
     ramping = bool(args.steps or args.rates)
     if not args.spawn:
-        return await (_ramp if ramping else run)(args, args.url, args.admin_token)
-    with data_directory(args.data_dir) as data_dir:
-        service, seen = SpawnedService(data_dir, args.config, args.base), {}
-        try:
-            await service.start()
-            if ramping:
-                return await _ramp(args, service.url, service.token)
-            report = await run(args, service.url, service.token, service, seen)
-        finally:
-            service.stop()
-        if args.chaos:
-            # Stopped: nothing is in flight any more, so every order is audited.
-            audited = audit_data_dir(data_dir, seen=seen)
-            report["chaos"]["audit"] = {**audited.as_dict(), "summary": summary(audited)}
-            report["chaos"]["unexpected_errors"] = chaos.unexpected_errors(report)
-        return report
+        return await (_ramp if ramping else run)(args, args.url[0], args.admin_token)
+    with data_directory(args.data_dir) as data_dir, \
+            database.storage(args.storage_url, args.pg_server) as storage_url:
+        return await _spawned(args, data_dir, storage_url, ramping)
+
+
+async def _spawned(args: argparse.Namespace, data_dir: Path, storage_url: str,
+                   ramping: bool) -> dict[str, Any]:
+    """A run against the service spawned on its storage; stopped (and audited, with --chaos)
+    after."""
+    service = SpawnedService(data_dir, args.config, args.base, args.workers, storage_url)
+    args.storage_url = storage_url  # `auto` made one: the run counts its commits
+    seen: dict[str, set[str]] = {}
+    try:
+        await service.start()
+        if ramping:
+            return await _ramp(args, service.url, service.token)
+        report = await run(args, service.url, service.token, service, seen)
+    finally:
+        service.stop()
+    if storage_url and not args.chaos:  # stopped: every session has published its counts
+        spent = report["costs"]
+        spent["after"].update(costs.storage_counters(storage_url))
+        spent["per_lifecycle"] = costs.per_lifecycle(spent["before"], spent["after"],
+                                                     sum(report["lifecycles"].values()))
+    if args.chaos:
+        # Stopped: nothing is in flight any more, so every order is audited.
+        audited = audit_data_dir(storage_url or data_dir, seen=seen)
+        report["chaos"]["audit"] = {**audited.as_dict(), "summary": summary(audited)}
+        report["chaos"]["unexpected_errors"] = chaos.unexpected_errors(report)
+    return report
 
 
 def chaos_verdict(report: dict[str, Any], console: Console) -> int:
@@ -330,6 +368,10 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("--chaos needs --spawn: it kills and restarts the service it owns")
     if not args.spawn and any(action.body == faultmod.KILL for action in actions):
         raise SystemExit("service:kill needs --spawn")
+    if args.spawn:
+        args.storage_url = database.chosen(args.storage_url, args.workers)
+    elif args.storage_url == database.AUTO or args.workers != 1:
+        raise SystemExit("--storage-url auto and --workers need --spawn")
     report = asyncio.run(_main(args))
     print_summary(report, Console())
     if args.report:

@@ -24,6 +24,13 @@ class Party:
     id: str
     token: str
     extra: dict[str, Any] = field(default_factory=dict)
+    url: str = ""
+    """The node this party talks to ("": the session's only one)."""
+
+
+def routes(cast: dict[str, list[Party]]) -> dict[str, str]:
+    """Bearer token -> the node its party talks to, for the parties spread over several."""
+    return {p.token: p.url for parties in cast.values() for p in parties if p.url}
 
 
 @dataclass
@@ -64,8 +71,10 @@ class Client:
     """Sends requests and records them; latency runs from the intended start."""
 
     def __init__(self, session: aiohttp.ClientSession, recorder: Recorder, started: float,
-                 overload_tries: int = Mix.overload_tries) -> None:
+                 overload_tries: int = Mix.overload_tries,
+                 routes: dict[str, str] | None = None) -> None:
         self.session, self.recorder, self.started = session, recorder, started
+        self.routes = routes or {}  # a party's requests go to its own node (`--url` x N)
         self.overload_tries = overload_tries
         self.in_flight = 0
         self.outage: Outage | None = None  # set by a chaos run: clients ride through kills
@@ -105,7 +114,8 @@ class Client:
         rode = False
         while True:
             sent = time.perf_counter()
-            status, data, response_headers = await self._send(method, path, body, headers)
+            status, data, response_headers = await self._send(method, self.at(path, token),
+                                                              body, headers)
             if status != 0 or self.outage is None or not self.outage.covers(sent):
                 break
             self.recorder.during_kill(endpoint, "connection_error")
@@ -124,6 +134,10 @@ class Client:
         if 200 <= status < 300 and isinstance(data, dict) and "history" in data:
             self.seen.setdefault(data["id"], set()).add(data["status"])
         return status, data, response_headers, rode
+
+    def at(self, path: str, token: str | None) -> str:
+        """Where a request of the party holding `token` goes."""
+        return self.routes.get(token, "") + path if token else path
 
     async def _send(self, method: str, path: str, body: dict | None,
                     headers: dict) -> tuple[int, Any, dict]:
@@ -146,31 +160,38 @@ def _json(raw: bytes) -> Any:
 
 
 async def register(client: Client, stores: int, customers: int, riders: int,
-                   rng: random.Random, admin_token: str = "") -> dict[str, list[Party]]:
+                   rng: random.Random, admin_token: str = "",
+                   urls: list[str] | None = None) -> dict[str, list[Party]]:
     """The cast: stores with menus, customers and riders around one neighbourhood; stores and
-    riders left pending (onboarding.auto_approve off) are approved with the admin token."""
+    riders left pending (onboarding.auto_approve off) are approved with the admin token. With
+    several `urls` (nodes), each kind is spread over them round-robin: party i talks to node
+    i mod N from its registration on (Lifecycle k takes customer, store and rider k mod their
+    counts, so with the default counts and 2 nodes one lifecycle stays on one node)."""
+    nodes = [u.rstrip("/") for u in urls] if urls and len(urls) > 1 else [""]
+
     def near() -> dict[str, float]:
         return {"lat": CENTRE[0] + rng.uniform(-0.008, 0.008),
                 "lon": CENTRE[1] + rng.uniform(-0.008, 0.008)}
 
     cast: dict[str, list[Party]] = {"stores": [], "customers": [], "riders": []}
     for i in range(stores):
-        status, d, _ = await client.call("POST", "/stores", "POST /stores", body={
+        url = nodes[i % len(nodes)]
+        status, d, _ = await client.call("POST", url + "/stores", "POST /stores", body={
             "name": f"Load store {i}", "owner_phone": "010-0000-0000", "location": near(),
             "menu": [{"name": "Chicken", "price": 18000}, {"name": "Cola", "price": 2000}]})
         if status != 201:
             raise RuntimeError(f"could not register a store: {status} {d}")
         await _approve(client, "stores", d, admin_token)
-        cast["stores"].append(Party(d["id"], d["token"]))
+        cast["stores"].append(Party(d["id"], d["token"], url=url))
     for kind, n in (("customers", customers), ("riders", riders)):
         for i in range(n):
-            location = near()
-            status, d, _ = await client.call("POST", f"/{kind}", f"POST /{kind}", body={
+            location, url = near(), nodes[i % len(nodes)]
+            status, d, _ = await client.call("POST", f"{url}/{kind}", f"POST /{kind}", body={
                 "name": f"{kind[:-1]} {i}", "phone": "010-1111-1111", "location": location})
             if status != 201:
                 raise RuntimeError(f"could not register {kind[:-1]}: {status} {d}")
             await _approve(client, kind, d, admin_token)
-            cast[kind].append(Party(d["id"], d["token"], {"location": location}))
+            cast[kind].append(Party(d["id"], d["token"], {"location": location}, url))
     return cast
 
 
@@ -298,7 +319,8 @@ class Lifecycle:
         """An SSE watcher following the order until it ends (cancelled with the lifecycle)."""
         started = time.perf_counter()
         try:
-            async with self.c.session.get(f"/orders/{oid}/events", headers={
+            path = self.c.at(f"/orders/{oid}/events", self.customer.token)
+            async with self.c.session.get(path, headers={
                     "Authorization": f"Bearer {self.customer.token}"}) as r:
                 first = True
                 async for raw in r.content:

@@ -22,13 +22,15 @@ class SpawnedService:
     """`run.py serve` on free loopback ports, in its own session so a kill reaches all of it."""
 
     def __init__(self, data_dir: Path, config: str | None = None, base: str | None = None,
-                 workers: int = 1) -> None:
+                 workers: int = 1, storage_url: str | None = None) -> None:
         self.data_dir, self.port, self.token = Path(data_dir), restartable_port(), ADMIN_TOKEN
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "DELIVERY_ADMIN_TOKEN": self.token,
                     "DELIVERY_ACTORS_ADMIN_PORT": str(restartable_port())}
         if base:
             self.env["DELIVERY_ACTORS_BASE"] = base
+        if storage_url is not None:  # else the storage of this process's environment
+            self.env["DELIVERY_STORAGE_URL"] = storage_url
         self.cmd = [sys.executable, "run.py", "serve", "--port", str(self.port), "--data-dir",
                     str(self.data_dir)] + (["--config", config] if config else []) + \
             (["--workers", str(workers)] if workers > 1 else [])
