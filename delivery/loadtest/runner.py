@@ -272,7 +272,9 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
             service.stop()
         if args.chaos:
             # Stopped: nothing is in flight any more, so every order is audited.
-            audited = audit_data_dir(data_dir, seen=seen)
+            # The spawned service keeps its database where its environment says (PostgreSQL
+            # with DELIVERY_STORAGE_URL), else in the data directory.
+            audited = audit_data_dir(os.environ.get("DELIVERY_STORAGE_URL") or data_dir, seen=seen)
             report["chaos"]["audit"] = {**audited.as_dict(), "summary": summary(audited)}
             report["chaos"]["unexpected_errors"] = chaos.unexpected_errors(report)
         return report
