@@ -250,6 +250,10 @@ class ChargeApproved:
     payment_id: str
     amount: int
     method: str
+    approved_at: str = ""
+    """The provider's time of approval ('' when it gives none)."""
+    provider_method: str = ""
+    """The provider's name of the means of payment ('' when it gives none)."""
 
 
 @dataclass(frozen=True)
@@ -267,6 +271,8 @@ class Refund:
     order_id: str
     payment_id: str
     amount: int
+    reason: str = ""
+    """Why (the order's cancel or reject reason); providers that take one pass it on."""
 
 
 @dataclass(frozen=True)
@@ -307,8 +313,9 @@ class CallDone:
 
     call_id: int
     """The supervisor's number for the call."""
-    answer: ChargeApproved | ChargeDeclined | RefundApproved | None
-    """What to tell the order; None when the call failed."""
+    answer: ChargeApproved | ChargeDeclined | RefundApproved | PaymentUnavailable | None
+    """What to tell the order; None when the call failed (a PaymentUnavailable: the provider
+    answered "not yet", which is no failure of the provider)."""
     elapsed_s: float
     """How long the provider took."""
     error: str = ""

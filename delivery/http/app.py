@@ -11,11 +11,13 @@ from aiohttp import web
 
 from ..actors.system import ActorRuntime
 from ..config import MIN_ADMIN_TOKEN, ConfigError, Settings
+from ..payment.toss import TossProvider
 from ..persistence.db import Database
 from ..persistence.directory import Directory
 from ..persistence.journal import Journal
 from ..persistence.readmodel import ReadModel
 from ..secretkey import load_secret
+from ..secrets import TOSS_SECRET_KEY, secret
 from . import hardening
 from .admission import AdmissionCollector, AdmissionControl
 from .bridge import Bridge
@@ -34,6 +36,7 @@ from .keys import (
     RUNTIME,
     SETTINGS,
     STREAMS,
+    TOSS,
 )
 from .metrics import Metrics
 from .problems import MAX_BODY, problem_middleware
@@ -72,6 +75,9 @@ def create_app(settings: Settings, admin: str) -> web.Application:
     hardening.install(app, public_routes())
     app[SETTINGS], app[METRICS], app[ADMIN_TOKEN], app[STREAMS] = settings, metrics, admin, set()
     app[ADMISSION] = admission
+    if settings.payment.provider == "toss":  # the webhook looks payments up with our key
+        app[TOSS] = TossProvider(settings.payment.toss, settings.payment.call_timeout_s,
+                                 secret(TOSS_SECRET_KEY))
     add_routes(app)
     app.cleanup_ctx.append(_actor_system)
     app.on_shutdown.append(_close_streams)

@@ -120,6 +120,17 @@ SCHEMAS: dict[str, Any] = {
                          id=STR, order_id=STR, kind=STR, text=STR, at=STR, channel=STR,
                          delivered={"type": "boolean"}),
     "NotificationList": _list("notifications", "Notification"),
+    "TossEventIn": _obj([], eventType={**STR, "maxLength": 64}, createdAt=STR,
+                        data=_obj([], paymentKey={**STR, "maxLength": 200},
+                                  orderId={**STR, "maxLength": 64}, status=STR),
+                        orderId={**STR, "maxLength": 64}),
+    "WebhookResult": _obj(["result", "detail"], result={"enum": ["recorded", "unchanged", "ignored"]},
+                          detail=STR, order_id=NULLABLE_STR, payment_status=NULLABLE_STR),
+    "AlimtalkHooksIn": _obj(["hooks"], event=STR, hooks={"type": "array", "minItems": 1,
+                                                         "maxItems": 1000, "items": _obj(
+        ["requestId", "recipientSeq", "resultCode"], requestId={**STR, "maxLength": 100},
+        recipientSeq={**INT, "minimum": 0}, resultCode={**STR, "maxLength": 16})}),
+    "WebhookRecorded": _obj(["result", "updated"], result=STR, updated=INT),
     "RiderLocation": _obj(["id", "location"], id=STR, location=_ref("Location")),
     "DeliveryList": _obj(["deliveries"], deliveries={"type": "array", "items": _obj(
         ["order_id", "store", "delivery_address", "distance_km"], order_id=STR,
