@@ -75,6 +75,7 @@ class Peers:
     notifier: Any
     webhook_sender: Any
     reconciler: Any
+    alimtalk_sender: Any = None
 
 
 @dataclass(frozen=True)
@@ -368,6 +369,22 @@ class WebhookResult:
     """Attempts before this one."""
     error: str = ""
     """Why it failed; empty when the receiver took it."""
+    outcome: str = ""
+    """AlimTalk: accepted, or failed (refused for good); empty for the webhook."""
+    reference: str = ""
+    """AlimTalk: the message's '<requestId>/<recipientSeq>' once accepted."""
+
+
+@dataclass(frozen=True)
+class PollResults:
+    """AlimTalk sender -> itself: time to ask NHN for the results of accepted messages."""
+
+
+@dataclass(frozen=True)
+class ResultsPolled:
+    """The delivery results read from NHN: (notice id, outcome, detail, accepted at)."""
+
+    results: tuple[tuple[str, str, str, str], ...]
 
 
 @dataclass(frozen=True)
@@ -430,6 +447,6 @@ codec.register(
     Reply, Finished, Retired, Sweep, SweepDue, GatherTimeout, RestartGateway, CheckDeadlines,
     RetryRefund, RetryCatchUp, SendDue, Nudge, ResumeRefund, Charge, ChargeApproved, ChargeDeclined, Refund, RefundApproved,
     PaymentUnavailable, ProviderCall, CallDone, CrashGateway, InjectFault, CrashEntity,
-    GetFaults, GetPaymentStatus, WebhookResult, Bookings, Booking,
+    GetFaults, GetPaymentStatus, WebhookResult, PollResults, ResultsPolled, Bookings, Booking,
     GetStats, ActorInfo, ActorStats,
 )

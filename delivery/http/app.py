@@ -11,13 +11,14 @@ from aiohttp import web
 
 from ..actors.system import ActorRuntime
 from ..config import MIN_ADMIN_TOKEN, ConfigError, Settings
+from ..notify.alimtalk import ResultsHook
 from ..payment.toss import TossProvider
 from ..persistence.db import Database
 from ..persistence.directory import Directory
 from ..persistence.journal import Journal
 from ..persistence.readmodel import ReadModel
 from ..secretkey import load_secret
-from ..secrets import TOSS_SECRET_KEY, secret
+from ..secrets import ALIMTALK_WEBHOOK_SIGNATURE, TOSS_SECRET_KEY, secret
 from . import hardening
 from .admission import AdmissionCollector, AdmissionControl
 from .bridge import Bridge
@@ -27,6 +28,7 @@ from .hardening import allowed_hosts, host_check
 from .keys import (
     ADMIN_TOKEN,
     ADMISSION,
+    ALIMTALK_HOOKS,
     BRIDGE,
     DB,
     DIRECTORY,
@@ -96,6 +98,8 @@ async def _actor_system(app: web.Application) -> AsyncIterator[None]:
     app[RUNTIME], app[BRIDGE], app[DB] = runtime, Bridge(runtime), db
     app[ADMISSION].attach(runtime.queue_time.take)
     app[READS], app[DIRECTORY] = ReadModel(db), Directory(db)
+    if app[SETTINGS].notifications.alimtalk_on:  # NHN's result webhook, checked by signature
+        app[ALIMTALK_HOOKS] = ResultsHook(db, secret(ALIMTALK_WEBHOOK_SIGNATURE))
     streams = app[SETTINGS].streams
     app[FEED] = OrderFeed(Journal(db), streams.max_per_token)
     feeder = asyncio.create_task(app[FEED].run(streams.poll_interval_ms / 1000))
