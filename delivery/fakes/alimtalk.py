@@ -59,6 +59,7 @@ class FakeAlimtalk:
     clock: Callable[[], float] = time.time
     undeliverable: set[str] = field(default_factory=set)
     kakao_error: int = 0
+    kakao_error_to: str | None = None   # only messages to this number meet the errors (None: any)
     fail_sends: int = 0
     delay_ms: int = 0
     keys: dict[str, float] = field(default_factory=dict)
@@ -141,7 +142,7 @@ class FakeAlimtalk:
         content = VARIABLE.sub(lambda m: str(params.get(m.group(1), "")), self.templates[code])
         resend = r.get("resendParameter") or {}
         wants_sms = bool(resend.get("isResend"))
-        if self.kakao_error:
+        if self.kakao_error and self.kakao_error_to in (None, number):
             self.kakao_error -= 1
             status, delivery, sms = "FAILED", "9999", "RSC05" if wants_sms else "RSC01"
         elif number in self.undeliverable:

@@ -135,7 +135,8 @@ async def test_a_failing_send_is_retried_and_a_kakao_system_error_is_sent_again(
     found = await settled(api, customer[1], 1)
     assert found[0]["delivery"] == "delivered"
     assert fake.send_calls >= 3 and len(fake.messages) == 1
-    fake.kakao_error = 1  # accepted, then Kakao's system error 9999 on delivery (no SMS fallback)
+    # accepted, then Kakao's system error 9999 on the delivery of order_paid (no SMS fallback)
+    fake.kakao_error, fake.kakao_error_to = 1, "01012345678"
     await api.json("POST", f"/orders/{order['id']}/payment", customer[1],
                    {"method": "card", "card_token": "tok_visa"}, status=200)
     found = await settled(api, customer[1], 2)
