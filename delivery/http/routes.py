@@ -134,10 +134,10 @@ ROUTES = [
           errors=BODY_ERRORS + ["not_found", "service_unavailable"], tag="webhooks"),
     Route("POST", "/webhooks/alimtalk", provider_hooks.alimtalk_webhook,
           "NHN Cloud AlimTalk result webhook (MESSAGE_RESULT_UPDATE), checked by its "
-          "X-Toast-Webhook-Signature: delivery results of the AlimTalk channel's messages; "
+          "X-Toast-Webhook-Signature (403 when wrong): delivery results of the AlimTalk channel's messages; "
           "404 unless the alimtalk channel is on", request="AlimtalkHooksIn",
           response="WebhookRecorded",
-          errors=BODY_ERRORS + ["not_found", "unauthorized"], tag="webhooks"),
+          errors=BODY_ERRORS + ["not_found", "forbidden"], tag="webhooks"),
     Route("GET", "/health", ops.health, "Liveness", response="Status", tag="operations"),
     Route("GET", "/ready", ops.ready, "Readiness: actor system up, journal readable and writable",
           response="Status", errors=["service_unavailable", "storage_unavailable"],

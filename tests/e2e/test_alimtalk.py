@@ -157,7 +157,7 @@ async def test_nhn_result_webhook_is_checked_by_signature(talk):
     api, fake, customer, store, _ = talk
     r, problem = await api.json("POST", "/webhooks/alimtalk", body={"hooks": [
         {"requestId": "r", "recipientSeq": 1, "resultCode": "1000"}]})
-    assert r.status == 401 and problem["code"] == "unauthorized"
+    assert r.status == 403 and problem["code"] == "forbidden"
     r, problem = await api.json("POST", "/webhooks/alimtalk", body={"hooks": [{"requestId": "r"}]},
                                 headers={"X-Toast-Webhook-Signature": SIGNATURE})
     assert r.status == 422 and problem["field"] == "hooks[0].recipientSeq"

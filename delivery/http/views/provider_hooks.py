@@ -109,6 +109,6 @@ async def alimtalk_webhook(request: web.Request) -> web.Response:
     expected = receiver.signature
     given = request.headers.get("X-Toast-Webhook-Signature", "")
     if not expected or not hmac.compare_digest(given.encode(), expected.reveal().encode()):
-        raise Problem("unauthorized", "the X-Toast-Webhook-Signature header is missing or wrong")
+        raise Problem("forbidden", "the X-Toast-Webhook-Signature header is missing or wrong")
     updated = await asyncio.get_running_loop().run_in_executor(None, receiver.record, results)
     return respond(request, {"result": "recorded", "updated": updated})
