@@ -14,7 +14,7 @@ from delivery.http.app import create_app
 from delivery.secrets import ALIMTALK_SECRET_KEY, ALIMTALK_WEBHOOK_SIGNATURE
 from tests.conftest import make_settings
 
-from .conftest import ADMIN, HOME, Api
+from .conftest import ADMIN, Api
 
 pytestmark = pytest.mark.timeout(60)
 CUSTOMER_PHONE, OWNER_PHONE = "010-1234-5678", "010-9876-5432"
