@@ -81,7 +81,13 @@ class PgConnection:
         # As with sqlite3: a connection dropped without close() is closed, not left to warn
         # (the simulated provider keeps one per thread of the offload pool, for instance).
         with contextlib.suppress(Exception):
-            self.close()
+            if os.getpid() == self.pid:
+                self.raw.close()
+            else:
+                # Inherited by a forked actor process: not ours to end (psycopg's libpq wrapper
+                # leaves the socket alone in a child); psycopg says nothing of a connection it
+                # believes pooled, which is what this one is, to the parent.
+                self.raw._pool = None
 
 
 def migrations() -> list[tuple[int, str]]:
