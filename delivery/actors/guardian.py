@@ -13,6 +13,7 @@ from ..domain.commands import ExpireOrder
 from ..persistence.db import Database
 from ..persistence.inboxes import StoreInboxes
 from ..persistence.readmodel import ReadModel
+from .alimtalk_sender import AlimtalkSender
 from .base import Gatherer, handles, log
 from .messages import (
     Batch,
@@ -46,10 +47,11 @@ class Guardian(Gatherer):
         make = self.createActor
         self.peers = Peers(self.myAddress, make(Registry), make(Registry), make(Registry),
                            make(PaymentSupervisor), make(Projector), make(Notifier),
-                           make(WebhookSender), make(PaymentReconciler))
+                           make(WebhookSender), make(PaymentReconciler), make(AlimtalkSender))
         # The projector first: the notifier reads the states it writes.
         for address, kind in ((self.peers.projector, ""), (self.peers.notifier, ""),
                               (self.peers.webhook_sender, ""), (self.peers.reconciler, ""),
+                              (self.peers.alimtalk_sender, ""),
                               (self.peers.payment, ""), (self.peers.orders, "order"),
                               (self.peers.stores, "store"), (self.peers.riders, "rider")):
             self.send(address, Start(self.settings, self.facts, self.peers, kind))
@@ -72,6 +74,7 @@ class Guardian(Gatherer):
         self.send(self.peers.projector, Nudge(0))
         self.send(self.peers.notifier, Nudge(0))
         self.send(self.peers.webhook_sender, Nudge(0))
+        self.send(self.peers.alimtalk_sender, Nudge(0))
         self.send(self.peers.reconciler, Nudge(0))
         # A store whose nudge was lost (its actor passivated, the service killed after the
         # projector moved on) catches up here.
@@ -101,7 +104,8 @@ class Guardian(Gatherer):
 
     def children(self) -> list[Any]:
         p = self.peers
-        return [p.projector, p.notifier, p.webhook_sender, p.reconciler, p.payment, p.orders,
+        return [p.projector, p.notifier, p.webhook_sender, p.alimtalk_sender, p.reconciler,
+                p.payment, p.orders,
                 p.stores, p.riders]
 
     @handles(ChildActorExited)

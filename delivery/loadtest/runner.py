@@ -39,6 +39,23 @@ from .service import SpawnedService
 from .stats import Recorder, fmt_ms
 
 
+def cpu_list(text: str) -> set[int]:
+    """CPUs as taskset takes them: "0", "0,2", "1-3"."""
+    cpus: set[int] = set()
+    try:
+        for part in text.split(","):
+            low, _, high = part.partition("-")
+            cpus.update(range(int(low), int(high or low) + 1))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a CPU list: {text!r} (e.g. 0 or 0,1 or 1-3)") \
+            from None
+    available = os.sched_getaffinity(0)
+    if not cpus or not cpus <= available:
+        raise argparse.ArgumentTypeError(f"CPUs {sorted(cpus)} are not all among this "
+                                         f"machine's {sorted(available)}")
+    return cpus
+
+
 def parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="run.py loadtest", description=__doc__.split("\n\n")[0])
     target = p.add_mutually_exclusive_group(required=True)
@@ -98,6 +115,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--report", help="write the JSON report here")
     p.add_argument("--html", help="write the HTML report here")
     p.add_argument("--quiet", action="store_true", help="no live progress")
+    p.add_argument("--server-cpus", type=cpu_list, help="with --spawn: pin the service to these "
+                   "CPUs, e.g. 0 (Linux taskset), so that the harness on the same machine does "
+                   "not take its cores")
+    p.add_argument("--client-cpus", type=cpu_list, help="pin the harness itself to these CPUs, "
+                   "e.g. 1")
     return p.parse_args(argv)
 
 
@@ -293,7 +315,8 @@ async def _spawned(args: argparse.Namespace, data_dir: Path, storage_url: str,
                    ramping: bool) -> dict[str, Any]:
     """A run against the service spawned on its storage; stopped (and audited, with --chaos)
     after."""
-    service = SpawnedService(data_dir, args.config, args.base, args.workers, storage_url)
+    service = SpawnedService(data_dir, args.config, args.base, args.server_cpus,
+                             args.workers, storage_url)
     args.storage_url = storage_url  # `auto` made one: the run counts its commits
     seen: dict[str, set[str]] = {}
     try:
@@ -358,6 +381,14 @@ def _ramp_main(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
+    if args.server_cpus and not args.spawn:
+        raise SystemExit("--server-cpus needs --spawn: the harness pins the service it starts")
+    if args.client_cpus:
+        os.sched_setaffinity(0, args.client_cpus)
+    if args.spawn:
+        args.storage_url = database.chosen(args.storage_url, args.workers)
+    elif args.storage_url == database.AUTO or args.workers != 1:
+        raise SystemExit("--storage-url auto and --workers need --spawn")
     if args.steps and args.rates:
         raise SystemExit("--steps and --rates exclude each other")
     if args.steps or args.rates:
@@ -368,10 +399,6 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("--chaos needs --spawn: it kills and restarts the service it owns")
     if not args.spawn and any(action.body == faultmod.KILL for action in actions):
         raise SystemExit("service:kill needs --spawn")
-    if args.spawn:
-        args.storage_url = database.chosen(args.storage_url, args.workers)
-    elif args.storage_url == database.AUTO or args.workers != 1:
-        raise SystemExit("--storage-url auto and --workers need --spawn")
     report = asyncio.run(_main(args))
     print_summary(report, Console())
     if args.report:

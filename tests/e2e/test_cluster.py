@@ -16,7 +16,7 @@ import pytest
 from delivery.audit.run import audit_data_dir, summary
 from delivery.loadtest.service import SpawnedService
 
-pytestmark = [pytest.mark.postgresql_only, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.postgres_only, pytest.mark.timeout(240)]
 
 FLOW = ["placed", "paid", "accepted", "cooking", "cooked", "picked_up", "completed"]
 HOME = {"lat": 37.4979, "lon": 127.0276, "text": "Gangnam-daero 396"}

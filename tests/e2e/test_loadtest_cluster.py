@@ -16,7 +16,7 @@ from delivery.loadtest.service import ADMIN_TOKEN, SpawnedService
 from tests import pgtest
 from tests.conftest import ROOT
 
-pytestmark = [pytest.mark.postgresql_only, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.postgres_only, pytest.mark.timeout(180)]
 SMALL = ["--config", "config/fast-tests.toml", "--concurrency", "4", "--duration", "3",
          "--stores", "4", "--customers", "8", "--riders", "4", "--quiet"]
 

@@ -48,7 +48,7 @@ def test_more_than_one_worker_on_sqlite_is_refused_in_one_line(tmp_path):
     assert not (tmp_path / "data").exists()
 
 
-@pytest.mark.postgresql_only
+@pytest.mark.postgres_only
 async def test_workers_share_the_port_and_one_that_dies_is_restarted(tmp_path, storage):
     service = SpawnedService(tmp_path, "config/fast-tests.toml", workers=2)
     try:
