@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
 from ..actors.system import ActorRuntime
+from ..admintoken import load_or_create
 from ..config import MIN_ADMIN_TOKEN, ConfigError, Settings
 from ..persistence.db import Database
 from ..persistence.directory import Directory
@@ -43,15 +43,18 @@ from .routes import add_routes, public_routes
 log = logging.getLogger("delivery.http")
 
 
-def admin_token(settings: Settings, env: dict[str, str]) -> tuple[str, bool]:
-    """The admin token: config, else DELIVERY_ADMIN_TOKEN, else a new one (True: generated)."""
+def admin_token(settings: Settings, env: dict[str, str]) -> tuple[str, str]:
+    """The admin token and where it comes from: "configured" (admin.token, else
+    DELIVERY_ADMIN_TOKEN), else "stored" in DATA_DIR/admin.token, else "generated" now and
+    stored there (delivery/admintoken.py)."""
     token = settings.admin.token or env.get("DELIVERY_ADMIN_TOKEN", "")
     if token:
         if len(token) < MIN_ADMIN_TOKEN:  # config.load checks the key; this catches the variable
             raise ConfigError(f"config key 'admin.token' (or DELIVERY_ADMIN_TOKEN) must be at "
                               f"least {MIN_ADMIN_TOKEN} characters, got {len(token)}")
-        return token, False
-    return secrets.token_urlsafe(24), True
+        return token, "configured"
+    token, made = load_or_create(settings.server.data_dir)
+    return token, "generated" if made else "stored"
 
 
 def create_app(settings: Settings, admin: str) -> web.Application:
