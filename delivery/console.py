@@ -274,9 +274,20 @@ def find_token(data_dir: str | None, env: Mapping[str, str]) -> str:
     return stored_token(data_dir) or ""
 
 
+def local_url(env: Mapping[str, str]) -> str:
+    """The URL of the service of this machine's configuration (DELIVERY_SERVER_* included)."""
+    try:
+        server = config.load(env=env).server
+    except config.ConfigError:
+        return "http://127.0.0.1:8080"
+    host = "127.0.0.1" if server.host in ("0.0.0.0", "::", "") else server.host
+    return f"http://{'[' + host + ']' if ':' in host else host}:{server.port}"
+
+
 def main(argv: list[str] | None = None) -> int:
     p = cli.parser("run.py console", __doc__.split("\n\n")[0])
-    p.add_argument("--url", default="http://127.0.0.1:8080", help="the service's base URL")
+    p.add_argument("--url", default=None, help="the service's base URL (default: "
+                   "http://server.host:server.port of the config, http://127.0.0.1:8080)")
     p.add_argument("--token", default=None,
                    help="admin token (default: DELIVERY_ADMIN_TOKEN, else the token the service "
                         "generated and kept in DATA_DIR/admin.token on this machine)")
@@ -288,11 +299,12 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     out = Console(highlight=False)
     token = args.token or find_token(args.data_dir, os.environ)
+    url = args.url or local_url(os.environ)
     if not token:
         out.print("[red]no admin token: pass --token, set DELIVERY_ADMIN_TOKEN, or run on the "
                   "service's machine from the directory it was started in (DATA_DIR/admin.token)[/]")
         return 2
-    session = Session(AdminClient(args.url, token), out)
+    session = Session(AdminClient(url, token), out)
     try:
         session.client.call("GET", "/admin/api/stats")
     except ConsoleError as e:

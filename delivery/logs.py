@@ -20,6 +20,8 @@ from aiohttp.abc import AbstractAccessLogger
 from .config import LoggingSettings
 
 ACCESS = "delivery.access"
+REQUEST_ID = web.RequestKey("request_id", str)
+"""The request's id (X-Request-Id, given or made), set by the problem middleware."""
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
@@ -90,7 +92,7 @@ class AccessLogger(AbstractAccessLogger):
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         fields = {"method": request.method, "path": request.path, "status": response.status,
                   "duration_ms": round(time * 1000, 1),
-                  "request_id": request.get("request_id") or response.headers.get("X-Request-Id", "-"),
+                  "request_id": request.get(REQUEST_ID) or response.headers.get("X-Request-Id", "-"),
                   "remote": request.remote or "-"}
         self.logger.info("%(method)s %(path)s %(status)s %(duration_ms).1f ms id=%(request_id)s "
                          "from %(remote)s", fields, extra={"fields": fields})
