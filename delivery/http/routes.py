@@ -11,7 +11,7 @@ from aiohttp import web
 
 from . import auth, openapi
 from .keys import OPENAPI
-from .views import audit, onboarding, ops, orders, registration, riders, store_owner
+from .views import audit, docs, onboarding, ops, orders, registration, riders, store_owner
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -124,6 +124,14 @@ ROUTES = [
     Route("GET", "/metrics", ops.metrics, "Prometheus metrics (loopback clients only)", "loopback",
           errors=["forbidden"], tag="operations"),
     Route("GET", "/openapi.json", ops.openapi, "This document", tag="operations"),
+    Route("GET", "/docs", docs.page,
+          "The API explorer of this document (Swagger UI, HTML): read it and try requests",
+          tag="operations"),
+    Route("GET", "/docs/explorer.js", docs.explorer_js, "The explorer's start script",
+          tag="operations"),
+    Route("GET", "/docs/assets/{name}", docs.asset,
+          "Swagger UI's files, from the installed openapi-ui-bundles package", errors=["not_found"],
+          tag="operations"),
     Route("GET", "/admin/api/actors", ops.admin_actors, "The actor tree", "admin",
           response="ActorTree", errors=["unauthorized", "service_unavailable"], tag="admin"),
     Route("GET", "/admin/api/payment", ops.admin_payment,

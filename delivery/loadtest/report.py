@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import argparse
 import html
 import json
+from pathlib import Path
 from typing import Any
 
 from .stats import fmt_ms
 
 W, H, PAD = 760, 220, 40
+PATH_KEYS = ("report", "html", "data_dir", "config")
+
+
+def run_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """A run's settings as its report shows them: no token or callback, and files by their
+    names alone (a committed report carries no paths of the machine that made it)."""
+    settings = {k: v for k, v in vars(args).items() if k not in ("admin_token", "on_step")}
+    for key in PATH_KEYS:
+        if settings.get(key):
+            settings[key] = Path(settings[key]).name
+    return settings
 
 
 def _polyline(points: list[tuple[float, float]], xmax: float, ymax: float, colour: str) -> str:

@@ -33,7 +33,7 @@ from .. import cli
 from ..audit.run import audit_data_dir, summary
 from . import chaos, curve, ramp
 from . import faults as faultmod
-from .report import render
+from .report import render, run_settings
 from .scenario import Client, Lifecycle, Mix, register
 from .schedule import arrivals
 from .service import SpawnedService
@@ -219,7 +219,7 @@ async def run(args: argparse.Namespace, url: str, admin_token: str,
         await _finish(faults_task, client.outage)
         elapsed = time.perf_counter() - started
         settled = await chaos.settle(session, admin_token, args.settle) if args.chaos else None
-    config = {k: v for k, v in vars(args).items() if k not in ("admin_token",)}
+    config = run_settings(args)
     config["url"] = url
     report = rec.report(config, elapsed)
     if args.chaos:
