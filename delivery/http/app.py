@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from ..actors.system import ActorRuntime
+from ..actors.messages import GetPaymentStatus, GetStats
+from ..actors.system import ActorRuntime, ActorSystemUnavailable
 from ..admintoken import load_or_create
 from ..config import MIN_ADMIN_TOKEN, ConfigError, Settings
 from ..persistence.db import Database
@@ -96,12 +98,28 @@ async def _actor_system(app: web.Application) -> AsyncIterator[None]:
     streams = app[SETTINGS].streams
     app[FEED] = OrderFeed(Journal(db), streams.max_per_token)
     feeder = asyncio.create_task(app[FEED].run(streams.poll_interval_ms / 1000))
+    sampler = asyncio.create_task(_sample_history(app))
     try:
         yield
     finally:
         feeder.cancel()
+        sampler.cancel()
         await loop.run_in_executor(None, runtime.stop)
         db.conn.close()
+
+
+async def _sample_history(app: web.Application, interval_s: float = 1.0) -> None:
+    """Close one second of the console's history every second (delivery/http/history.py)."""
+    history, bridge, limiter = app[METRICS].history, app[BRIDGE], app[ADMISSION].limiter
+    while True:
+        await asyncio.sleep(interval_s)
+        messages = circuit = None
+        with contextlib.suppress(ActorSystemUnavailable, TimeoutError):
+            stats = (await asyncio.wait_for(bridge.ask("guardian", GetStats()), 2)).result
+            messages = sum(a.messages_in for a in stats.actors) + stats.retired_messages
+            payment = (await asyncio.wait_for(bridge.ask("payment", GetPaymentStatus()), 2)).result
+            circuit = payment["circuit"]["state"]
+        history.sample(messages, sum(limiter.refused.values()), circuit)
 
 
 async def _close_streams(app: web.Application) -> None:

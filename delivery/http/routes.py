@@ -157,6 +157,13 @@ ROUTES = [
           "Take a picked order from its rider: cooked again, riders nearby see it, the customer "
           "is told", "admin", request="ReasonIn", response="Order",
           errors=BODY_ERRORS + ["unauthorized", "not_found", "invalid_transition"], tag="admin"),
+    Route("GET", "/admin/api/history", ops.admin_history,
+          "The last ten minutes, one sample a second: orders placed and completed, requests and "
+          "their p99, actor messages, admission refusals, the payment circuit's state", "admin",
+          errors=["unauthorized"], tag="admin"),
+    Route("GET", "/admin/assets/plotly.min.js", ops.plotly_js,
+          "plotly.js from the installed plotly package (the console's charts)", tag="operations"),
+    Route("GET", "/favicon.svg", ops.favicon, "The service's icon", tag="operations"),
     Route("GET", "/admin", ops.admin_page,
           "The admin console (HTML; it asks for the admin token)", tag="admin"),
     Route("GET", "/admin/api/stats", ops.admin_stats, "Orders, actors, journal, notifications, admission control",
