@@ -31,7 +31,7 @@ from rich.table import Table
 
 from .. import cli
 from ..audit.run import audit_data_dir, summary
-from . import chaos, curve, ramp
+from . import chaos, curve, plots, ramp
 from . import faults as faultmod
 from .report import render, run_settings
 from .scenario import Client, Lifecycle, Mix, register
@@ -314,10 +314,10 @@ async def _ramp(args: argparse.Namespace, url: str, admin_token: str) -> dict[st
     return await ramp.ramp(args, url, admin_token)
 
 
-def _ramp_main(args: argparse.Namespace) -> int:
+def _ramp_main(args: argparse.Namespace, argv: list[str] | None) -> int:
     if args.steps:
         ramp.parse_list(args.steps, "--steps")
-    report = asyncio.run(_main(args))
+    report = plots.stamped(asyncio.run(_main(args)), argv)
     Console().print(curve.table(report))
     if args.report:
         Path(args.report).write_text(json.dumps(report, indent=1))
@@ -331,14 +331,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.steps and args.rates:
         raise SystemExit("--steps and --rates exclude each other")
     if args.steps or args.rates:
-        return _ramp_main(args)
+        return _ramp_main(args, argv)
     # A bad specification stops the run before it starts.
     actions = [action for spec in args.fault for action in faultmod.parse(spec)]
     if args.chaos and not args.spawn:
         raise SystemExit("--chaos needs --spawn: it kills and restarts the service it owns")
     if not args.spawn and any(action.body == faultmod.KILL for action in actions):
         raise SystemExit("service:kill needs --spawn")
-    report = asyncio.run(_main(args))
+    report = plots.stamped(asyncio.run(_main(args)), argv)
     print_summary(report, Console())
     if args.report:
         Path(args.report).write_text(json.dumps(report, indent=1))
