@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import signal
 import socket
@@ -12,38 +11,37 @@ import sys
 
 from aiohttp import web
 
-from .. import config
+from .. import cli, config, logs
 from ..actors.system import ActorSystemUnavailable
+from ..admintoken import AdminTokenError, token_path
 from ..datadir import DataDirInUse
 from ..persistence.faults import DataDirUnwritable, check_writable
 from ..secretkey import SecretKeyError
 from ..secrets import missing as missing_secrets
 from .app import admin_token, create_app
-from .keys import RUNTIME
-
-log = logging.getLogger("delivery")
+from .keys import RUNTIME, SETTINGS
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="run.py serve", description="Serve the REST API.")
-    p.add_argument("--host", help="address to listen on (default server.host, 127.0.0.1)")
-    p.add_argument("--port", type=int, help="TCP port (default server.port, 8080; 0 picks one)")
-    p.add_argument("--data-dir", help="directory of the database (default server.data_dir, ./data)")
-    p.add_argument("--config", help="TOML overlay on config/default.toml")
+    p = cli.parser("run.py serve", "Serve the REST API.")
+    p.add_argument("--host", help="address to listen on (default: server.host, 127.0.0.1)")
+    p.add_argument("--port", type=int, help="TCP port, 0 picks a free one (default: server.port, "
+                                             "8080)")
+    p.add_argument("--data-dir", help="directory of the database, the admin token and demo.env "
+                                      "(default: server.data_dir, ./data)")
+    p.add_argument("--config", help="TOML overlay on config/default.toml (default: none)")
     p.add_argument("--demo-data", action="store_true",
-                   help="register demo stores, customers and riders and print their tokens")
+                   help="register demo stores, customers and riders once per data directory and "
+                        "print them as shell lines (also written to DATA_DIR/demo.env)")
     return p.parse_args(argv)
 
 
 def main(argv: list[str]) -> int:
     args = parse(argv)
     os.umask(0o077)  # the data directory and its databases (names, phones, addresses): ours alone
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     try:
         settings = config.load(args.config, **{"server.host": args.host, "server.port": args.port,
                                                "server.data_dir": args.data_dir})
-        token, generated = admin_token(settings, dict(os.environ))
         unset = missing_secrets(settings)
         if unset:  # names of variables only: never a value
             raise config.ConfigError(f"environment variable {unset[0]} must be set for "
@@ -51,16 +49,25 @@ def main(argv: list[str]) -> int:
     except config.ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
-    if generated:
-        print(f"admin token (generated, shown once): {token}", flush=True)
+    logs.setup(settings.logging)
+    try:
+        check_writable(settings.server.data_dir)  # before the token, the lock or the database
+        token, source = admin_token(settings, dict(os.environ))
+    except config.ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    except (DataDirUnwritable, AdminTokenError) as exc:
+        return _refuse(str(exc))
+    if source == "generated":
+        print(f"admin token (generated, kept in {token_path(settings.server.data_dir)}): {token}",
+              flush=True)
+    elif source == "stored":
+        print(f"admin token: kept in {token_path(settings.server.data_dir)} "
+              f"(run.py console finds it)", flush=True)
     return asyncio.run(_serve(settings, token, args.demo_data))
 
 
 async def _serve(settings: config.Settings, token: str, demo: bool) -> int:
-    try:
-        check_writable(settings.server.data_dir)  # before the lock file or the database
-    except DataDirUnwritable as exc:
-        return _refuse(str(exc))
     app = create_app(settings, token)
     runner = make_runner(app)
     try:
@@ -79,7 +86,7 @@ async def _serve(settings: config.Settings, token: str, demo: bool) -> int:
         if demo:
             from .demo_data import seed
 
-            await seed(f"http://{host}:{port}", token)
+            await seed(f"http://{host}:{port}", token, server.data_dir)
         await _until_signalled()
         print("stopping: finishing requests, shutting the actor system down", flush=True)
     finally:
@@ -92,7 +99,9 @@ def make_runner(app: web.Application) -> web.AppRunner:
     """The runner of the service. Handlers are not cancelled when a client leaves (aiohttp's
     default, unlike its test server): a left client's stream or body read ends by itself
     (`fanout.py`, `deadlines.py`), and a command already handed to an actor finishes."""
-    return web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=10)
+    return web.AppRunner(app, handle_signals=False, shutdown_timeout=10,
+                         access_log_class=logs.AccessLogger,
+                         access_log=logs.access_logger(app[SETTINGS].logging.access_log))
 
 
 async def listen(runner: web.AppRunner, host: str, port: int) -> int:
