@@ -19,6 +19,8 @@ ENV_PREFIX = "DELIVERY_"
 BASES = ("simpleSystemBase", "multiprocTCPBase")
 PROVIDERS = ("simulated", "http", "toss")
 CHANNELS = ("log", "webhook", "alimtalk")
+LOG_FORMATS = ("text", "json")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 ROOT = DEFAULT_FILE.parent.parent
 MIN_ADMIN_TOKEN = 24  # characters; the generated token is 32
 
@@ -201,6 +203,13 @@ class OrderSettings:
 
 
 @dataclass(frozen=True)
+class LoggingSettings:
+    level: str
+    format: str
+    access_log: bool
+
+
+@dataclass(frozen=True)
 class Settings:
     """The whole configuration of a node."""
 
@@ -217,6 +226,7 @@ class Settings:
     rate_limit: RateLimitSettings
     orders: OrderSettings
     onboarding: OnboardingSettings
+    logging: LoggingSettings
 
 
 @dataclass(frozen=True)
@@ -496,6 +506,11 @@ def _validate_limits(c: dict[str, Any]) -> None:
     for key in ("token_burst", "read_token_burst", "address_burst"):
         _require(r[key] >= 1, f"rate_limit.{key}", "must be at least 1", r[key])
     _require(r["max_clients"] >= 1, "rate_limit.max_clients", "must be at least 1", r["max_clients"])
+    lg = c["logging"]
+    _require(lg["format"] in LOG_FORMATS, "logging.format", f"must be one of {', '.join(LOG_FORMATS)}",
+             lg["format"])
+    _require(lg["level"] in LOG_LEVELS, "logging.level", f"must be one of {', '.join(LOG_LEVELS)}",
+             lg["level"])
     o = c["orders"]
     _require(o["max_unpaid"] >= 1, "orders.max_unpaid", "must be at least 1", o["max_unpaid"])
     _require(o["unpaid_expiry_s"] > 0, "orders.unpaid_expiry_s", "must be positive",

@@ -8,7 +8,6 @@ commands may also come on standard input, one a line.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shlex
@@ -16,12 +15,16 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from typing import Any
 
 from rich.console import Console, Group
 from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
+
+from . import cli, config
+from .admintoken import stored_token
 
 HELP = """commands:
   (empty) | refresh              show the picture again
@@ -266,17 +269,50 @@ class Session:
                                  title=f"{a['kind']} {a['key']}".strip()))
 
 
+def find_token(data_dir: str | None, env: Mapping[str, str]) -> str:
+    """DELIVERY_ADMIN_TOKEN, else the token a service generated and kept in its data directory
+    (--data-dir, else the configured server.data_dir); "" when there is neither."""
+    if env.get("DELIVERY_ADMIN_TOKEN"):
+        return env["DELIVERY_ADMIN_TOKEN"]
+    if data_dir is None:
+        try:
+            data_dir = config.load(env=env).server.data_dir
+        except config.ConfigError:
+            return ""
+    return stored_token(data_dir) or ""
+
+
+def local_url(env: Mapping[str, str]) -> str:
+    """The URL of the service of this machine's configuration (DELIVERY_SERVER_* included)."""
+    try:
+        server = config.load(env=env).server
+    except config.ConfigError:
+        return "http://127.0.0.1:8080"
+    host = "127.0.0.1" if server.host in ("0.0.0.0", "::", "") else server.host
+    return f"http://{'[' + host + ']' if ':' in host else host}:{server.port}"
+
+
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="run.py console", description=__doc__.split("\n\n")[0])
-    p.add_argument("--url", default="http://127.0.0.1:8080", help="the service's base URL")
-    p.add_argument("--token", default=os.environ.get("DELIVERY_ADMIN_TOKEN", ""),
-                   help="admin token (default: DELIVERY_ADMIN_TOKEN)")
+    p = cli.parser("run.py console", __doc__.split("\n\n")[0])
+    p.add_argument("--url", default=None, help="the service's base URL (default: "
+                   "http://server.host:server.port of the config, http://127.0.0.1:8080)")
+    p.add_argument("--token", default=None,
+                   help="admin token (default: DELIVERY_ADMIN_TOKEN, else the token the service "
+                        "generated and kept in DATA_DIR/admin.token on this machine)")
+    p.add_argument("--data-dir", default=None,
+                   help="where to look for admin.token (default: server.data_dir, ./data)")
     p.add_argument("--once", action="store_true", help="print the picture once and exit")
     p.add_argument("-c", dest="commands", action="append", default=[],
-                   help="run a command (repeatable) and exit")
+                   help="run a command (repeatable) and exit (default: none, watch interactively)")
     args = p.parse_args(argv)
     out = Console(highlight=False)
-    session = Session(AdminClient(args.url, args.token), out)
+    token = args.token or find_token(args.data_dir, os.environ)
+    url = args.url or local_url(os.environ)
+    if not token:
+        out.print("[red]no admin token: pass --token, set DELIVERY_ADMIN_TOKEN, or run on the "
+                  "service's machine from the directory it was started in (DATA_DIR/admin.token)[/]")
+        return 2
+    session = Session(AdminClient(url, token), out)
     try:
         session.client.call("GET", "/admin/api/stats")
     except ConsoleError as e:

@@ -13,6 +13,7 @@ from thespian.actors import Actor, ActorExitRequest, ChildActorExited, WakeupMes
 
 from .. import clock
 from ..domain.refusal import Refusal
+from ..logs import InjectedFault
 from ..persistence.faults import StorageFault
 from .messages import (
     ActorInfo,
@@ -99,7 +100,7 @@ class ServiceActor(Actor):
         settings = getattr(self, "settings", None)
         if settings is not None and not settings.actors.in_process:
             os._exit(70)
-        raise RuntimeError(f"{self.KIND} {self.key} crashed (injected fault)")
+        raise InjectedFault(f"{self.KIND} {self.key} crashed (injected fault)")
 
     # -- replies ---------------------------------------------------------------------------
     def reply(self, envelope: Envelope, sender: Any, result: Any = None,

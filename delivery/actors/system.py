@@ -25,6 +25,7 @@ from typing import Any
 
 from ..config import RuntimeFacts, Settings
 from ..datadir import DataDirLock
+from ..logs import log_defs
 from ..persistence.db import database_path
 from . import loopback, offload, unpickler
 from .messages import ActorStats, Batch, Boot, Booted, Envelope, GetStats, Reply
@@ -34,14 +35,6 @@ log = logging.getLogger("delivery.system")
 
 PID_FILE = "actors.pid"
 _STOP, _TELL = object(), object()
-_LOG_DEFS = {
-    "version": 1,
-    "disable_existing_loggers": False,  # the service's own loggers keep working
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain",
-                            "level": "WARNING"}},
-    "root": {"handlers": ["stderr"], "level": "WARNING"},
-}
 
 
 class ActorSystemUnavailable(RuntimeError):
@@ -160,9 +153,9 @@ class ActorRuntime:
             unpickler.install()  # before the admin is forked: every actor process inherits it
             self._clear_stale_admin()
             asys = ActorSystem(self.base, {"Admin Port": self.settings.actors.admin_port},
-                               logDefs=_LOG_DEFS, transientUnique=True)
+                               logDefs=log_defs(self.settings.logging), transientUnique=True)
         else:
-            asys = ActorSystem(self.base, logDefs=_LOG_DEFS, transientUnique=True)
+            asys = ActorSystem(self.base, logDefs=log_defs(self.settings.logging), transientUnique=True)
             # Actors that must wait on the outside world do it in a pool and report back here.
             offload.install(self.runtime_id, lambda to, msg: self._requests.put((_TELL, to, msg)))
         try:

@@ -12,16 +12,19 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
+from .. import cli
 from .run import audit_data_dir, summary
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="run.py audit", description=__doc__.split("\n\n")[0])
+    p = cli.parser("run.py audit", __doc__.split("\n\n")[0])
     target = p.add_mutually_exclusive_group(required=True)
-    target.add_argument("--data-dir", help="the data directory of a stopped service")
+    target.add_argument("--data-dir", help="the data directory of a stopped service (no "
+                        "default: --data-dir, --storage-url or --url is required)")
     target.add_argument("--storage-url", help="the PostgreSQL database of a cluster "
                         "(postgresql://user@host:port/db), e.g. $DELIVERY_STORAGE_URL")
-    target.add_argument("--url", help="a running service, e.g. http://127.0.0.1:8080")
+    target.add_argument("--url", help="a running service, e.g. http://127.0.0.1:8080 (no "
+                        "default: --data-dir, --storage-url or --url is required)")
     p.add_argument("--token", default=os.environ.get("DELIVERY_ADMIN_TOKEN", ""),
                    help="admin token for --url (default DELIVERY_ADMIN_TOKEN)")
     p.add_argument("--grace", type=float, help="seconds an order must have been quiet to be "

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-import secrets
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from ..actors.system import ActorRuntime
+from ..actors.messages import GetPaymentStatus, GetStats
+from ..actors.system import ActorRuntime, ActorSystemUnavailable
+from ..admintoken import load_or_create
 from ..config import MIN_ADMIN_TOKEN, ConfigError, Settings
 from ..notify.alimtalk import ResultsHook
 from ..payment.toss import TossProvider
@@ -48,15 +50,18 @@ from .routes import add_routes, public_routes
 log = logging.getLogger("delivery.http")
 
 
-def admin_token(settings: Settings, env: dict[str, str]) -> tuple[str, bool]:
-    """The admin token: config, else DELIVERY_ADMIN_TOKEN, else a new one (True: generated)."""
+def admin_token(settings: Settings, env: dict[str, str]) -> tuple[str, str]:
+    """The admin token and where it comes from: "configured" (admin.token, else
+    DELIVERY_ADMIN_TOKEN), else "stored" in DATA_DIR/admin.token, else "generated" now and
+    stored there (delivery/admintoken.py)."""
     token = settings.admin.token or env.get("DELIVERY_ADMIN_TOKEN", "")
     if token:
         if len(token) < MIN_ADMIN_TOKEN:  # config.load checks the key; this catches the variable
             raise ConfigError(f"config key 'admin.token' (or DELIVERY_ADMIN_TOKEN) must be at "
                               f"least {MIN_ADMIN_TOKEN} characters, got {len(token)}")
-        return token, False
-    return secrets.token_urlsafe(24), True
+        return token, "configured"
+    token, made = load_or_create(settings.server.data_dir)
+    return token, "generated" if made else "stored"
 
 
 def create_app(settings: Settings, admin: str) -> web.Application:
@@ -103,12 +108,28 @@ async def _actor_system(app: web.Application) -> AsyncIterator[None]:
     streams = app[SETTINGS].streams
     app[FEED] = OrderFeed(Journal(db), streams.max_per_token)
     feeder = asyncio.create_task(app[FEED].run(streams.poll_interval_ms / 1000))
+    sampler = asyncio.create_task(_sample_history(app))
     try:
         yield
     finally:
         feeder.cancel()
+        sampler.cancel()
         await loop.run_in_executor(None, runtime.stop)
         db.conn.close()
+
+
+async def _sample_history(app: web.Application, interval_s: float = 1.0) -> None:
+    """Close one second of the console's history every second (delivery/http/history.py)."""
+    history, bridge, limiter = app[METRICS].history, app[BRIDGE], app[ADMISSION].limiter
+    while True:
+        await asyncio.sleep(interval_s)
+        messages = circuit = None
+        with contextlib.suppress(ActorSystemUnavailable, TimeoutError):
+            stats = (await asyncio.wait_for(bridge.ask("guardian", GetStats()), 2)).result
+            messages = sum(a.messages_in for a in stats.actors) + stats.retired_messages
+            payment = (await asyncio.wait_for(bridge.ask("payment", GetPaymentStatus()), 2)).result
+            circuit = payment["circuit"]["state"]
+        history.sample(messages, sum(limiter.refused.values()), circuit)
 
 
 async def _close_streams(app: web.Application) -> None:

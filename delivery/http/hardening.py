@@ -62,14 +62,15 @@ def script_hashes(html: str) -> list[str]:
 
 @cache
 def admin_csp(page: Path) -> str:
-    """The admin page's policy: its own inline script by hash, nothing else runs; no framing.
+    """The admin page's policy: its own inline script by hash and this origin's scripts (the
+    charts' plotly.js, from the installed package), nothing else runs; no framing.
 
     Hashing the script (rather than 'unsafe-inline') means an injected script would not run;
     it is computed from the file, so editing the page cannot leave a stale hash behind.
     """
     scripts = " ".join(script_hashes(page.read_text(encoding="utf-8")))
     return ("default-src 'none'; connect-src 'self'; img-src 'self'; "
-            f"script-src {scripts}; style-src 'unsafe-inline'; "
+            f"script-src 'self' {scripts}; style-src 'unsafe-inline'; "
             "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 
 

@@ -9,6 +9,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from ..actors.messages import ActorStats
+from .history import History
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -39,6 +40,7 @@ class Metrics:
         self.gateway_restarts = Gauge("delivery_payment_gateway_restarts",
                                       "Restarts of the payment gateway since start", registry=r)
         self.streams = Gauge("delivery_sse_streams", "Open Server-Sent Events streams", registry=r)
+        self.history = History()
 
     def observe_actors(self, stats: ActorStats) -> None:
         self.actor_messages.set(sum(a.messages_in for a in stats.actors) + stats.retired_messages)
@@ -64,7 +66,9 @@ class Metrics:
             response = await handler(request)
             info = request.match_info.route.resource
             route = info.canonical if info is not None else "unmatched"
-            self.latency.labels(route, request.method).observe(time.perf_counter() - started)
+            took = time.perf_counter() - started
+            self.latency.labels(route, request.method).observe(took)
+            self.history.observe(route, request.method, response.status, took)
             self.requests.labels(route, request.method, str(response.status)).inc()
             return response
         return measure

@@ -12,6 +12,7 @@ from aiohttp import web
 from ..actors.system import ActorFailure, ActorSystemUnavailable
 from ..domain.refusal import Refusal
 from ..jsontext import dumps
+from ..logs import REQUEST_ID
 from ..persistence.faults import HEALTH, StorageFault
 
 log = logging.getLogger("delivery.http")
@@ -90,7 +91,7 @@ class Problem(Exception):
         if self.retry_after is not None:
             body["retry_after_s"] = self.retry_after
             headers["Retry-After"] = str(max(1, round(self.retry_after + 0.499)))
-        return web.Response(status=self.status, text=dumps(body),
+        return web.Response(status=self.status, text=dumps(body) + "\n",
                             content_type=PROBLEM_TYPE, headers=headers)
 
 
@@ -104,6 +105,7 @@ async def problem_middleware(request: web.Request,
                              handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
     """Turn every failure into a problem document; never a stack trace in a body."""
     request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex
+    request[REQUEST_ID] = request_id  # for the access log, whatever the answer
     try:
         response = await handler(request)
     except Problem as problem:

@@ -13,6 +13,7 @@ from . import auth, openapi
 from .keys import OPENAPI
 from .views import (
     audit,
+    docs,
     onboarding,
     ops,
     orders,
@@ -145,6 +146,14 @@ ROUTES = [
     Route("GET", "/metrics", ops.metrics, "Prometheus metrics (loopback clients only)", "loopback",
           errors=["forbidden"], tag="operations"),
     Route("GET", "/openapi.json", ops.openapi, "This document", tag="operations"),
+    Route("GET", "/docs", docs.page,
+          "The API explorer of this document (Swagger UI, HTML): read it and try requests",
+          tag="operations"),
+    Route("GET", "/docs/explorer.js", docs.explorer_js, "The explorer's start script",
+          tag="operations"),
+    Route("GET", "/docs/assets/{name}", docs.asset,
+          "Swagger UI's files, from the installed openapi-ui-bundles package", errors=["not_found"],
+          tag="operations"),
     Route("GET", "/admin/api/actors", ops.admin_actors, "The actor tree", "admin",
           response="ActorTree", errors=["unauthorized", "service_unavailable"], tag="admin"),
     Route("GET", "/admin/api/payment", ops.admin_payment,
@@ -170,6 +179,13 @@ ROUTES = [
           "Take a picked order from its rider: cooked again, riders nearby see it, the customer "
           "is told", "admin", request="ReasonIn", response="Order",
           errors=BODY_ERRORS + ["unauthorized", "not_found", "invalid_transition"], tag="admin"),
+    Route("GET", "/admin/api/history", ops.admin_history,
+          "The last ten minutes, one sample a second: orders placed and completed, requests and "
+          "their p99, actor messages, admission refusals, the payment circuit's state", "admin",
+          errors=["unauthorized"], tag="admin"),
+    Route("GET", "/admin/assets/plotly.min.js", ops.plotly_js,
+          "plotly.js from the installed plotly package (the console's charts)", tag="operations"),
+    Route("GET", "/favicon.svg", ops.favicon, "The service's icon", tag="operations"),
     Route("GET", "/admin", ops.admin_page,
           "The admin console (HTML; it asks for the admin token)", tag="admin"),
     Route("GET", "/admin/api/stats", ops.admin_stats, "Orders, actors, journal, notifications, admission control",

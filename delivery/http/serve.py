@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import signal
 import socket
@@ -13,29 +12,32 @@ import sys
 
 from aiohttp import web
 
-from .. import config
+from .. import cli, config, logs
 from ..actors.system import ActorSystemUnavailable
+from ..admintoken import AdminTokenError, token_path
 from ..datadir import DataDirInUse
 from ..persistence.faults import DataDirUnwritable, check_writable
 from ..secretkey import SecretKeyError
 from ..secrets import missing as missing_secrets
 from . import workers
 from .app import admin_token, create_app
-from .keys import RUNTIME
-
-log = logging.getLogger("delivery")
+from .keys import RUNTIME, SETTINGS
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="run.py serve", description="Serve the REST API.")
-    p.add_argument("--host", help="address to listen on (default server.host, 127.0.0.1)")
-    p.add_argument("--port", type=int, help="TCP port (default server.port, 8080; 0 picks one)")
-    p.add_argument("--data-dir", help="directory of the database (default server.data_dir, ./data)")
-    p.add_argument("--config", help="TOML overlay on config/default.toml")
+    p = cli.parser("run.py serve", "Serve the REST API.")
+    p.add_argument("--host", help="address to listen on (default: server.host, 127.0.0.1)")
+    p.add_argument("--port", type=int, help="TCP port, 0 picks a free one (default: server.port, "
+                                             "8080)")
+    p.add_argument("--data-dir", help="directory of the database, the admin token and demo.env "
+                                      "(default: server.data_dir, ./data)")
+    p.add_argument("--config", help="TOML overlay on config/default.toml (default: none)")
     p.add_argument("--demo-data", action="store_true",
-                   help="register demo stores, customers and riders and print their tokens")
+                   help="register demo stores, customers and riders once per data directory and "
+                        "print them as shell lines (also written to DATA_DIR/demo.env)")
     p.add_argument("--workers", type=int, default=1,
-                   help="node processes sharing the port (more than 1 needs PostgreSQL storage)")
+                   help="node processes sharing the port, each on DATA_DIR/node-<i>; more than 1 "
+                        "needs PostgreSQL storage (default: 1)")
     # A worker of `--workers`: share the port, write a line on this pipe once serving.
     p.add_argument("--ready-fd", type=int, help=argparse.SUPPRESS)
     return p.parse_args(argv)
@@ -44,12 +46,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str]) -> int:
     args = parse(argv)
     os.umask(0o077)  # the data directory and its databases (names, phones, addresses): ours alone
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     try:
         settings = config.load(args.config, **{"server.host": args.host, "server.port": args.port,
                                                "server.data_dir": args.data_dir})
-        token, generated = admin_token(settings, dict(os.environ))
         unset = missing_secrets(settings)
         if unset:  # names of variables only: never a value
             raise config.ConfigError(f"environment variable {unset[0]} must be set for "
@@ -57,10 +56,23 @@ def main(argv: list[str]) -> int:
     except config.ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
+    logs.setup(settings.logging)
     if reason := workers.refusal(args.workers, settings):
         return _refuse(reason)
-    if generated:
-        print(f"admin token (generated, shown once): {token}", flush=True)
+    try:
+        check_writable(settings.server.data_dir)  # before the token, the lock or the database
+        token, source = admin_token(settings, dict(os.environ))
+    except config.ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    except (DataDirUnwritable, AdminTokenError) as exc:
+        return _refuse(str(exc))
+    if source == "generated":
+        print(f"admin token (generated, kept in {token_path(settings.server.data_dir)}): {token}",
+              flush=True)
+    elif source == "stored":
+        print(f"admin token: kept in {token_path(settings.server.data_dir)} "
+              f"(run.py console finds it)", flush=True)
     if args.workers > 1:
         try:
             return workers.supervise(settings, args.workers, args.config, token, args.demo_data)
@@ -73,10 +85,6 @@ def main(argv: list[str]) -> int:
 
 async def _serve(settings: config.Settings, token: str, demo: bool,
                  ready_fd: int | None = None) -> int:
-    try:
-        check_writable(settings.server.data_dir)  # before the lock file or the database
-    except DataDirUnwritable as exc:
-        return _refuse(str(exc))
     app = create_app(settings, token)
     runner = make_runner(app)
     try:
@@ -98,7 +106,7 @@ async def _serve(settings: config.Settings, token: str, demo: bool,
         elif demo:
             from .demo_data import seed
 
-            await seed(f"http://{host}:{port}", token)
+            await seed(f"http://{host}:{port}", token, server.data_dir)
         await _until_signalled(*((signal.SIGTERM,) if ready_fd is not None else
                                  (signal.SIGTERM, signal.SIGINT)))
         print("stopping: finishing requests, shutting the actor system down", flush=True)
@@ -112,7 +120,9 @@ def make_runner(app: web.Application) -> web.AppRunner:
     """The runner of the service. Handlers are not cancelled when a client leaves (aiohttp's
     default, unlike its test server): a left client's stream or body read ends by itself
     (`fanout.py`, `deadlines.py`), and a command already handed to an actor finishes."""
-    return web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=10)
+    return web.AppRunner(app, handle_signals=False, shutdown_timeout=10,
+                         access_log_class=logs.AccessLogger,
+                         access_log=logs.access_logger(app[SETTINGS].logging.access_log))
 
 
 async def listen(runner: web.AppRunner, host: str, port: int, reuse_port: bool = False) -> int:

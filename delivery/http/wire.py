@@ -65,7 +65,8 @@ def respond(request: web.Request, data: Any, status: int = 200,
     if wants_msgpack(request):
         return web.Response(status=status, body=msgpack.packb(data, use_bin_type=True),
                             content_type=MSGPACK, headers=headers)
-    return web.Response(status=status, text=dumps(data),
+    # A final newline: a terminal's prompt after `curl` starts on its own line.
+    return web.Response(status=status, text=dumps(data) + "\n",
                         content_type=JSON, headers=headers)
 
 
@@ -74,7 +75,7 @@ def respond_json_text(request: web.Request, text: str, status: int = 200,
     """A document already serialised as JSON (read-model views) in the wanted representation."""
     if wants_msgpack(request):
         return respond(request, json.loads(text), status, headers)
-    return web.Response(status=status, text=text, content_type=JSON, headers=headers)
+    return web.Response(status=status, text=text + "\n", content_type=JSON, headers=headers)
 
 
 class Body:

@@ -168,7 +168,7 @@ def _run(pool: list[Worker], url: str, data_dir: Path, token: str, demo: bool) -
 
             from .demo_data import seed
 
-            asyncio.run(seed(url, token))
+            asyncio.run(seed(url, token, data_dir))
         while not stop:
             _tend(pool)
             time.sleep(0.1)

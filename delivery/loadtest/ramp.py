@@ -15,6 +15,7 @@ from typing import Any
 
 import aiohttp
 
+from .report import run_settings
 from .scenario import Client, Lifecycle, Mix, register, routes
 from .schedule import arrivals
 from .stats import Recorder, summary
@@ -158,7 +159,7 @@ async def ramp(args: argparse.Namespace, url: str, admin_token: str = "") -> dic
             steps.append(step)
             if getattr(args, "on_step", None):
                 args.on_step(step)
-    config = {k: v for k, v in vars(args).items() if k not in ("admin_token", "on_step")}
+    config = run_settings(args)
     return {"kind": "overload_ramp", "url": url, "config": config,
             "capacity_per_s": round(capacity, 1) if capacity else None,
             "capacity_source": source if capacity else None, "steps": steps}

@@ -29,10 +29,11 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from .. import cli
 from ..audit.run import audit_data_dir, summary
-from . import chaos, costs, curve, database, ramp
+from . import chaos, costs, curve, database, plots, ramp
 from . import faults as faultmod
-from .report import render
+from .report import render, run_settings
 from .scenario import Client, Lifecycle, Mix, register, routes
 from .schedule import arrivals
 from .service import SpawnedService
@@ -57,34 +58,41 @@ def cpu_list(text: str) -> set[int]:
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="run.py loadtest", description=__doc__.split("\n\n")[0])
+    p = cli.parser("run.py loadtest", __doc__.split("\n\n")[0])
     target = p.add_mutually_exclusive_group(required=True)
     target.add_argument("--url", action="append", help="a running service, e.g. "
-                        "http://127.0.0.1:8080; repeated for several nodes, customers, stores "
-                        "and riders are spread over them round-robin")
-    target.add_argument("--spawn", action="store_true", help="start the service on a temp dir")
+                        "http://127.0.0.1:8080; what the run registers stays there; repeated for "
+                        "several nodes, customers, stores and riders are spread over them "
+                        "round-robin (no default: --url or --spawn is required)")
+    target.add_argument("--spawn", action="store_true",
+                        help="start the service on a throwaway data directory, removed after")
     p.add_argument("--workers", type=int, default=1,
-                   help="--spawn: node processes of the service (serve --workers; >1 needs PostgreSQL)")
-    p.add_argument("--storage-url", help="--spawn: the service's storage.url (default "
+                   help="--spawn: node processes of the service (serve --workers; more than 1 "
+                        "needs PostgreSQL) (default: 1)")
+    p.add_argument("--storage-url", help="--spawn: the service's storage.url (default: "
                    "DELIVERY_STORAGE_URL, else SQLite); 'auto': a fresh PostgreSQL database on "
                    "--pg-server, dropped after the run. --url: the nodes' PostgreSQL database, "
                    "read only for the transactions per lifecycle")
     p.add_argument("--pg-server", default=database.SERVER,
-                   help="--storage-url auto: a database of the server to create it from")
-    p.add_argument("--config", help="TOML overlay for --spawn")
+                   help="--storage-url auto: a database of the server to create it from "
+                        "(default: %(default)s)")
+    p.add_argument("--config", help="TOML overlay for --spawn (default: none)")
     p.add_argument("--base", help="actor system base for --spawn (default: the config's)")
     p.add_argument("--admin-token", default=os.environ.get("DELIVERY_ADMIN_TOKEN", ""),
                    help="needed for --fault against --url (default DELIVERY_ADMIN_TOKEN)")
     p.add_argument("--rate", type=float, default=10.0, help="new orders per second (open model)")
-    p.add_argument("--ramp-from", type=float, help="start the rate here and ramp to --rate")
+    p.add_argument("--ramp-from", type=float,
+                   help="start the rate here and ramp to --rate (default: no ramp)")
     p.add_argument("--ramp", type=float, default=0.0, help="seconds of the ramp")
-    p.add_argument("--concurrency", type=int, help="closed model: N customers back to back")
+    p.add_argument("--concurrency", type=int,
+                   help="closed model: N customers back to back (default: open model at --rate)")
     p.add_argument("--duration", type=float, default=30.0, help="seconds of load")
     p.add_argument("--max-requests", type=int, default=1_000_000, help="stop after this many")
-    p.add_argument("--stores", type=int, default=10)
-    p.add_argument("--customers", type=int, default=100)
-    p.add_argument("--riders", type=int, default=30)
-    p.add_argument("--fault", action="append", default=[], help="e.g. payment:slow:2000@10s-20s")
+    p.add_argument("--stores", type=int, default=10, help="stores the run registers")
+    p.add_argument("--customers", type=int, default=100, help="customers the run registers")
+    p.add_argument("--riders", type=int, default=30, help="riders the run registers")
+    p.add_argument("--fault", action="append", default=[], help="a fault on a schedule, e.g. payment:slow:2000@10s-20s "
+                   "(repeatable; default: none)")
     defaults = Mix()
     p.add_argument("--cancel", type=float, default=defaults.cancel,
                    help="share of orders the customer cancels after paying")
@@ -103,8 +111,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                    help="--chaos: seconds to wait for the outbox to drain before the audit")
     p.add_argument("--overload-tries", type=int, default=defaults.overload_tries,
                    help="attempts of a command refused as overloaded (after the advised wait)")
-    p.add_argument("--steps", help="overload ramp: offered rates as factors of the capacity")
-    p.add_argument("--rates", help="overload ramp: absolute offered rates, new orders/s")
+    p.add_argument("--steps", help="overload ramp: offered rates as factors of the capacity, "
+                   "e.g. 0.5,1,2,5 (default: no ramp)")
+    p.add_argument("--rates", help="overload ramp: absolute offered rates, new orders/s, "
+                   "e.g. 80,160,320 (default: no ramp)")
     p.add_argument("--capacity", type=float,
                    help="completed lifecycles/s the --steps refer to (default: measured first)")
     p.add_argument("--probe", type=float, default=10.0,
@@ -112,8 +122,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--step-duration", type=float, default=20.0, help="seconds of each ramp step")
     p.add_argument("--drain", type=float, default=10.0,
                    help="seconds a ramp step's unfinished lifecycles may take after the step")
-    p.add_argument("--report", help="write the JSON report here")
-    p.add_argument("--html", help="write the HTML report here")
+    p.add_argument("--report", help="write the JSON report here (default: none)")
+    p.add_argument("--html", help="write the HTML report here (default: none)")
     p.add_argument("--quiet", action="store_true", help="no live progress")
     p.add_argument("--server-cpus", type=cpu_list, help="with --spawn: pin the service to these "
                    "CPUs, e.g. 0 (Linux taskset), so that the harness on the same machine does "
@@ -249,7 +259,7 @@ async def run(args: argparse.Namespace, url: str, admin_token: str,
         elapsed = time.perf_counter() - started
         after = await costs.snapshot(session, urls, admin_token, storage_url, workers)
         settled = await chaos.settle(session, admin_token, args.settle) if args.chaos else None
-    config = {k: v for k, v in vars(args).items() if k not in ("admin_token",)}
+    config = run_settings(args)
     config["url"] = url
     report = rec.report(config, elapsed)
     report["costs"] = {"before": before, "after": after, "per_lifecycle": costs.per_lifecycle(
@@ -367,10 +377,10 @@ async def _ramp(args: argparse.Namespace, url: str, admin_token: str) -> dict[st
     return await ramp.ramp(args, url, admin_token)
 
 
-def _ramp_main(args: argparse.Namespace) -> int:
+def _ramp_main(args: argparse.Namespace, argv: list[str] | None) -> int:
     if args.steps:
         ramp.parse_list(args.steps, "--steps")
-    report = asyncio.run(_main(args))
+    report = plots.stamped(asyncio.run(_main(args)), argv)
     Console().print(curve.table(report))
     if args.report:
         Path(args.report).write_text(json.dumps(report, indent=1))
@@ -392,14 +402,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.steps and args.rates:
         raise SystemExit("--steps and --rates exclude each other")
     if args.steps or args.rates:
-        return _ramp_main(args)
+        return _ramp_main(args, argv)
     # A bad specification stops the run before it starts.
     actions = [action for spec in args.fault for action in faultmod.parse(spec)]
     if args.chaos and not args.spawn:
         raise SystemExit("--chaos needs --spawn: it kills and restarts the service it owns")
     if not args.spawn and any(action.body == faultmod.KILL for action in actions):
         raise SystemExit("service:kill needs --spawn")
-    report = asyncio.run(_main(args))
+    report = plots.stamped(asyncio.run(_main(args)), argv)
     print_summary(report, Console())
     if args.report:
         Path(args.report).write_text(json.dumps(report, indent=1))

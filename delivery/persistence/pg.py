@@ -8,10 +8,12 @@ an advisory lock, so nodes starting together apply each file once.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import os
 import threading
+import weakref
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -46,6 +48,7 @@ class PgConnection:
 
     def __init__(self, raw: psycopg.Connection) -> None:
         self.raw, self.pid = raw, os.getpid()
+        _open.add(self)
 
     @classmethod
     def open(cls, url: str, durable: bool, idle_in_transaction_ms: int) -> PgConnection:
@@ -91,6 +94,17 @@ class PgConnection:
                 # leaves the socket alone in a child); psycopg says nothing of a connection it
                 # believes pooled, which is what this one is, to the parent.
                 self.raw._pool = None
+
+
+_open: weakref.WeakSet[PgConnection] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open() -> None:
+    """At exit, end this process's sessions cleanly (not left to the interpreter's teardown)."""
+    for conn in list(_open):
+        with contextlib.suppress(Exception):
+            conn.close()
 
 
 def migrations() -> list[tuple[int, str]]:

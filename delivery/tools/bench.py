@@ -6,13 +6,12 @@ messages per order, on a fresh temporary data directory.
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from .. import config
+from .. import cli, config
 from ..actors.client import OrderClient
 from ..actors.system import ActorRuntime
 from ..domain.commands import Address
@@ -76,11 +75,13 @@ def run(base: str, orders: int, concurrency: int, admin_port: int = 19700) -> di
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="run.py bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--base", default="simpleSystemBase", choices=config.BASES)
-    parser.add_argument("--orders", type=int, default=500)
-    parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--admin-port", type=int, default=19700)
+    parser = cli.parser("run.py bench", __doc__.split("\n\n")[0])
+    parser.add_argument("--base", default="simpleSystemBase", choices=config.BASES,
+                        help="Thespian system base")
+    parser.add_argument("--orders", type=int, default=500, help="order lifecycles to run")
+    parser.add_argument("--concurrency", type=int, default=16, help="lifecycles in flight at once")
+    parser.add_argument("--admin-port", type=int, default=19700,
+                        help="multiprocTCPBase: the actor admin's TCP port")
     args = parser.parse_args(argv)
     result = run(args.base, args.orders, args.concurrency, args.admin_port)
     for key, value in result.items():

@@ -3,11 +3,10 @@ actors, on a fresh temporary data directory, printed event by event with the mes
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 from collections.abc import Callable
 
-from .. import config
+from .. import cli, config
 from ..actors.client import OrderClient
 from ..actors.system import ActorRuntime
 from ..domain.geo import Location
@@ -39,10 +38,11 @@ def _story(runtime: ActorRuntime, title: str, steps: list[tuple[str, Callable[[]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="run.py demo", description=__doc__)
+    parser = cli.parser("run.py demo", __doc__)
     parser.add_argument("--base", default=None, choices=config.BASES,
                         help="Thespian system base (default: actors.base of the config)")
-    parser.add_argument("--admin-port", type=int, default=19800)
+    parser.add_argument("--admin-port", type=int, default=19800,
+                        help="multiprocTCPBase: the actor admin's TCP port")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="delivery-demo-") as data_dir:
         settings = config.load(**{"server.data_dir": data_dir, "actors.base": args.base,

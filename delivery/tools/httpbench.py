@@ -7,7 +7,6 @@ temporary data directory, then drives them with closed-loop aiohttp clients from
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import subprocess
@@ -17,6 +16,7 @@ import time
 
 import aiohttp
 
+from .. import cli
 from .limits import UNLIMITED
 from .localhost import ROOT, free_port, wait_up
 
@@ -100,7 +100,7 @@ async def _bench(clients_list: list[int], seconds: float) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="run.py httpbench", description=__doc__.split("\n\n")[0])
+    p = cli.parser("run.py httpbench", __doc__.split("\n\n")[0])
     p.add_argument("--clients", default="1,16,64", help="comma-separated concurrencies")
     p.add_argument("--seconds", type=float, default=5.0, help="duration of each measurement")
     args = p.parse_args(argv)

@@ -8,7 +8,6 @@ appended in large transactions, which is how a journal of 100,000 orders is made
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import subprocess
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import aiohttp
 
-from .. import clock, codec, config
+from .. import cli, clock, codec, config
 from ..domain import commands as c
 from ..domain import order
 from ..domain.geo import Location
@@ -158,9 +157,11 @@ async def measure(orders: int, base: str, memory: bool, cold: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="run.py restartbench", description=__doc__.split("\n\n")[0])
-    p.add_argument("--orders", default="1000,10000,100000")
-    p.add_argument("--base", default="simpleSystemBase", choices=config.BASES)
+    p = cli.parser("run.py restartbench", __doc__.split("\n\n")[0])
+    p.add_argument("--orders", default="1000,10000,100000",
+                   help="journal sizes to measure, in orders, comma-separated")
+    p.add_argument("--base", default="simpleSystemBase", choices=config.BASES,
+                   help="Thespian system base")
     p.add_argument("--memory", action="store_true", help="also measure memory at 0 and cap live")
     p.add_argument("--cold", action="store_true",
                    help="drop the read model first: the start re-projects the whole journal")

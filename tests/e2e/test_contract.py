@@ -37,14 +37,18 @@ def test_the_document_lists_every_error_code_and_every_used_code_is_known():
         assert f"#/components/schemas/{name}" in refs or name == "Problem"
 
 
-def test_the_admin_token_comes_from_config_then_environment_then_is_generated(tmp_path):
+def test_the_admin_token_comes_from_config_then_environment_then_is_generated_and_kept(tmp_path):
     configured, env = "from-config-" + "c" * 12, "from-environment-" + "e" * 7
     s = make_settings(tmp_path, **{"admin.token": configured})
-    assert admin_token(s, {"DELIVERY_ADMIN_TOKEN": env}) == (configured, False)
+    assert admin_token(s, {"DELIVERY_ADMIN_TOKEN": env}) == (configured, "configured")
     s = make_settings(tmp_path)
-    assert admin_token(s, {"DELIVERY_ADMIN_TOKEN": env}) == (env, False)
-    token, generated = admin_token(s, {})
-    assert generated and len(token) >= 24
+    assert admin_token(s, {"DELIVERY_ADMIN_TOKEN": env}) == (env, "configured")
+    assert not (tmp_path / "admin.token").exists()  # a configured token is never written
+    token, source = admin_token(s, {})
+    assert source == "generated" and len(token) >= 24
+    assert (tmp_path / "admin.token").stat().st_mode & 0o777 == 0o600
+    assert admin_token(s, {}) == (token, "stored")  # the next start keeps it
+    assert admin_token(s, {"DELIVERY_ADMIN_TOKEN": env}) == (env, "configured")  # still wins
 
 
 def _get(url, token=None):

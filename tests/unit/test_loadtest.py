@@ -1,11 +1,13 @@
 """The load-test harness's own logic: arrival schedule, histograms and report, fault specs."""
 
 import json
+import re
 
 import pytest
+from plotly.offline import get_plotlyjs
 
-from delivery.loadtest import faults
-from delivery.loadtest.report import render
+from delivery.loadtest import faults, plots
+from delivery.loadtest.report import figures, offered_rate, render
 from delivery.loadtest.schedule import arrivals
 from delivery.loadtest.stats import Recorder
 
@@ -57,10 +59,36 @@ def test_the_html_report_is_self_contained_and_shows_the_figures():
     rec.request("GET /x", 200, "", 0.003, at_s=0.1)
     rec.finished("completed", 0.2, at_s=0.2)
     rec.mark(0.1, "payment:slow:2000@0s-1s")
-    page = render(rec.report({"rate": 5}, 1.0))
-    assert page.startswith("<!doctype html>") and "<svg" in page and "GET /x" in page
-    assert "http://" not in page and "https://" not in page and "<script" not in page
+    report = plots.stamped(rec.report({"rate": 5, "html": "r.html"}, 1.0),
+                           ["--spawn", "--rate", "5", "--html", "/tmp/somewhere/r.html"])
+    page = render(report)
+    assert page.startswith("<!doctype html>") and "GET /x" in page
+    ours = page.replace(get_plotlyjs(), "")  # plotly.js itself names its home page in strings
+    assert len(ours) < len(page) and not re.search(r"""(src|href)=["']?https?:""", ours)
+    assert page.count("<script>") == 1 + len(figures(report))  # plotly.js inlined once
     assert "payment:slow:2000@0s-1s" in page
+    assert "run.py loadtest --spawn --rate 5 --html r.html" in page and "/tmp/" not in page
+    assert "<td>rate</td><td>5</td>" in page  # the settings as a table
+
+
+def test_the_report_charts_have_labelled_axes_and_the_ramp_its_overload_curve():
+    rec = Recorder()
+    for second in range(10):
+        rec.request("POST /orders", 201, "", 0.004, at_s=second + 0.5)
+        rec.finished("completed", 0.2, at_s=second + 0.6)
+    steady = figures(rec.report({"rate": 5}, 10.0))
+    assert [f.layout.title.text for f in steady] == ["Latency per second", "Throughput per second"]
+    for fig in steady:
+        assert fig.layout.xaxis.title.text == "time since start (s)"
+        assert fig.layout.yaxis.title.text in ("latency (ms)", "per second")
+        assert fig.layout.xaxis.tickformat and fig.layout.yaxis.nticks
+    ramped = figures(rec.report({"rate": 20, "ramp_from": 2, "ramp": 9}, 10.0))
+    curve_fig = ramped[-1]
+    assert curve_fig.layout.xaxis.title.text == "offered new orders/s"
+    assert curve_fig.layout.yaxis.title.text == "completed orders/s (goodput)"
+    assert list(curve_fig.data[0].x) == [2 + 2 * s for s in range(10)]
+    assert offered_rate({"rate": 20, "ramp_from": 2, "ramp": 9}, 20) == 20
+    assert offered_rate({"concurrency": 4, "rate": 10}, 1) is None
 
 
 @pytest.mark.parametrize("spec,bodies", [

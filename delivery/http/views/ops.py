@@ -7,6 +7,7 @@ import contextlib
 from dataclasses import asdict
 from pathlib import Path
 
+import plotly
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -22,6 +23,7 @@ from ..problems import Problem
 from ..wire import read_body, respond
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
+PLOTLY_JS = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
 
 
 async def health(request: web.Request) -> web.Response:
@@ -145,6 +147,22 @@ async def admin_order_events(request: web.Request) -> web.Response:
     return respond(request, {"order_id": order_id, "events": events,
                              "view": request.app[READS].view(order_id),
                              "notifications": Notices(request.app[DB]).of_order(order_id)})
+
+
+async def admin_history(request: web.Request) -> web.Response:
+    """The last ten minutes, one sample a second (delivery/http/history.py)."""
+    history = request.app[METRICS].history
+    return respond(request, {"interval_s": 1, "seconds": history.samples.maxlen,
+                             "samples": history.columns()})
+
+
+async def plotly_js(request: web.Request) -> web.FileResponse:
+    """plotly.js as the installed plotly package carries it: the console's charts."""
+    return web.FileResponse(PLOTLY_JS, headers={"Cache-Control": "public, max-age=86400"})
+
+
+async def favicon(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC / "favicon.svg", headers={"Cache-Control": "public, max-age=86400"})
 
 
 async def admin_page(request: web.Request) -> web.FileResponse:
