@@ -48,7 +48,9 @@ def test_an_unknown_command_is_refused_with_the_list():
 def test_every_option_has_help_and_shows_its_default(command, monkeypatch):
     parser = parser_of(command, monkeypatch)
     formatter = parser._get_formatter()
-    options = [a for a in parser._actions if a.option_strings and a.dest != "help"]
+    # Hidden options (help=SUPPRESS) are between processes of ours, e.g. serve's --ready-fd.
+    options = [a for a in parser._actions if a.option_strings and a.dest != "help"
+               and a.help != argparse.SUPPRESS]
     assert options
     for action in options:
         text = formatter._expand_help(action) if action.help else ""
