@@ -115,9 +115,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--quiet", action="store_true", help="no live progress")
     p.add_argument("--server-cpus", type=cpu_list, help="with --spawn: pin the service to these "
                    "CPUs, e.g. 0 (Linux taskset), so that the harness on the same machine does "
-                   "not take its cores")
+                   "not take its cores (default: not pinned)")
     p.add_argument("--client-cpus", type=cpu_list, help="pin the harness itself to these CPUs, "
-                   "e.g. 1")
+                   "e.g. 1 (default: not pinned)")
     return p.parse_args(argv)
 
 
