@@ -40,7 +40,7 @@ from .service import SpawnedService
 from .stats import Recorder, fmt_ms
 
 
-def cpu_list(text: str) -> set[int]:
+def cpu_list(text: str) -> tuple[int, ...]:
     """CPUs as taskset takes them: "0", "0,2", "1-3"."""
     cpus: set[int] = set()
     try:
@@ -54,7 +54,7 @@ def cpu_list(text: str) -> set[int]:
     if not cpus or not cpus <= available:
         raise argparse.ArgumentTypeError(f"CPUs {sorted(cpus)} are not all among this "
                                          f"machine's {sorted(available)}")
-    return cpus
+    return tuple(sorted(cpus))  # as the report writes it
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
