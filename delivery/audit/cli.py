@@ -22,8 +22,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     target.add_argument("--data-dir", help="the data directory of a stopped service (no "
                         "default: --data-dir, --storage-url or --url is required)")
     target.add_argument("--storage-url", help="the PostgreSQL database of a cluster "
-                        "(postgresql://user@host:port/db), e.g. $DELIVERY_STORAGE_URL (no default: "
-                        "--data-dir, --storage-url or --url is required)")
+                        "(postgresql://user@host:port/db), e.g. $DELIVERY_STORAGE_URL (no "
+                        "default: --data-dir, --storage-url or --url is required)")
     target.add_argument("--url", help="a running service, e.g. http://127.0.0.1:8080 (no "
                         "default: --data-dir, --storage-url or --url is required)")
     p.add_argument("--token", default=os.environ.get("DELIVERY_ADMIN_TOKEN", ""),

@@ -40,7 +40,7 @@ from .service import SpawnedService
 from .stats import Recorder, fmt_ms
 
 
-def cpu_list(text: str) -> set[int]:
+def cpu_list(text: str) -> tuple[int, ...]:
     """CPUs as taskset takes them: "0", "0,2", "1-3"."""
     cpus: set[int] = set()
     try:
@@ -54,7 +54,7 @@ def cpu_list(text: str) -> set[int]:
     if not cpus or not cpus <= available:
         raise argparse.ArgumentTypeError(f"CPUs {sorted(cpus)} are not all among this "
                                          f"machine's {sorted(available)}")
-    return cpus
+    return tuple(sorted(cpus))  # as the report writes it
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -127,9 +127,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--quiet", action="store_true", help="no live progress")
     p.add_argument("--server-cpus", type=cpu_list, help="with --spawn: pin the service to these "
                    "CPUs, e.g. 0 (Linux taskset), so that the harness on the same machine does "
-                   "not take its cores (default: none)")
+                   "not take its cores (default: not pinned)")
     p.add_argument("--client-cpus", type=cpu_list, help="pin the harness itself to these CPUs, "
-                   "e.g. 1 (default: none)")
+                   "e.g. 1 (default: not pinned)")
     return p.parse_args(argv)
 
 

@@ -22,7 +22,7 @@ class SpawnedService:
     """`run.py serve` on free loopback ports, in its own session so a kill reaches all of it."""
 
     def __init__(self, data_dir: Path, config: str | None = None, base: str | None = None,
-                 cpus: set[int] | None = None, workers: int = 1,
+                 cpus: tuple[int, ...] | set[int] | None = None, workers: int = 1,
                  storage_url: str | None = None) -> None:
         self.data_dir, self.port, self.token = Path(data_dir), restartable_port(), ADMIN_TOKEN
         self.url = f"http://127.0.0.1:{self.port}"

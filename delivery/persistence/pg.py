@@ -86,7 +86,7 @@ class PgConnection:
     def __del__(self) -> None:
         # As with sqlite3: a connection dropped without close() is closed, not left to warn
         # (the simulated provider keeps one per thread of the offload pool, for instance).
-        with contextlib.suppress(Exception):
+        try:  # at interpreter exit even the modules may be gone: then there is nothing to do
             if os.getpid() == self.pid:
                 self.raw.close()
             else:
@@ -94,6 +94,8 @@ class PgConnection:
                 # leaves the socket alone in a child); psycopg says nothing of a connection it
                 # believes pooled, which is what this one is, to the parent.
                 self.raw._pool = None
+        except Exception:  # noqa: BLE001, S110 - a finaliser must not raise
+            pass
 
 
 _open: weakref.WeakSet[PgConnection] = weakref.WeakSet()

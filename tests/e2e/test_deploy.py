@@ -19,6 +19,9 @@ from tests.conftest import ROOT, free_port
 
 DEPLOY = ROOT / "deploy"
 
+# About the README's commands and the deploy files, not the storage adapter: SQLite only.
+pytestmark = pytest.mark.sqlite_only
+
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="needs systemd-analyze")
 def test_the_systemd_unit_verifies(tmp_path):

@@ -25,6 +25,9 @@ from tests.conftest import ROOT, free_port
 
 README = (ROOT / "README.md").read_text()
 
+# About the README's commands and the deploy files, not the storage adapter: SQLite only.
+pytestmark = pytest.mark.sqlite_only
+
 
 def block(name: str) -> str:
     """The shell block after `<!-- readme-test: name -->`."""

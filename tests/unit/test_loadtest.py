@@ -118,8 +118,8 @@ def test_cpu_lists_read_as_taskset_reads_them_and_name_what_is_wrong():
     from delivery.loadtest.runner import cpu_list
 
     first = min(os.sched_getaffinity(0))
-    assert cpu_list(str(first)) == {first}
-    assert cpu_list(f"{first}-{first}") == {first}
+    assert cpu_list(str(first)) == (first,)
+    assert cpu_list(f"{first}-{first}") == (first,)
     with pytest.raises(argparse.ArgumentTypeError, match="not a CPU list"):
         cpu_list("one")
     with pytest.raises(argparse.ArgumentTypeError, match="not all among"):
