@@ -15,6 +15,7 @@ import contextlib
 import os
 import sqlite3
 import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,6 +31,9 @@ MAX_FAILED_GROUPS = 100_000  # remembered so that a writer can learn its group f
 
 WRITE_LOCK = 0x64656C69  # PostgreSQL advisory lock: the cluster's one writer at a time ("deli")
 IDLE_IN_TRANSACTION_MS = 5000  # a paused node's open transaction is ended after this
+
+PROCESS_TAG = uuid.uuid4().hex[:16]
+"""This node's process (its actor processes inherit it): its own wake-ups are not news to it."""
 
 _SHARED: dict[tuple[int, str, bool], Database] = {}
 

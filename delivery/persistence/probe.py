@@ -69,10 +69,9 @@ def _write_pg(url: str) -> None:
     from .pg import connect
 
     try:
-        with connect(url, synchronous_commit="on") as conn:
-            with conn.transaction():
-                conn.execute("INSERT INTO storage_probe (id, at, pad) VALUES (1, %s, '')"
-                             " ON CONFLICT (id) DO UPDATE SET at = excluded.at", (time.time(),))
+        with connect(url, synchronous_commit="on") as conn, conn.transaction():
+            conn.execute("INSERT INTO storage_probe (id, at, pad) VALUES (1, %s, '')"
+                         " ON CONFLICT (id) DO UPDATE SET at = excluded.at", (time.time(),))
         HEALTH.ok()
     except Exception as exc:  # noqa: BLE001 - any failure means the fault is still in force
         if is_storage_error(exc):
