@@ -29,12 +29,15 @@ STORAGE_DIRS = ("integration", "e2e")
 
 def pytest_generate_tests(metafunc):
     """Parametrise the storage of the tests that touch it: both adapters, unless the test is
-    marked sqlite_only (it tests something only a SQLite file has, e.g. a full disk)."""
+    marked sqlite_only (it tests something only a SQLite file has, e.g. a full disk) or
+    postgresql_only (it tests what only a shared database has: several nodes, leases)."""
     if "storage" not in metafunc.fixturenames:
         return
     in_scope = Path(metafunc.definition.fspath).parent.name in STORAGE_DIRS
     only_sqlite = metafunc.definition.get_closest_marker("sqlite_only") is not None
     kinds = ["sqlite", "postgresql"] if in_scope and not only_sqlite else ["sqlite"]
+    if in_scope and metafunc.definition.get_closest_marker("postgresql_only") is not None:
+        kinds = ["postgresql"]
     metafunc.parametrize("storage", kinds, indirect=True, scope="function")
 
 
