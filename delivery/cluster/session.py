@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import select
 import zlib
+from typing import Any
 
 from .. import clock
 from ..persistence import nodes
@@ -60,11 +61,7 @@ class PgLeaseSession:
 
     # -- LeaseStore ---------------------------------------------------------------------------
     def nodes(self) -> list[NodeRow]:
-        rows = self.raw.execute(
-            f"SELECT n.name, n.started_at, n.last_seen, {nodes.NOW['postgresql']} - n.last_seen,"
-            " n.leases, l.pid IS NOT NULL, n.pid FROM cluster_nodes n LEFT JOIN pg_locks l ON"
-            f" {_ADVISORY} AND l.classid = {NODE_LOCKS} AND l.objid = n.name_key ORDER BY n.name")
-        return [NodeRow(r[0], r[1], r[2], r[3], nodes.decode(r[4]), r[5], r[6]) for r in rows]
+        return read_nodes(self.raw)
 
     def heartbeat(self, held: frozenset[str]) -> None:
         nodes.heartbeat(self.conn, "postgresql", self.name, held)
@@ -88,14 +85,23 @@ class PgLeaseSession:
         self.raw.close()
 
 
-def holders(conn) -> dict[int, int]:
+def read_nodes(conn: Any) -> list[NodeRow]:
+    """Every node of the table; its session is open while some session holds its name's lock."""
+    rows = conn.execute(
+        f"SELECT n.name, n.started_at, n.last_seen, {nodes.NOW['postgresql']} - n.last_seen,"
+        " n.leases, l.pid IS NOT NULL, n.pid FROM cluster_nodes n LEFT JOIN pg_locks l ON"
+        f" {_ADVISORY} AND l.classid = {NODE_LOCKS} AND l.objid = n.name_key ORDER BY n.name")
+    return [NodeRow(r[0], r[1], r[2], r[3], nodes.decode(r[4]), r[5], r[6]) for r in rows]
+
+
+def holders(conn: Any) -> dict[int, int]:
     """Backend pid of the session holding each lease lock, by lock_key (the database's truth)."""
     rows = conn.execute(f"SELECT objid, pid FROM pg_locks WHERE {_ADVISORY}"
                         f" AND classid = {LEASE_LOCKS}").fetchall()
     return {int(k): pid for k, pid in rows}
 
 
-def node_sessions(conn) -> dict[int, int]:
+def node_sessions(conn: Any) -> dict[int, int]:
     """Backend pid of the session holding each node name's lock, by name_key."""
     rows = conn.execute(f"SELECT objid, pid FROM pg_locks WHERE {_ADVISORY}"
                         f" AND classid = {NODE_LOCKS}").fetchall()
