@@ -43,11 +43,15 @@ class PgLeaseSession:
     def __init__(self, url: str, name: str, channel: str = EVENTS_CHANNEL) -> None:
         migrate(url)
         self.raw = connect(url)
-        self.conn = PgConnection(self.raw)
-        self.name = self._claim(name)
-        nodes.register(self.conn, "postgresql", self.name, name_key(self.name), os.getpid(),
-                       clock.now())
-        self.raw.execute(f"LISTEN {channel}")
+        try:
+            self.conn = PgConnection(self.raw)
+            self.name = self._claim(name)
+            nodes.register(self.conn, "postgresql", self.name, name_key(self.name), os.getpid(),
+                           clock.now())
+            self.raw.execute(f"LISTEN {channel}")
+        except BaseException:
+            self.raw.close()
+            raise
 
     def _claim(self, name: str) -> str:
         """The node's name, locked for the session; "/<pid>" is added when a live node has it."""
