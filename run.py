@@ -1,5 +1,5 @@
 """Command line of the food-delivery service: serve (default), console, loadtest, audit, demo,
-bench, httpbench, paybench, restartbench."""
+bench, httpbench, paybench, restartbench, fake-provider."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ COMMANDS = {
     "httpbench": "delivery.tools.httpbench",
     "paybench": "delivery.tools.paybench",
     "restartbench": "delivery.tools.restartbench",
+    "fake-provider": "delivery.fakes",
 }
 
 

@@ -17,8 +17,9 @@ from typing import Any
 DEFAULT_FILE = Path(__file__).resolve().parent.parent / "config" / "default.toml"
 ENV_PREFIX = "DELIVERY_"
 BASES = ("simpleSystemBase", "multiprocTCPBase")
-PROVIDERS = ("simulated", "http")
-CHANNELS = ("log", "webhook")
+PROVIDERS = ("simulated", "http", "toss")
+CHANNELS = ("log", "webhook", "alimtalk")
+ROOT = DEFAULT_FILE.parent.parent
 MIN_ADMIN_TOKEN = 24  # characters; the generated token is 32
 
 
@@ -74,12 +75,19 @@ class SupervisorSettings:
 
 
 @dataclass(frozen=True)
+class TossSettings:
+    base_url: str
+    accept_language: str
+
+
+@dataclass(frozen=True)
 class PaymentSettings:
     provider: str
     provider_url: str
     call_timeout_ms: int
     breaker: BreakerSettings
     supervisor: SupervisorSettings
+    toss: TossSettings
 
     @property
     def call_timeout_s(self) -> float:
@@ -93,13 +101,35 @@ class DispatchSettings:
 
 
 @dataclass(frozen=True)
+class AlimtalkSettings:
+    base_url: str
+    app_key: str
+    sender_key: str
+    templates_file: str
+    order_url: str
+    resend_send_no: str
+    poll_interval_s: float
+    give_up_after_h: float
+
+    @property
+    def templates_path(self) -> Path:
+        path = Path(self.templates_file)
+        return path if path.is_absolute() else ROOT / path
+
+
+@dataclass(frozen=True)
 class NotificationSettings:
     channels: tuple[str, ...]
     webhook_url: str
+    alimtalk: AlimtalkSettings
 
     @property
     def webhook(self) -> bool:
         return "webhook" in self.channels
+
+    @property
+    def alimtalk_on(self) -> bool:
+        return "alimtalk" in self.channels
 
 
 @dataclass(frozen=True)
@@ -402,6 +432,36 @@ def _validate(c: dict[str, Any]) -> None:
     _require("webhook" not in channels or c["notifications"]["webhook_url"].startswith(("http://", "https://")),
              "notifications.webhook_url", "must be an http(s) URL when the webhook channel is on",
              c["notifications"]["webhook_url"])
+    _validate_providers(c)
+
+
+def _validate_providers(c: dict[str, Any]) -> None:
+    toss = c["payment"]["toss"]
+    _require(toss["base_url"].startswith(("http://", "https://")), "payment.toss.base_url",
+             "must be an http(s) URL", toss["base_url"])
+    _require(toss["accept_language"] in ("ko", "en-US"), "payment.toss.accept_language",
+             "must be ko or en-US", toss["accept_language"])
+    a = c["notifications"]["alimtalk"]
+    _require(a["base_url"].startswith(("http://", "https://")), "notifications.alimtalk.base_url",
+             "must be an http(s) URL", a["base_url"])
+    _require(a["poll_interval_s"] > 0, "notifications.alimtalk.poll_interval_s", "must be positive",
+             a["poll_interval_s"])
+    _require(a["give_up_after_h"] > 0, "notifications.alimtalk.give_up_after_h",
+             "must be positive", a["give_up_after_h"])
+    if "alimtalk" not in c["notifications"]["channels"]:
+        return
+    _require(bool(a["app_key"]), "notifications.alimtalk.app_key",
+             "must be set when the alimtalk channel is on", a["app_key"])
+    _require(bool(a["sender_key"]), "notifications.alimtalk.sender_key",
+             "must be set when the alimtalk channel is on", a["sender_key"])
+    _require("{order_id}" in a["order_url"], "notifications.alimtalk.order_url",
+             "must hold {order_id}", a["order_url"])
+    from .notify import templates  # the channel's own check of its template table
+    path = Path(a["templates_file"])
+    try:
+        templates.load(path if path.is_absolute() else ROOT / path)
+    except templates.TemplateError as exc:
+        raise ConfigError(f"config key 'notifications.alimtalk.templates_file': {exc}") from None
 
 
 def _validate_access(server: dict[str, Any], admin: dict[str, Any]) -> None:

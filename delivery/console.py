@@ -124,7 +124,15 @@ def _outbox(s: dict[str, Any]) -> Panel:
                  f"projector behind {o['projector_pending']}  notifier behind {o['notifier_pending']}"
                  f"  store inbox pending {o['store_inbox_pending']}  refunds pending "
                  f"{o['refunds_pending']}  webhook pending/failed {o['webhook_pending']}/"
-                 f"{o['webhook_failed']}", title="outbox")
+                 f"{o['webhook_failed']}" + _alimtalk(n.get("alimtalk")), title="outbox")
+
+
+def _alimtalk(a: dict[str, int] | None) -> str:
+    """AlimTalk messages by delivery state (nothing when the service reports none)."""
+    if not a or not any(a.values()):
+        return ""
+    return (f"\nalimtalk pending {a['pending']}  accepted {a['accepted']}  delivered "
+            f"{a['delivered']}  failed {a['failed']}")
 
 
 def _cluster(c: dict[str, Any]) -> Panel:

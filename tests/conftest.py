@@ -22,6 +22,12 @@ def make_settings(data_dir: Path, base: str = "simpleSystemBase", **overrides) -
                                         "storage.url": pgtest.current(), **overrides})
 
 
+def db_url(data_dir: Path) -> str:
+    """Where the running test's service keeps its database: the PostgreSQL URL of the
+    postgresql variant, else the SQLite file under the data directory."""
+    return pgtest.current() or str(Path(data_dir) / "delivery.sqlite3")
+
+
 # -- storage: every integration and end-to-end test runs on SQLite and on PostgreSQL -----------
 
 STORAGE_DIRS = ("integration", "e2e")
@@ -29,15 +35,17 @@ STORAGE_DIRS = ("integration", "e2e")
 
 def pytest_generate_tests(metafunc):
     """Parametrise the storage of the tests that touch it: both adapters, unless the test is
-    marked sqlite_only (it tests something only a SQLite file has, e.g. a full disk) or
-    postgresql_only (it tests what only a shared database has: several nodes, leases)."""
+    marked sqlite_only (it tests something only a SQLite file has, e.g. a full disk)."""
     if "storage" not in metafunc.fixturenames:
         return
     in_scope = Path(metafunc.definition.fspath).parent.name in STORAGE_DIRS
-    only_sqlite = metafunc.definition.get_closest_marker("sqlite_only") is not None
-    kinds = ["sqlite", "postgresql"] if in_scope and not only_sqlite else ["sqlite"]
-    if in_scope and metafunc.definition.get_closest_marker("postgresql_only") is not None:
+    marked = {m.name for m in metafunc.definition.iter_markers()}
+    if "postgres_only" in marked:
         kinds = ["postgresql"]
+    elif in_scope and "sqlite_only" not in marked:
+        kinds = ["sqlite", "postgresql"]
+    else:
+        return  # SQLite, the default, with the test's name unchanged
     metafunc.parametrize("storage", kinds, indirect=True, scope="function")
 
 

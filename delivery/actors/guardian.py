@@ -14,6 +14,7 @@ from ..domain.commands import ExpireOrder
 from ..persistence.db import Database
 from ..persistence.inboxes import StoreInboxes
 from ..persistence.readmodel import ReadModel
+from .alimtalk_sender import AlimtalkSender
 from .base import Gatherer, handles, log
 from .leased import LeaseHolder
 from .messages import (
@@ -52,10 +53,11 @@ class Guardian(LeaseHolder, Gatherer):
         make = self.createActor
         self.peers = Peers(self.myAddress, make(Registry), make(Registry), make(Registry),
                            make(PaymentSupervisor), make(Projector), make(Notifier),
-                           make(WebhookSender), make(PaymentReconciler))
+                           make(WebhookSender), make(PaymentReconciler), make(AlimtalkSender))
         # The projector first: the notifier reads the states it writes.
         for address, kind in ((self.peers.projector, ""), (self.peers.notifier, ""),
                               (self.peers.webhook_sender, ""), (self.peers.reconciler, ""),
+                              (self.peers.alimtalk_sender, ""),
                               (self.peers.payment, ""), (self.peers.orders, "order"),
                               (self.peers.stores, "store"), (self.peers.riders, "rider")):
             self.send(address, Start(self.settings, self.facts, self.peers, kind))
@@ -78,6 +80,7 @@ class Guardian(LeaseHolder, Gatherer):
         self.send(self.peers.projector, Nudge(0))
         self.send(self.peers.notifier, Nudge(0))
         self.send(self.peers.webhook_sender, Nudge(0))
+        self.send(self.peers.alimtalk_sender, Nudge(0))
         self.send(self.peers.reconciler, Nudge(0))
         # A store whose nudge was lost (its actor passivated, the service killed after the
         # projector moved on) catches up here.
@@ -102,7 +105,7 @@ class Guardian(LeaseHolder, Gatherer):
     def on_leases(self, message: Leases, sender: Any) -> None:
         """From this node's cluster thread: tell the consumers, and take up what was gained."""
         p = self.peers
-        for address in (p.notifier, p.webhook_sender, p.reconciler, p.stores):
+        for address in (p.notifier, p.webhook_sender, p.alimtalk_sender, p.reconciler, p.stores):
             self.send(address, message)
         super().on_leases(message, sender)
 
@@ -121,7 +124,8 @@ class Guardian(LeaseHolder, Gatherer):
 
     def children(self) -> list[Any]:
         p = self.peers
-        return [p.projector, p.notifier, p.webhook_sender, p.reconciler, p.payment, p.orders,
+        return [p.projector, p.notifier, p.webhook_sender, p.alimtalk_sender, p.reconciler,
+                p.payment, p.orders,
                 p.stores, p.riders]
 
     @handles(ChildActorExited)

@@ -75,6 +75,7 @@ class Peers:
     notifier: Any
     webhook_sender: Any
     reconciler: Any
+    alimtalk_sender: Any = None
 
 
 @dataclass(frozen=True)
@@ -258,6 +259,10 @@ class ChargeApproved:
     payment_id: str
     amount: int
     method: str
+    approved_at: str = ""
+    """The provider's time of approval ('' when it gives none)."""
+    provider_method: str = ""
+    """The provider's name of the means of payment ('' when it gives none)."""
 
 
 @dataclass(frozen=True)
@@ -275,6 +280,8 @@ class Refund:
     order_id: str
     payment_id: str
     amount: int
+    reason: str = ""
+    """Why (the order's cancel or reject reason); providers that take one pass it on."""
 
 
 @dataclass(frozen=True)
@@ -315,8 +322,9 @@ class CallDone:
 
     call_id: int
     """The supervisor's number for the call."""
-    answer: ChargeApproved | ChargeDeclined | RefundApproved | None
-    """What to tell the order; None when the call failed."""
+    answer: ChargeApproved | ChargeDeclined | RefundApproved | PaymentUnavailable | None
+    """What to tell the order; None when the call failed (a PaymentUnavailable: the provider
+    answered "not yet", which is no failure of the provider)."""
     elapsed_s: float
     """How long the provider took."""
     error: str = ""
@@ -369,6 +377,22 @@ class WebhookResult:
     """Attempts before this one."""
     error: str = ""
     """Why it failed; empty when the receiver took it."""
+    outcome: str = ""
+    """AlimTalk: accepted, or failed (refused for good); empty for the webhook."""
+    reference: str = ""
+    """AlimTalk: the message's '<requestId>/<recipientSeq>' once accepted."""
+
+
+@dataclass(frozen=True)
+class PollResults:
+    """AlimTalk sender -> itself: time to ask NHN for the results of accepted messages."""
+
+
+@dataclass(frozen=True)
+class ResultsPolled:
+    """The delivery results read from NHN: (notice id, outcome, detail, accepted at)."""
+
+    results: tuple[tuple[str, str, str, str], ...]
 
 
 @dataclass(frozen=True)
@@ -431,6 +455,6 @@ codec.register(
     Reply, Finished, Retired, Sweep, SweepDue, GatherTimeout, RestartGateway, CheckDeadlines,
     RetryRefund, RetryCatchUp, SendDue, Nudge, Leases, ResumeRefund, Charge, ChargeApproved, ChargeDeclined, Refund, RefundApproved,
     PaymentUnavailable, ProviderCall, CallDone, CrashGateway, InjectFault, CrashEntity,
-    GetFaults, GetPaymentStatus, WebhookResult, Bookings, Booking,
+    GetFaults, GetPaymentStatus, WebhookResult, PollResults, ResultsPolled, Bookings, Booking,
     GetStats, ActorInfo, ActorStats,
 )

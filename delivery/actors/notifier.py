@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from ..cluster.leases import NOTIFIER
 from ..domain.notices import notices_for
 from ..jsontext import dumps
+from ..notify import alimtalk, templates
 from ..notify.webhook import alimtalk_message
 from ..persistence import checkpoints, notices, outbox
 from ..persistence.directory import Directory
@@ -25,6 +26,8 @@ class Notifier(JournalConsumer):
 
     def started(self) -> int:
         self.webhook = self.settings.notifications.webhook
+        n = self.settings.notifications
+        self.alimtalk = templates.load(n.alimtalk.templates_path) if n.alimtalk_on else {}
         self.phones: dict[tuple[str, str], str] = {}
         self.model, self.directory = ReadModel(self.db), Directory(self.db)
         self.sent = 0
@@ -35,7 +38,7 @@ class Notifier(JournalConsumer):
 
     def consume(self, records: Sequence[Record]) -> int:
         """Deliver notices of the records in order; stops where the projector is behind."""
-        kept, queued, position = [], [], self.position
+        kept, queued, talks, position = [], [], [], self.position
         for rec in records:
             state = self.model.state(rec.event.order_id)
             if state is None or state.version < rec.event.version:
@@ -45,6 +48,11 @@ class Notifier(JournalConsumer):
                 if self.webhook:
                     message = alimtalk_message(n, self._phone(n.recipient_kind, n.recipient_id))
                     queued.append((n.id, dumps(message), time.time()))
+                template = self.alimtalk.get((n.recipient_kind, n.kind))
+                if template is not None:
+                    body = alimtalk.request_body(n, self._phone(n.recipient_kind, n.recipient_id),
+                                                 template, self.settings.notifications.alimtalk)
+                    talks.append((n.id, dumps(body), time.time()))
             position = rec.seq
         if position == self.position:
             return 0
@@ -52,9 +60,12 @@ class Notifier(JournalConsumer):
             notices.add(conn, kept)
             # The webhook's messages commit with the notices: sent at least once, later.
             outbox.enqueue(conn, queued)
+            outbox.enqueue(conn, talks, outbox.ALIMTALK)
             checkpoints.save(conn, checkpoints.NOTIFIER, position)
         if queued:
             self.send(self.peers.webhook_sender, Nudge(position))
+        if talks:
+            self.send(self.peers.alimtalk_sender, Nudge(position))
         done = sum(1 for r in records if r.seq <= position)
         self.position = position
         self.sent += len(kept)

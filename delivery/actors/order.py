@@ -56,7 +56,8 @@ class OrderActor(EntityActor):
 
     # -- commands -----------------------------------------------------------------------------
     @handles(c.AcceptOrder, c.RejectOrder, c.StartCooking, c.FinishCooking, c.CancelOrder,
-             c.PickUpOrder, c.ConfirmDelivery, c.RecordPayment, c.UnassignOrder)
+             c.PickUpOrder, c.ConfirmDelivery, c.RecordPayment, c.UnassignOrder,
+             c.RecordProviderRefund)
     def on_command(self, envelope: Envelope, sender: Any) -> None:
         self.execute(envelope.body, envelope, sender)
 
@@ -177,7 +178,7 @@ class OrderActor(EntityActor):
         if self.state.payment_status == order.REFUND_PENDING and not self.refunding:
             self.refunding = True
             self.send(self.peers.payment, Refund(self.key, self.state.payment_id or "",
-                                                 self.state.total))
+                                                 self.state.total, self.state.reason or ""))
         elif self.state.is_final and self.paying is None:
             self.finished()
 
@@ -208,7 +209,8 @@ class OrderActor(EntityActor):
     def on_charge_approved(self, message: ChargeApproved, sender: Any) -> None:
         envelope, requester, _ = self.paying or (None, None, None)
         self.paying = None
-        self.execute(c.RecordPayment(self.key, message.payment_id, message.method, message.amount),
+        self.execute(c.RecordPayment(self.key, message.payment_id, message.method, message.amount,
+                                     message.approved_at, message.provider_method),
                      envelope, requester)
 
     @handles(ChargeDeclined)

@@ -10,8 +10,10 @@ from typing import Any
 from .. import clock
 from ..config import RuntimeFacts, Settings
 from ..payment.http import HttpProvider
-from ..payment.provider import Provider, ProviderError
+from ..payment.provider import Provider, ProviderError, RetryLater
 from ..payment.simulated import SimulatedProvider
+from ..payment.toss import TossProvider
+from ..secrets import TOSS_SECRET_KEY, secret
 from . import offload
 from .base import ServiceActor, handles
 from .messages import (
@@ -19,6 +21,7 @@ from .messages import (
     Charge,
     ChargeApproved,
     ChargeDeclined,
+    PaymentUnavailable,
     ProviderCall,
     RefundApproved,
     Start,
@@ -29,6 +32,8 @@ def make_provider(settings: Settings, facts: RuntimeFacts) -> Provider:
     p = settings.payment
     if p.provider == "http":
         return HttpProvider(p.provider_url, p.call_timeout_s)
+    if p.provider == "toss":
+        return TossProvider(p.toss, p.call_timeout_s, secret(TOSS_SECRET_KEY))
     return SimulatedProvider(facts.db_path)
 
 
@@ -75,6 +80,10 @@ class PaymentGatewayActor(ServiceActor):
             if call.fail_rate and self.rng.random() < call.fail_rate:
                 raise ProviderError("provider failed (injected fault)")
             answer = self._ask_provider(call.request)
+        except RetryLater as exc:  # the provider is well: an answer, not a failure
+            return CallDone(call.call_id, PaymentUnavailable(call.request.order_id,
+                                                             exc.retry_after_s, exc.reason),
+                            time.monotonic() - started)
         except ProviderError as exc:
             return CallDone(call.call_id, None, time.monotonic() - started, str(exc))
         except Exception as exc:  # a provider bug must not take the gateway down
@@ -86,9 +95,11 @@ class PaymentGatewayActor(ServiceActor):
         if isinstance(request, Charge):
             out = self.provider.charge(request.order_id, request.amount, request.card_token, now)
             if out.ok:
-                return ChargeApproved(request.order_id, out.reference, request.amount, request.method)
+                return ChargeApproved(request.order_id, out.reference, request.amount,
+                                      request.method, out.approved_at, out.provider_method)
             return ChargeDeclined(request.order_id, out.reason)
-        out = self.provider.refund(request.order_id, request.amount, now)
+        out = self.provider.refund(request.order_id, request.amount, now, request.payment_id,
+                                   request.reason)
         if not out.ok:
             raise ProviderError(f"refund refused: {out.reason}")
         return RefundApproved(request.order_id, out.reference, request.amount)

@@ -12,7 +12,7 @@ from .. import clock
 from ..cluster.leases import WEBHOOKS
 from ..notify.webhook import WebhookError, post
 from ..persistence.db import Database
-from ..persistence.outbox import OutboxEntry, WebhookOutbox
+from ..persistence.outbox import DELIVERED, FAILED, WEBHOOK, OutboxEntry, WebhookOutbox
 from . import offload
 from .base import ServiceActor, handles
 from .leased import LeaseHolder
@@ -34,23 +34,28 @@ class WebhookSender(LeaseHolder, ServiceActor):
     """Sends due outbox entries; each is marked sent only once the receiver took it."""
 
     KIND = "webhook_sender"
-    LEASE = WEBHOOKS
+    CHANNEL = WEBHOOK
+    LEASE = WEBHOOKS  # every outbound channel's sender (webhook, AlimTalk) runs where this is held
     enabled = False
 
     @handles(Start)
     def on_start(self, message: Start, sender: Any) -> None:
         self.parent, self.settings, self.facts = str(sender), message.settings, message.facts
         self.url = self.settings.notifications.webhook_url
-        self.enabled = self.settings.notifications.webhook
+        self.enabled = self.CHANNEL in self.settings.notifications.channels
         self.init_leases(self.settings, self.facts)
-        self.outbox = WebhookOutbox(Database.shared(self.facts.db_path))
+        self.outbox = WebhookOutbox(Database.shared(self.facts.db_path), self.CHANNEL)
         self.runtime_id = self.facts.runtime_id
+        self.configure()
         self.in_flight: set[str] = set()
         self.ticking = False
         self.sent = self.failures = 0
         self.rng = random.Random()
         if self.enabled:
             self.send_due()
+
+    def configure(self) -> None:
+        """A channel's own preparations (the AlimTalk client)."""
 
     @handles(Nudge)
     def on_nudge(self, message: Nudge, sender: Any) -> None:
@@ -93,7 +98,11 @@ class WebhookSender(LeaseHolder, ServiceActor):
         attempts = result.attempts + 1
         if not result.error:
             self.sent += 1
-            self.outbox.sent(result.notice_id, attempts, clock.now())
+            self.outbox.sent(result.notice_id, attempts, clock.now(), result.outcome or DELIVERED,
+                             result.reference or None, result.error or None)
+        elif result.outcome == FAILED:  # refused for good: retrying would not change it
+            self.failures += 1
+            self.outbox.sent(result.notice_id, attempts, clock.now(), FAILED, None, result.error)
         else:
             self.failures += 1
             self.outbox.failed(result.notice_id, attempts,
@@ -116,4 +125,4 @@ class WebhookSender(LeaseHolder, ServiceActor):
         sent = getattr(self, "sent", 0)
         failures = getattr(self, "failures", 0)
         in_flight = len(getattr(self, "in_flight", ()))
-        return f"webhook {state} sent={sent} failures={failures} in_flight={in_flight}"
+        return f"{self.CHANNEL} {state} sent={sent} failures={failures} in_flight={in_flight}"

@@ -66,6 +66,10 @@ class RecordPayment:
     """Payment method used."""
     amount: int
     """Amount charged in won."""
+    approved_at: str = ""
+    """The provider's time of approval ('' when it gives none)."""
+    provider_method: str = ""
+    """The provider's name of the means of payment (Toss: 카드, 간편결제, ...; '' when none)."""
 
 
 @dataclass(frozen=True)
@@ -159,6 +163,23 @@ class RecordRefund:
 
 
 @dataclass(frozen=True)
+class RecordProviderRefund:
+    """The provider shows the order's payment cancelled on its side (its webhook, verified by
+    looking the payment up): the journal records the refund, once."""
+
+    order_id: str
+    """Order whose payment was cancelled at the provider."""
+    payment_id: str
+    """The provider's id of the charge that was cancelled."""
+    refund_id: str
+    """The provider's id of the cancel."""
+    amount: int
+    """Amount given back in won."""
+    reason: str
+    """The provider's cancel reason."""
+
+
+@dataclass(frozen=True)
 class ExpireOrder:
     """The system cancels an order placed before `placed_before` and still unpaid."""
 
@@ -180,11 +201,12 @@ class UnassignOrder:
 
 Command = (PlaceOrder | PayOrder | RecordPayment | AcceptOrder | RejectOrder | StartCooking
            | FinishCooking | CancelOrder | PickUpOrder | ConfirmDelivery | RecordRefund
-           | ExpireOrder | UnassignOrder)
+           | ExpireOrder | UnassignOrder | RecordProviderRefund)
 
 COMMAND_TYPES: tuple[type, ...] = (
     PlaceOrder, PayOrder, RecordPayment, AcceptOrder, RejectOrder, StartCooking, FinishCooking,
     CancelOrder, PickUpOrder, ConfirmDelivery, RecordRefund, ExpireOrder, UnassignOrder,
+    RecordProviderRefund,
 )
 
 

@@ -48,6 +48,10 @@ class OrderPaid(Event):
     """Payment method."""
     amount: int
     """Amount charged in won."""
+    approved_at: str = ""
+    """The provider's time of approval ('' when it gives none)."""
+    provider_method: str = ""
+    """The provider's name of the means of payment ('' when it gives none)."""
 
 
 @dataclass(frozen=True)

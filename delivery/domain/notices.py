@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from . import events as e
@@ -29,6 +30,13 @@ class Notice:
     """The sentence, Korean then English."""
     at: str
     """Time of the event."""
+    variables: tuple[tuple[str, str], ...] = ()
+    """The AlimTalk template's #{variables} and their values (orderId, amount, items, reason)."""
+
+
+def render(template: str, variables: dict[str, str]) -> str:
+    """A template's text with its #{name} variables filled in (AlimTalk's substitution)."""
+    return re.sub(r"#\{(\w+)\}", lambda m: variables.get(m.group(1), m.group(0)), template)
 
 
 _CUSTOMER_TEXT = {
@@ -52,8 +60,8 @@ _CUSTOMER_TEXT = {
     e.OrderCancelled: ("order_cancelled", "주문이 취소되었습니다.", "Your order has been cancelled."),
     e.PaymentAfterCancel: ("payment_after_cancel", "취소된 주문의 결제가 확인되어 환불해 드립니다.",
                            "A payment arrived for your cancelled order; it is being refunded."),
-    e.RefundCompleted: ("refund_completed", "{total:,}원이 환불되었습니다.",
-                        "{total:,} won has been refunded."),
+    e.RefundCompleted: ("refund_completed", "#{amount}원이 환불되었습니다.",
+                        "{amount} won has been refunded."),
 }
 
 
@@ -62,15 +70,29 @@ _EXPIRED_TEXT = ("order_expired", "결제 시간이 지나 주문이 자동으�
 
 
 def notices_for(event: e.Event, state: OrderState) -> list[Notice]:
-    """Every notice an event causes; `state` is the order after the event."""
+    """Every notice an event causes; `state` is the order after the event. The Korean line is
+    the AlimTalk template's text (config/alimtalk-templates.toml) with its variables filled in."""
+    values = {"orderId": state.id, "amount": f"{getattr(event, 'amount', state.total):,}",
+              "items": ", ".join(f"{line.name} x{line.quantity}" for line in state.lines),
+              "reason": getattr(event, "reason", None) or state.reason or ""}
     kind, ko, en = _customer_text(event)
-    fmt = {"total": getattr(event, "amount", state.total)}
-    notices = [_notice(event, CUSTOMER, state.customer_id, kind,
-                       f"{ko.format(**fmt)}\n{en.format(**fmt)}")]
+    notices = [_notice(event, CUSTOMER, state.customer_id, kind, ko, en, values)]
     owner = _owner_text(event, state)
     if owner:
-        notices.append(_notice(event, STORE, state.store_id, *owner))
+        notices.append(_notice(event, STORE, state.store_id, *owner, values))
     return notices
+
+
+def customer_templates() -> dict[str, str]:
+    """The Korean template text of every customer notice kind."""
+    texts = {kind: ko for kind, ko, _ in _CUSTOMER_TEXT.values()}
+    texts[_EXPIRED_TEXT[0]] = _EXPIRED_TEXT[1]
+    return texts
+
+
+def owner_templates() -> dict[str, str]:
+    """The Korean template text of every store owner notice kind."""
+    return {kind: ko for kind, ko, _ in _OWNER_TEXT.values()}
 
 
 def _customer_text(event: e.Event) -> tuple[str, str, str]:
@@ -79,20 +101,25 @@ def _customer_text(event: e.Event) -> tuple[str, str, str]:
     return _CUSTOMER_TEXT[type(event)]
 
 
-def _owner_text(event: e.Event, state: OrderState) -> tuple[str, str] | None:
-    if isinstance(event, e.OrderPaid):
-        items = ", ".join(f"{line.name} x{line.quantity}" for line in state.lines)
-        return ("new_order", f"새 주문이 들어왔습니다 ({state.total:,}원): {items}\n"
-                             f"New paid order ({state.total:,} won): {items}")
-    if isinstance(event, e.RefundCompleted):
-        return ("refund_completed", f"주문 {state.id}이(가) {event.amount:,}원 환불되었습니다.\n"
-                                    f"Order {state.id} was refunded {event.amount:,} won.")
-    if isinstance(event, e.OrderCancelled) and state.payment_id is not None:
-        return ("order_cancelled", f"고객이 주문 {state.id}을(를) 취소했습니다: {event.reason}\n"
-                                   f"The customer cancelled order {state.id}: {event.reason}")
-    return None
+_OWNER_TEXT = {
+    e.OrderPaid: ("new_order", "새 주문이 들어왔습니다 (#{amount}원): #{items}",
+                  "New paid order ({amount} won): {items}"),
+    e.RefundCompleted: ("refund_completed", "주문 #{orderId}이(가) #{amount}원 환불되었습니다.",
+                        "Order {orderId} was refunded {amount} won."),
+    e.OrderCancelled: ("order_cancelled", "고객이 주문 #{orderId}을(를) 취소했습니다: #{reason}",
+                       "The customer cancelled order {orderId}: {reason}"),
+}
 
 
-def _notice(event: e.Event, recipient_kind: str, recipient_id: str, kind: str, text: str) -> Notice:
+def _owner_text(event: e.Event, state: OrderState) -> tuple[str, str, str] | None:
+    if isinstance(event, e.OrderCancelled) and state.payment_id is None:
+        return None  # the store never saw an order that was not paid
+    return _OWNER_TEXT.get(type(event))
+
+
+def _notice(event: e.Event, recipient_kind: str, recipient_id: str, kind: str, ko: str, en: str,
+            values: dict[str, str]) -> Notice:
+    used = dict.fromkeys(re.findall(r"#\{(\w+)\}", ko))
     return Notice(f"{event.event_id}:{recipient_kind}", recipient_kind, recipient_id,
-                  event.order_id, kind, text, event.at)
+                  event.order_id, kind, f"{render(ko, values)}\n{en.format(**values)}", event.at,
+                  tuple((name, values[name]) for name in used))

@@ -148,7 +148,8 @@ def _record_payment(state: OrderState, cmd: c.RecordPayment, nxt: _Next) -> Deci
         return nxt(e.PaymentAfterCancel, cmd.payment_id, cmd.method, cmd.amount)
     if state.status != PLACED:
         return _invalid(state, "paid")
-    return nxt(e.OrderPaid, cmd.payment_id, cmd.method, cmd.amount)
+    return nxt(e.OrderPaid, cmd.payment_id, cmd.method, cmd.amount, cmd.approved_at,
+               cmd.provider_method)
 
 
 def _store_step(source: str, target: str, event_type: type[e.Event]):
@@ -210,6 +211,29 @@ def _record_refund(state: OrderState, cmd: c.RecordRefund, nxt: _Next) -> Decisi
     return nxt(e.RefundCompleted, cmd.refund_id, cmd.amount)
 
 
+PROVIDER_CANCELLED = "payment cancelled at the payment provider"
+
+
+def _record_provider_refund(state: OrderState, cmd: c.RecordProviderRefund,
+                            nxt: _Next) -> Decision:
+    """The provider cancelled the payment on its side: the refund is recorded once.
+
+    An order paid and still cancellable is cancelled with it (the store is told); a pending
+    refund is done; an order already cooking or further keeps its course with its payment
+    refunded (the money is back with the customer; what to do with the food is the operator's
+    call); an unpaid or refunded one has nothing to record.
+    """
+    if state.payment_status in (UNPAID, REFUNDED) or cmd.payment_id != state.payment_id:
+        return ()
+    if state.payment_status == REFUND_PENDING:
+        return nxt(e.RefundCompleted, cmd.refund_id, cmd.amount)
+    if state.status in CANCELLABLE:
+        cancelled = nxt(e.OrderCancelled, cmd.reason or PROVIDER_CANCELLED)
+        after = _Next(evolve(state, cancelled[0]), nxt.now)
+        return cancelled + after(e.RefundCompleted, cmd.refund_id, cmd.amount)
+    return nxt(e.RefundCompleted, cmd.refund_id, cmd.amount)
+
+
 _HANDLERS = {
     c.RecordPayment: _record_payment,
     c.AcceptOrder: _store_step(PAID, ACCEPTED, e.OrderAccepted),
@@ -222,6 +246,7 @@ _HANDLERS = {
     c.RecordRefund: _record_refund,
     c.ExpireOrder: _expire,
     c.UnassignOrder: _unassign,
+    c.RecordProviderRefund: _record_provider_refund,
 }
 
 
@@ -255,7 +280,8 @@ _EFFECTS = {
     e.OrderUnassigned: lambda s, ev: {"status": COOKED, "rider_id": None},
     e.DeliveryConfirmed: lambda s, ev: {"status": COMPLETED},
     e.OrderCancelled: _cancelled,
-    e.RefundCompleted: lambda s, ev: {"payment_status": REFUNDED},
+    e.RefundCompleted: lambda s, ev: {"payment_status": REFUNDED},  # from PAID too: the
+    # provider cancelled a payment of an order past cancelling (RecordProviderRefund)
     e.PaymentAfterCancel: lambda s, ev: {"payment_status": REFUND_PENDING,
                                          "payment_method": ev.method, "payment_id": ev.payment_id},
 }

@@ -11,11 +11,14 @@ from aiohttp import web
 
 from ..actors.system import ActorRuntime
 from ..config import MIN_ADMIN_TOKEN, ConfigError, Settings
+from ..notify.alimtalk import ResultsHook
+from ..payment.toss import TossProvider
 from ..persistence.db import Database
 from ..persistence.directory import Directory
 from ..persistence.journal import Journal
 from ..persistence.readmodel import ReadModel
 from ..secretkey import load_secret
+from ..secrets import ALIMTALK_WEBHOOK_SIGNATURE, TOSS_SECRET_KEY, secret
 from . import hardening
 from .admission import AdmissionCollector, AdmissionControl
 from .bridge import Bridge
@@ -25,6 +28,7 @@ from .hardening import allowed_hosts, host_check
 from .keys import (
     ADMIN_TOKEN,
     ADMISSION,
+    ALIMTALK_HOOKS,
     BRIDGE,
     DB,
     DIRECTORY,
@@ -34,6 +38,7 @@ from .keys import (
     RUNTIME,
     SETTINGS,
     STREAMS,
+    TOSS,
 )
 from .metrics import Metrics
 from .problems import MAX_BODY, problem_middleware
@@ -72,6 +77,9 @@ def create_app(settings: Settings, admin: str) -> web.Application:
     hardening.install(app, public_routes())
     app[SETTINGS], app[METRICS], app[ADMIN_TOKEN], app[STREAMS] = settings, metrics, admin, set()
     app[ADMISSION] = admission
+    if settings.payment.provider == "toss":  # the webhook looks payments up with our key
+        app[TOSS] = TossProvider(settings.payment.toss, settings.payment.call_timeout_s,
+                                 secret(TOSS_SECRET_KEY))
     add_routes(app)
     app.cleanup_ctx.append(_actor_system)
     app.on_shutdown.append(_close_streams)
@@ -90,6 +98,8 @@ async def _actor_system(app: web.Application) -> AsyncIterator[None]:
     app[RUNTIME], app[BRIDGE], app[DB] = runtime, Bridge(runtime), db
     app[ADMISSION].attach(runtime.queue_time.take)
     app[READS], app[DIRECTORY] = ReadModel(db), Directory(db)
+    if app[SETTINGS].notifications.alimtalk_on:  # NHN's result webhook, checked by signature
+        app[ALIMTALK_HOOKS] = ResultsHook(db, secret(ALIMTALK_WEBHOOK_SIGNATURE))
     streams = app[SETTINGS].streams
     app[FEED] = OrderFeed(Journal(db), streams.max_per_token)
     feeder = asyncio.create_task(app[FEED].run(streams.poll_interval_ms / 1000))

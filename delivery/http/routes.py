@@ -11,7 +11,17 @@ from aiohttp import web
 
 from . import auth, openapi
 from .keys import OPENAPI
-from .views import audit, cluster, onboarding, ops, orders, registration, riders, store_owner
+from .views import (
+    audit,
+    cluster,
+    onboarding,
+    ops,
+    orders,
+    provider_hooks,
+    registration,
+    riders,
+    store_owner,
+)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -117,6 +127,18 @@ ROUTES = [
     Route("POST", "/deliveries/{order_id}/pick", riders.pick, "Pick an order up; the first wins",
           "rider", response="Order",
           errors=ORDER_ERRORS + ["already_picked", "out_of_range"], tag="rider"),
+    Route("POST", "/webhooks/toss", provider_hooks.toss_webhook,
+          "Toss Payments webhook (PAYMENT_STATUS_CHANGED, cancel events): the payment it names is "
+          "looked up at Toss and the order reconciled (a payment cancelled at Toss becomes a "
+          "refund, once); 404 unless payment.provider is toss", request="TossEventIn",
+          response="WebhookResult",
+          errors=BODY_ERRORS + ["not_found", "service_unavailable"], tag="webhooks"),
+    Route("POST", "/webhooks/alimtalk", provider_hooks.alimtalk_webhook,
+          "NHN Cloud AlimTalk result webhook (MESSAGE_RESULT_UPDATE), checked by its "
+          "X-Toast-Webhook-Signature (403 when wrong): delivery results of the AlimTalk channel's messages; "
+          "404 unless the alimtalk channel is on", request="AlimtalkHooksIn",
+          response="WebhookRecorded",
+          errors=BODY_ERRORS + ["not_found", "forbidden"], tag="webhooks"),
     Route("GET", "/health", ops.health, "Liveness", response="Status", tag="operations"),
     Route("GET", "/ready", ops.ready, "Readiness: actor system up, journal readable and writable",
           response="Status", errors=["service_unavailable", "storage_unavailable"],

@@ -17,6 +17,7 @@ from ..actors.system import ActorSystemUnavailable
 from ..datadir import DataDirInUse
 from ..persistence.faults import DataDirUnwritable, check_writable
 from ..secretkey import SecretKeyError
+from ..secrets import missing as missing_secrets
 from .app import admin_token, create_app
 from .keys import RUNTIME
 
@@ -43,6 +44,10 @@ def main(argv: list[str]) -> int:
         settings = config.load(args.config, **{"server.host": args.host, "server.port": args.port,
                                                "server.data_dir": args.data_dir})
         token, generated = admin_token(settings, dict(os.environ))
+        unset = missing_secrets(settings)
+        if unset:  # names of variables only: never a value
+            raise config.ConfigError(f"environment variable {unset[0]} must be set for "
+                                     "the configured payment provider or notification channel")
     except config.ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2

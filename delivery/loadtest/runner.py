@@ -39,6 +39,23 @@ from .service import SpawnedService
 from .stats import Recorder, fmt_ms
 
 
+def cpu_list(text: str) -> set[int]:
+    """CPUs as taskset takes them: "0", "0,2", "1-3"."""
+    cpus: set[int] = set()
+    try:
+        for part in text.split(","):
+            low, _, high = part.partition("-")
+            cpus.update(range(int(low), int(high or low) + 1))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a CPU list: {text!r} (e.g. 0 or 0,1 or 1-3)") \
+            from None
+    available = os.sched_getaffinity(0)
+    if not cpus or not cpus <= available:
+        raise argparse.ArgumentTypeError(f"CPUs {sorted(cpus)} are not all among this "
+                                         f"machine's {sorted(available)}")
+    return cpus
+
+
 def parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="run.py loadtest", description=__doc__.split("\n\n")[0])
     target = p.add_mutually_exclusive_group(required=True)
@@ -88,6 +105,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--report", help="write the JSON report here")
     p.add_argument("--html", help="write the HTML report here")
     p.add_argument("--quiet", action="store_true", help="no live progress")
+    p.add_argument("--server-cpus", type=cpu_list, help="with --spawn: pin the service to these "
+                   "CPUs, e.g. 0 (Linux taskset), so that the harness on the same machine does "
+                   "not take its cores")
+    p.add_argument("--client-cpus", type=cpu_list, help="pin the harness itself to these CPUs, "
+                   "e.g. 1")
     return p.parse_args(argv)
 
 
@@ -262,7 +284,7 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
     if not args.spawn:
         return await (_ramp if ramping else run)(args, args.url, args.admin_token)
     with data_directory(args.data_dir) as data_dir:
-        service, seen = SpawnedService(data_dir, args.config, args.base), {}
+        service, seen = SpawnedService(data_dir, args.config, args.base, args.server_cpus), {}
         try:
             await service.start()
             if ramping:
@@ -272,7 +294,9 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
             service.stop()
         if args.chaos:
             # Stopped: nothing is in flight any more, so every order is audited.
-            audited = audit_data_dir(data_dir, seen=seen)
+            # The spawned service keeps its database where its environment says (PostgreSQL
+            # with DELIVERY_STORAGE_URL), else in the data directory.
+            audited = audit_data_dir(os.environ.get("DELIVERY_STORAGE_URL") or data_dir, seen=seen)
             report["chaos"]["audit"] = {**audited.as_dict(), "summary": summary(audited)}
             report["chaos"]["unexpected_errors"] = chaos.unexpected_errors(report)
         return report
@@ -320,6 +344,10 @@ def _ramp_main(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
+    if args.server_cpus and not args.spawn:
+        raise SystemExit("--server-cpus needs --spawn: the harness pins the service it starts")
+    if args.client_cpus:
+        os.sched_setaffinity(0, args.client_cpus)
     if args.steps and args.rates:
         raise SystemExit("--steps and --rates exclude each other")
     if args.steps or args.rates:

@@ -21,15 +21,19 @@ SERVICE_LOG = "loadtest-service.log"
 class SpawnedService:
     """`run.py serve` on free loopback ports, in its own session so a kill reaches all of it."""
 
-    def __init__(self, data_dir: Path, config: str | None = None, base: str | None = None) -> None:
+    def __init__(self, data_dir: Path, config: str | None = None, base: str | None = None,
+                 cpus: set[int] | None = None) -> None:
         self.data_dir, self.port, self.token = Path(data_dir), restartable_port(), ADMIN_TOKEN
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "DELIVERY_ADMIN_TOKEN": self.token,
                     "DELIVERY_ACTORS_ADMIN_PORT": str(restartable_port())}
         if base:
             self.env["DELIVERY_ACTORS_BASE"] = base
-        self.cmd = [sys.executable, "run.py", "serve", "--port", str(self.port), "--data-dir",
-                    str(self.data_dir)] + (["--config", config] if config else [])
+        # Pinned (taskset) when the harness should not take the service's cores: every thread
+        # and process of the service inherits the set.
+        pin = ["taskset", "-c", ",".join(map(str, sorted(cpus)))] if cpus else []
+        self.cmd = [*pin, sys.executable, "run.py", "serve", "--port", str(self.port),
+                    "--data-dir", str(self.data_dir)] + (["--config", config] if config else [])
         self.proc: subprocess.Popen | None = None
 
     async def start(self, timeout: float = 60.0) -> float:

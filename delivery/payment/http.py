@@ -24,7 +24,8 @@ class HttpProvider:
         return self._post("/charges", order_id, {"order_id": order_id, "amount": amount,
                                                  "card_token": card_token})
 
-    def refund(self, order_id: str, amount: int, at: str) -> Outcome:
+    def refund(self, order_id: str, amount: int, at: str, payment_id: str = "",
+               reason: str = "") -> Outcome:
         return self._post("/refunds", f"refund:{order_id}", {"order_id": order_id, "amount": amount})
 
     def charges_since(self, position: int, limit: int) -> None:

@@ -43,7 +43,8 @@ class SimulatedProvider:
         with self._write:
             return Outcome(True, self.books.book(order_id, CHARGE, amount, at))
 
-    def refund(self, order_id: str, amount: int, at: str) -> Outcome:
+    def refund(self, order_id: str, amount: int, at: str, payment_id: str = "",
+               reason: str = "") -> Outcome:
         known = self.books.reference(order_id, REFUND)
         if known:
             return Outcome(True, known)

@@ -11,7 +11,7 @@ from typing import Any
 from ..domain.notices import Notice
 from . import checkpoints
 from .db import Database
-from .outbox import WebhookOutbox
+from .outbox import ALIMTALK, DELIVERED, WEBHOOK, WebhookOutbox
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS notifications (
@@ -63,16 +63,43 @@ class Notices:
 
     def of(self, recipient_kind: str, recipient_id: str, limit: int = 200) -> list[dict[str, Any]]:
         """A person's notifications, newest first."""
-        # With the webhook channel on, a notice is delivered once the webhook took it.
+        # The channel that carries a notice furthest speaks for it: AlimTalk (delivered once
+        # KakaoTalk or its SMS fallback delivered it), else the webhook (once it took it), else
+        # the log (delivered by being kept).
         rows = self.db.execute(
-            "SELECT n.id, n.order_id, n.kind, n.text, n.at, COALESCE(d.channel, n.channel),"
-            " CASE WHEN d.notice_id IS NULL THEN n.delivered"
-            " WHEN d.delivered_at IS NULL THEN 0 ELSE 1 END"
-            " FROM notifications n LEFT JOIN webhook_outbox d ON d.notice_id = n.id"
+            "SELECT n.id, n.order_id, n.kind, n.text, n.at,"
+            " COALESCE(a.channel, w.channel, n.channel),"
+            " CASE WHEN a.notice_id IS NOT NULL THEN"
+            "   (CASE WHEN a.delivered_at IS NULL THEN 'pending' ELSE a.outcome END)"
+            "  WHEN w.notice_id IS NOT NULL THEN"
+            "   (CASE WHEN w.delivered_at IS NULL THEN 'pending' ELSE COALESCE(w.outcome, ?) END)"
+            "  ELSE (CASE WHEN n.delivered <> 0 THEN ? ELSE 'pending' END) END,"
+            " COALESCE(a.detail, a.last_error, w.last_error)"
+            " FROM notifications n"
+            " LEFT JOIN webhook_outbox a ON a.notice_id = n.id AND a.channel = ?"
+            " LEFT JOIN webhook_outbox w ON w.notice_id = n.id AND w.channel = ?"
             " WHERE n.recipient_kind = ? AND n.recipient_id = ? ORDER BY n.seq DESC LIMIT ?",
-            (recipient_kind, recipient_id, limit))
+            (DELIVERED, DELIVERED, ALIMTALK, WEBHOOK, recipient_kind, recipient_id, limit))
         return [{"id": r[0], "order_id": r[1], "kind": r[2], "text": r[3], "at": r[4],
-                 "channel": r[5], "delivered": bool(r[6])} for r in rows]
+                 "channel": r[5], "delivered": r[6] == DELIVERED, "delivery": r[6],
+                 "delivery_detail": r[7]} for r in rows]
+
+    def of_order(self, order_id: str) -> list[dict[str, Any]]:
+        """Every notice of an order with its delivery per channel (the admin's view)."""
+        rows = self.db.execute(
+            "SELECT n.id, n.recipient_kind, n.kind, n.at, o.channel, o.delivered_at, o.outcome,"
+            " o.provider_ref, o.attempts, COALESCE(o.detail, o.last_error)"
+            " FROM notifications n LEFT JOIN webhook_outbox o ON o.notice_id = n.id"
+            " WHERE n.order_id = ? ORDER BY n.seq, o.channel", (order_id,))
+        found: dict[str, dict[str, Any]] = {}
+        for r in rows:
+            notice = found.setdefault(r[0], {"id": r[0], "recipient_kind": r[1], "kind": r[2],
+                                             "at": r[3], "channels": {"log": DELIVERED}})
+            if r[4]:
+                notice["channels"][r[4]] = {
+                    "delivery": "pending" if r[5] is None else (r[6] or DELIVERED),
+                    "reference": r[7], "attempts": r[8], "detail": r[9]}
+        return list(found.values())
 
     def rows(self) -> list[NoticeRow]:
         """Every notice kept, in the order it was kept (for the audit)."""
@@ -87,4 +114,5 @@ class Notices:
         webhook = WebhookOutbox(self.db).stats()
         behind = checkpoints.lag(self.db, checkpoints.NOTIFIER)
         sent = webhook["sent"] if webhook["pending"] + webhook["sent"] else kept
-        return {"sent": sent, "pending": webhook["pending"] + behind, "failed": webhook["failed"]}
+        return {"sent": sent, "pending": webhook["pending"] + behind, "failed": webhook["failed"],
+                "alimtalk": WebhookOutbox(self.db, ALIMTALK).outcomes()}

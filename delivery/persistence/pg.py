@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -44,7 +45,7 @@ class PgConnection:
     """A psycopg session behind the small part of sqlite3's connection the owners use."""
 
     def __init__(self, raw: psycopg.Connection) -> None:
-        self.raw = raw
+        self.raw, self.pid = raw, os.getpid()
 
     @classmethod
     def open(cls, url: str, durable: bool, idle_in_transaction_ms: int) -> PgConnection:
@@ -71,13 +72,22 @@ class PgConnection:
         return self.raw.closed or self.raw.broken
 
     def close(self) -> None:
-        self.raw.close()
+        # A forked actor process inherits its parent's sessions: closing one there would end
+        # the parent's session on the server (libpq sends Terminate), so only the owner does.
+        if os.getpid() == self.pid:
+            self.raw.close()
 
     def __del__(self) -> None:
         # As with sqlite3: a connection dropped without close() is closed, not left to warn
         # (the simulated provider keeps one per thread of the offload pool, for instance).
         with contextlib.suppress(Exception):
-            self.raw.close()
+            if os.getpid() == self.pid:
+                self.raw.close()
+            else:
+                # Inherited by a forked actor process: not ours to end (psycopg's libpq wrapper
+                # leaves the socket alone in a child); psycopg says nothing of a connection it
+                # believes pooled, which is what this one is, to the parent.
+                self.raw._pool = None
 
 
 def migrations() -> list[tuple[int, str]]:

@@ -28,6 +28,7 @@ def create_tables(conn: sqlite3.Connection) -> None:
     for owner in OWNERS:
         conn.executescript(owner.SCHEMA)
     directory.migrate(conn)
+    outbox.migrate(conn)
 
 
 def _rename(conn: sqlite3.Connection, old: str, new: str, drop_index: str) -> None:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
 
-from delivery.persistence.db import FILE_NAME
+from delivery.persistence.db import Database
+from tests.conftest import db_url
 from tests.e2e.conftest import ADMIN
 
 ADMIN_AUTH = {"Authorization": f"Bearer {ADMIN}"}
@@ -48,9 +48,11 @@ async def test_the_audit_of_a_settled_service_is_clean(api, parties):
 
 async def test_the_audit_reports_a_lost_notice_of_the_live_database(api, parties, tmp_path):
     await lived_orders(api, parties)
-    with sqlite3.connect(tmp_path / "data" / FILE_NAME) as conn:
+    db = Database(db_url(tmp_path / "data"))
+    with db.transaction() as conn:
         conn.execute("DELETE FROM notifications WHERE kind = 'refund_completed'"
                      " AND recipient_kind = 'store'")
+    db.close()
     _, result = await api.json("GET", "/admin/api/audit?grace_s=0", headers=dict(ADMIN_AUTH),
                                status=200)
     assert result["ok"] is False and result["violations_by_check"]["notices"] == 2

@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 
+from tests import pgtest
 from tests.conftest import ROOT
 
 
@@ -28,6 +29,7 @@ def test_a_short_chaos_run_with_a_kill_loses_nothing_and_audits_clean(tmp_path):
     assert c["audit"]["counts"]["acknowledged"] >= 50  # what the clients were told was checked
     assert "faults injected (seed 11)" in result.stdout and "audit clean" in result.stdout
     # the data directory was kept: the audit command agrees on it afterwards
-    again = subprocess.run([sys.executable, "run.py", "audit", "--data-dir", str(data_dir)],
+    where = ["--storage-url", pgtest.current()] if pgtest.current() else ["--data-dir", str(data_dir)]
+    again = subprocess.run([sys.executable, "run.py", "audit", *where],
                            cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert again.returncode == 0 and again.stdout.startswith("audit clean"), again.stdout

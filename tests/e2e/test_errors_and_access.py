@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from delivery.payment.simulated import SimulatedProvider
+from tests.conftest import db_url
 
 from .conftest import ADMIN, FAR, HOME
 
@@ -197,7 +198,7 @@ async def test_concurrent_payments_of_one_order_charge_it_once(api, parties, tmp
                                      for _ in range(6)])
     statuses = [r.status for r, _ in results]
     assert statuses.count(200) == 1 and set(statuses) <= {200, 409}
-    assert SimulatedProvider(str(tmp_path / "data" / "delivery.sqlite3")).charges(oid) == 1
+    assert SimulatedProvider(db_url(tmp_path / "data")).charges(oid) == 1
 
 
 STRANGE = [b"", b"0", b'""', b"{}", b'{"store_id": null}', b'{"store_id": {"$gt": ""}}',

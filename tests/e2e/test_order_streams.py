@@ -97,11 +97,17 @@ async def test_two_changes_reach_every_stream_from_one_journal_query(ticked):
         await api.json("POST", f"/orders/{oid}/payment", ct, CARD, status=200)
         await api.json("POST", f"/stores/{sid}/orders/{oid}/accept", st, status=200)
         statements: list[str] = []
-        api.http.app[DB].conn.set_trace_callback(statements.append)
+        db = api.http.app[DB]
+        real = db.execute
+
+        def counted(sql, params=()):
+            statements.append(sql)
+            return real(sql, params)
+        db.execute = counted  # on this connection alone, whichever adapter it is
         try:
             assert api.http.app[FEED].tick() == 2 * 3
         finally:
-            api.http.app[DB].conn.set_trace_callback(None)
+            del db.execute
         assert len(statements) == 1 and "FROM events" in statements[0]
         for s in streams:
             assert [(await s.next())["status"] for _ in range(2)] == ["paid", "accepted"]

@@ -17,6 +17,8 @@ from tests.conftest import make_settings
 from tests.disk import fill, free, small_disk
 from tests.e2e.conftest import ADMIN, Api
 
+pytestmark = pytest.mark.sqlite_only  # a SQLite file's own behaviour; PostgreSQL: test_postgres_storage.py
+
 
 @pytest.fixture
 def disk(tmp_path):

@@ -18,6 +18,8 @@ from delivery.persistence.db import FILE_NAME
 from tests.conftest import ROOT
 from tests.integration.conftest import World, start_runtime
 
+pytestmark = pytest.mark.sqlite_only  # a SQLite file's own behaviour; PostgreSQL: test_postgres_storage.py
+
 
 def _settle(db: Path, timeout: float = 10.0) -> None:
     """Wait until refunds are made and every consumer has read the whole journal."""

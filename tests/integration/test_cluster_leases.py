@@ -19,7 +19,7 @@ from delivery.persistence.db import Database
 from delivery.persistence.journal import EVENTS_CHANNEL
 from tests.conftest import make_settings
 
-pytestmark = pytest.mark.postgresql_only
+pytestmark = pytest.mark.postgres_only
 
 LEASES = all_leases(4)
 BY_KEY = {lock_key(lease): lease for lease in LEASES}

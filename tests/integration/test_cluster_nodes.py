@@ -22,7 +22,7 @@ from delivery.cluster.leases import all_leases
 from delivery.tools.localhost import free_port
 from tests.conftest import ROOT
 
-pytestmark = [pytest.mark.postgresql_only, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.postgres_only, pytest.mark.timeout(180)]
 
 ADMIN = "cluster-nodes-admin-token-0123456"
 LEASES = set(all_leases(8))

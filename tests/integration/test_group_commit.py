@@ -10,6 +10,8 @@ import pytest
 from delivery.persistence import db as dbmod
 from delivery.persistence.db import Database
 
+pytestmark = pytest.mark.sqlite_only  # a SQLite file's own behaviour; PostgreSQL: test_postgres_storage.py
+
 
 @pytest.fixture
 def path(tmp_path):

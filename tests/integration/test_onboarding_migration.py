@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 
+import pytest
+
 from delivery.domain.geo import Location
 from delivery.domain.menu import MenuItem
 from delivery.persistence.db import Database
@@ -19,6 +21,8 @@ CREATE TABLE riders (
 INSERT INTO stores VALUES ('sto_old', 'Old store', '010', 37.5, 127.0, 'h1', x'90', 't');
 INSERT INTO riders VALUES ('rid_old', 'Old rider', '010', 37.5, 127.0, 'h2', 't', 't');
 """
+
+pytestmark = pytest.mark.sqlite_only  # a SQLite file's own behaviour; PostgreSQL: test_postgres_storage.py
 
 
 def test_stores_and_riders_of_an_earlier_data_directory_become_approved(tmp_path):

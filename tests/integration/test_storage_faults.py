@@ -12,6 +12,8 @@ from delivery.persistence.db import COMMITTED, FAILED, Database
 from delivery.persistence.faults import HEALTH, StorageFault
 from tests.disk import fill, free, small_disk
 
+pytestmark = pytest.mark.sqlite_only  # a SQLite file's own behaviour; PostgreSQL: test_postgres_storage.py
+
 
 @pytest.fixture
 def disk(tmp_path):

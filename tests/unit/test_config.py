@@ -20,7 +20,8 @@ def test_defaults_hold_every_key_of_the_operator_contract():
     assert c.payment.supervisor == config.SupervisorSettings(
         min_backoff_s=0.2, max_backoff_s=5.0, random_factor=0.1, stable_after_s=10.0)
     assert c.dispatch.radius_km == 3.0
-    assert c.notifications == config.NotificationSettings(channels=("log",), webhook_url="")
+    assert (c.notifications.channels, c.notifications.webhook_url) == (("log",), "")
+    assert c.payment.toss.base_url == "https://api.tosspayments.com"
     assert c.admin.token == ""
 
 

@@ -81,3 +81,26 @@ def test_fault_specifications_become_timed_admin_calls(spec, bodies):
 def test_bad_fault_specifications_are_refused(spec):
     with pytest.raises(ValueError):
         faults.parse(spec)
+
+
+def test_cpu_lists_read_as_taskset_reads_them_and_name_what_is_wrong():
+    import argparse
+    import os
+
+    from delivery.loadtest.runner import cpu_list
+
+    first = min(os.sched_getaffinity(0))
+    assert cpu_list(str(first)) == {first}
+    assert cpu_list(f"{first}-{first}") == {first}
+    with pytest.raises(argparse.ArgumentTypeError, match="not a CPU list"):
+        cpu_list("one")
+    with pytest.raises(argparse.ArgumentTypeError, match="not all among"):
+        cpu_list("4096")
+
+
+def test_a_pinned_service_is_started_under_taskset(tmp_path):
+    from delivery.loadtest.service import SpawnedService
+
+    pinned = SpawnedService(tmp_path, cpus={1, 0})
+    assert pinned.cmd[:3] == ["taskset", "-c", "0,1"] and "serve" in pinned.cmd
+    assert SpawnedService(tmp_path).cmd[1:3] == ["run.py", "serve"]

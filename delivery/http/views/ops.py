@@ -14,6 +14,7 @@ from ...actors.messages import GetFaults, GetPaymentStatus, GetStats, InjectFaul
 from ...actors.system import ActorSystemUnavailable
 from ...persistence.faults import HEALTH, RETRY_AFTER_S, disk_state
 from ...persistence.journal import Journal
+from ...persistence.notices import Notices
 from ...persistence.probe import probe
 from ..hardening import admin_csp
 from ..keys import ADMISSION, BRIDGE, DB, DIRECTORY, METRICS, OPENAPI, READS, RUNTIME, STREAMS
@@ -142,7 +143,8 @@ async def admin_order_events(request: web.Request) -> web.Response:
                        "kind": type(rec.event).__name__, "event_id": rec.event.event_id,
                        "data": fields})
     return respond(request, {"order_id": order_id, "events": events,
-                             "view": request.app[READS].view(order_id)})
+                             "view": request.app[READS].view(order_id),
+                             "notifications": Notices(request.app[DB]).of_order(order_id)})
 
 
 async def admin_page(request: web.Request) -> web.FileResponse:
