@@ -7,6 +7,7 @@ from typing import Any
 
 from thespian.actors import ActorExitRequest, ChildActorExited, PoisonMessage
 
+from ..cluster.leases import STORES
 from ..domain.commands import COMMAND_TYPES, RIDER_COMMANDS, STORE_COMMANDS
 from .base import Gatherer, handles, log
 from .leased import LeaseHolder
@@ -118,6 +119,8 @@ class Registry(LeaseHolder, Gatherer):
         self.send(address, message)
 
     def leases_gained(self, gained: frozenset[str]) -> None:
+        if not any(lease.startswith(STORES) for lease in gained):
+            return
         for key in list(self.live):  # the guardian's sweep brings the stores not live here
             if key not in self.down:
                 self.route(key, Nudge(0, key))

@@ -49,7 +49,6 @@ class ClusterNode:
         self.interval_s, self.timeout_s = c.lease_check_interval_s, c.node_timeout_s
         self.keeper: LeaseKeeper | None = None
         self.session: Any = None
-        self.wakeups = self.reconnects = 0
         self._stop = threading.Event()
         self._wake_r, self._wake_w = os.pipe()
         self._thread = threading.Thread(target=self._run, name="cluster-node", daemon=True)
@@ -84,8 +83,7 @@ class ClusterNode:
                     due = time.monotonic() + self.interval_s
                 payloads = self.session.wait(due - time.monotonic(), self._wake_r)
                 if any(p != PROCESS_TAG for p in payloads):
-                    self.wakeups += 1  # one nudge however many commits came together
-                    self.tell("projector", Nudge(0))
+                    self.tell("projector", Nudge(0))  # one, however many commits came together
             except Exception as exc:  # the session is lost (server restart, network, killed)
                 if self._stop.is_set():
                     break
@@ -104,7 +102,6 @@ class ClusterNode:
         if self.keeper is not None and self.keeper.lost():
             self.tell("guardian", Leases(()))
         self._close()
-        self.reconnects += 1
         self._stop.wait(self.interval_s)
 
     def _close(self) -> None:

@@ -28,7 +28,7 @@ class FakeCluster:
 
     def join(self, name: str) -> LeaseKeeper:
         self.rows[name] = {"seen": self.now, "held": frozenset(), "session": True}
-        return LeaseKeeper(name, FakeSession(self, name), LEASES, TIMEOUT_S, clock=lambda: self.now)
+        return LeaseKeeper(name, FakeSession(self, name), LEASES, TIMEOUT_S)
 
     def kill(self, name: str) -> None:
         """The node's session ends: the server frees its locks at once."""
