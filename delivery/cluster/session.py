@@ -80,8 +80,11 @@ class PgLeaseSession:
     def wait(self, timeout: float, also: int | None = None) -> list[str]:
         """Wait up to `timeout` for notifications (or for file descriptor `also` to be readable);
         the payloads that came."""
-        fds = [self.raw.fileno()] + ([also] if also is not None else [])
-        select.select(fds, [], [], max(0.0, timeout))
+        # poll, not select: a busy front door holds more than select's 1024 descriptors.
+        poller = select.poll()
+        for fd in [self.raw.fileno()] + ([also] if also is not None else []):
+            poller.register(fd, select.POLLIN)
+        poller.poll(max(0.0, timeout) * 1000)
         return [n.payload for n in self.raw.notifies(timeout=0)]
 
     def close(self) -> None:
