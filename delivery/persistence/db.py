@@ -99,7 +99,9 @@ class Database:
         raise NotImplementedError
 
     def close(self) -> None:
-        _SHARED.pop((os.getpid(), self.path, self.durable), None)
+        key = (os.getpid(), self.path, self.durable)
+        if _SHARED.get(key) is self:  # another connection to the same URL leaves the shared one
+            del _SHARED[key]
         with contextlib.suppress(Exception):
             self.conn.close()
 
