@@ -168,6 +168,14 @@ class StorageSettings:
 
 
 @dataclass(frozen=True)
+class ClusterSettings:
+    node_name: str
+    store_partitions: int
+    lease_check_interval_s: float
+    node_timeout_s: float
+
+
+@dataclass(frozen=True)
 class StreamSettings:
     max_per_token: int
     poll_interval_ms: float
@@ -215,6 +223,7 @@ class Settings:
 
     server: ServerSettings
     storage: StorageSettings
+    cluster: ClusterSettings
     actors: ActorSettings
     payment: PaymentSettings
     dispatch: DispatchSettings
@@ -422,6 +431,7 @@ def _validate(c: dict[str, Any]) -> None:
     url = c["storage"]["url"]
     _require(url == "" or url.startswith(("postgresql://", "postgres://")), "storage.url",
              "must be empty (SQLite in server.data_dir) or a postgresql:// URL", url)
+    _validate_cluster(c["cluster"])
     _validate_admission(c["admission"])
     _validate_front_door(c["server"], c["streams"])
     _validate_limits(c)
@@ -473,6 +483,18 @@ def _validate_access(server: dict[str, Any], admin: dict[str, Any]) -> None:
     _require(not token or len(token) >= MIN_ADMIN_TOKEN, "admin.token",
              f"must be at least {MIN_ADMIN_TOKEN} characters (empty: one is generated)",
              f"{len(token)} characters")
+
+
+def _validate_cluster(k: dict[str, Any]) -> None:
+    _require(len(k["node_name"]) <= 200 and k["node_name"] == k["node_name"].strip(),
+             "cluster.node_name", "must be at most 200 characters without surrounding spaces",
+             k["node_name"])
+    _require(1 <= k["store_partitions"] <= 1024, "cluster.store_partitions", "must be 1..1024",
+             k["store_partitions"])
+    _require(k["lease_check_interval_s"] > 0, "cluster.lease_check_interval_s",
+             "must be positive", k["lease_check_interval_s"])
+    _require(k["node_timeout_s"] > k["lease_check_interval_s"], "cluster.node_timeout_s",
+             "must be longer than cluster.lease_check_interval_s", k["node_timeout_s"])
 
 
 def _validate_admission(a: dict[str, Any]) -> None:

@@ -1,7 +1,7 @@
 """`python run.py console`: the admin console in a terminal.
 
 Shows the actor tree, the payment circuit and gateway, orders by status with transition rates,
-the outbox and notifications, refreshing; takes commands to inject and clear faults, inspect an
+the outbox and notifications, the cluster's nodes and leases, refreshing; takes commands to inject and clear faults, inspect an
 order's events and an actor's status. `--once` prints one picture; `-c CMD` runs commands;
 commands may also come on standard input, one a line.
 """
@@ -40,6 +40,7 @@ HELP = """commands:
   unassign ORDER_ID              take a picked order from its rider (cooked again)
   order ORDER_ID                 an order's events, one by one, and its status
   actor TEXT                     actors whose kind, key, address or state contains TEXT
+  cluster                        every lease: the node holding it and how far behind it is
   help | quit"""
 
 
@@ -72,7 +73,8 @@ class AdminClient:
     def snapshot(self) -> dict[str, Any]:
         return {"at": time.monotonic(), "actors": self.call("GET", "/admin/api/actors"),
                 "payment": self.call("GET", "/admin/api/payment"),
-                "stats": self.call("GET", "/admin/api/stats")}
+                "stats": self.call("GET", "/admin/api/stats"),
+                "cluster": self.call("GET", "/admin/api/cluster")}
 
 
 STATUS_EVENTS = {"placed": "OrderPlaced", "paid": "OrderPaid", "accepted": "OrderAccepted",
@@ -86,6 +88,7 @@ def picture(now: dict[str, Any], before: dict[str, Any] | None) -> Group:
     dt = (now["at"] - before["at"]) if before else 0.0
     return Group(_payment(now["payment"]), _orders(now["stats"], before and before["stats"], dt),
                  _outbox(now["stats"]), _admission(now["stats"].get("admission")),
+                 _cluster(now["cluster"]),
                  _actors(now["actors"], before and before["actors"], dt))
 
 
@@ -133,6 +136,34 @@ def _alimtalk(a: dict[str, int] | None) -> str:
         return ""
     return (f"\nalimtalk pending {a['pending']}  accepted {a['accepted']}  delivered "
             f"{a['delivered']}  failed {a['failed']}")
+
+
+def _cluster(c: dict[str, Any]) -> Panel:
+    """The nodes, their leases, and the leases nobody holds or that lag."""
+    table = Table(box=None, pad_edge=False)
+    for col in ("node", "state", "last seen", "pid", "leases"):
+        table.add_column(col, justify="right" if col == "pid" else "left", overflow="fold")
+    for n in c["nodes"]:
+        state = "[green]alive[/]" if n["alive"] else \
+            "[yellow]not responding[/]" if n["session"] else "[red]gone[/]"
+        name = f"[bold]{n['name']}[/]" if n["this_node"] else n["name"]
+        table.add_row(name, state, f"{n['seen_s_ago']:.1f} s ago", str(n["pid"]),
+                      ", ".join(n["leases"]) or "-")
+    unheld = [lease["name"] for lease in c["leases"] if not lease["holder"]]
+    lagging = [f"{lease['name']} {lease['lag']}" for lease in c["leases"] if lease["lag"]]
+    footer = (f"storage {c['storage']}  store partitions {c['store_partitions']}  unheld "
+              f"{', '.join(unheld) or 'none'}  lagging {', '.join(lagging) or 'none'}")
+    return Panel(Group(table, footer), title=f"cluster ({len(c['nodes'])} nodes)")
+
+
+def _leases(c: dict[str, Any]) -> Table:
+    table = Table(box=None, pad_edge=False)
+    for col in ("lease", "held by", "lag", "counted in"):
+        table.add_column(col, justify="right" if col == "lag" else "left", overflow="fold")
+    for lease in c["leases"]:
+        lag = "-" if lease["lag"] is None else str(lease["lag"])
+        table.add_row(lease["name"], lease["holder"] or "[red]nobody[/]", lag, lease["lag_of"])
+    return table
 
 
 def _admission(a: dict[str, Any] | None) -> Panel:
@@ -206,6 +237,8 @@ class Session:
         elif words[0] == "unassign" and len(words) == 2:
             view = self.client.call("POST", f"/admin/api/orders/{words[1]}/unassign", {})
             self.out.print(f"ok: order {view['id']} is {view['status']}, waiting for a rider")
+        elif words[0] == "cluster" and len(words) == 1:
+            self.out.print(_leases(self.client.call("GET", "/admin/api/cluster")))
         elif words[0] == "order" and len(words) == 2:
             self._order(words[1])
         elif words[0] == "actor" and len(words) == 2:

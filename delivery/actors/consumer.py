@@ -10,17 +10,20 @@ from ..persistence.db import Database
 from ..persistence.faults import StorageFault
 from ..persistence.journal import Journal, Record
 from .base import ServiceActor, handles, log
+from .leased import LeaseHolder
 from .messages import Nudge, RetryCatchUp, Start
 
 BATCH = 500
 RETRY_MIN_S, RETRY_MAX_S = 0.1, 2.0  # backoff of a write the disk refused
 
 
-class JournalConsumer(ServiceActor):
+class JournalConsumer(LeaseHolder, ServiceActor):
     """Reads journal records after `position` in batches and hands them to `consume`.
 
     The subclass keeps its position with its output in one transaction, so after a crash it
-    resumes where its last commit left it and deduplicates by event id.
+    resumes where its last commit left it and deduplicates by event id. One with a LEASE reads
+    only while this node holds it, and starts again from the checkpoint when it takes it (the
+    node that held it before may have moved on).
     """
 
     retry_due = False  # a timer to catch up again is set
@@ -30,6 +33,7 @@ class JournalConsumer(ServiceActor):
     def on_start(self, message: Start, sender: Any) -> None:
         self.parent, self.peers, self.settings = str(sender), message.peers, message.settings
         self.facts = message.facts
+        self.init_leases(self.settings, self.facts)
         # Derived data: its checkpoint commits with it, so no fsync of its own (see Database).
         self.db = Database.shared(self.facts.db_path, durable=False)
         self.journal = Journal(self.db)
@@ -39,6 +43,15 @@ class JournalConsumer(ServiceActor):
     def started(self) -> int:
         """Open what the consumer needs; returns its durable position."""
         raise NotImplementedError
+
+    def checkpoint(self) -> int:
+        """The durable position, as the node that last held the lease left it."""
+        raise NotImplementedError
+
+    def leases_gained(self, gained: frozenset[str]) -> None:
+        if self.LEASE in gained:
+            self.position = self.checkpoint()
+            self.catch_up()
 
     @handles(Nudge)
     def on_nudge(self, message: Nudge, sender: Any) -> None:
@@ -55,6 +68,8 @@ class JournalConsumer(ServiceActor):
         A write the disk refuses is tried again on a timer (backing off) until it succeeds:
         derived data must follow every event the journal holds, whenever space returns.
         """
+        if self.LEASE and not self.holds():
+            return  # another node consumes
         try:
             while records := self.journal.read_since(self.position, BATCH):
                 done = self.consume(records)

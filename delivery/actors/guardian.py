@@ -9,17 +9,20 @@ from typing import Any
 from thespian.actors import ChildActorExited
 
 from .. import clock
+from ..cluster.leases import SWEEP
 from ..domain.commands import ExpireOrder
 from ..persistence.db import Database
 from ..persistence.inboxes import StoreInboxes
 from ..persistence.readmodel import ReadModel
 from .alimtalk_sender import AlimtalkSender
 from .base import Gatherer, handles, log
+from .leased import LeaseHolder
 from .messages import (
     Batch,
     Boot,
     Booted,
     Envelope,
+    Leases,
     Nudge,
     Peers,
     ResumeRefund,
@@ -35,15 +38,18 @@ from .supervisor import PaymentSupervisor
 from .webhook_sender import WebhookSender
 
 
-class Guardian(Gatherer):
-    """Parent of every singleton actor of the service."""
+class Guardian(LeaseHolder, Gatherer):
+    """Parent of every singleton actor of the service; it hears which leases this node holds
+    and tells the consumers."""
 
     KIND = "guardian"
+    LEASE = SWEEP
 
     @handles(Boot)
     def on_boot(self, envelope: Envelope, sender: Any) -> None:
         self.settings, self.facts = envelope.body.settings, envelope.body.facts
         self.parent = "external"
+        self.init_leases(self.settings, self.facts)
         make = self.createActor
         self.peers = Peers(self.myAddress, make(Registry), make(Registry), make(Registry),
                            make(PaymentSupervisor), make(Projector), make(Notifier),
@@ -79,7 +85,10 @@ class Guardian(Gatherer):
         # A store whose nudge was lost (its actor passivated, the service killed after the
         # projector moved on) catches up here.
         for store_id in self.inboxes.stores_behind():
-            self.send(self.peers.stores, Nudge(0, store_id))
+            if self.holds_store(store_id):
+                self.send(self.peers.stores, Nudge(0, store_id))
+        if not self.holds():
+            return  # another node re-drives refunds and expires unpaid orders
         for order_id in self.model.refund_pending():
             self.send(self.peers.orders, Envelope("", ResumeRefund(order_id)))
         self._expire_unpaid()
@@ -91,6 +100,17 @@ class Guardian(Gatherer):
         cutoff = clock.ago(self.settings.orders.unpaid_expiry_s)
         for order_id in self.model.unpaid_before(cutoff):
             self.send(self.peers.orders, Envelope("", ExpireOrder(order_id, cutoff)))
+
+    @handles(Leases)
+    def on_leases(self, message: Leases, sender: Any) -> None:
+        """From this node's cluster thread: tell the consumers, and take up what was gained."""
+        p = self.peers
+        for address in (p.notifier, p.webhook_sender, p.alimtalk_sender, p.reconciler, p.stores):
+            self.send(address, message)
+        super().on_leases(message, sender)
+
+    def leases_gained(self, gained: frozenset[str]) -> None:
+        self.sweep()  # stores behind in the partitions taken over, refunds, unpaid orders
 
     @handles(Batch)
     def on_batch(self, batch: Batch, sender: Any) -> None:

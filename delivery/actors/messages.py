@@ -215,6 +215,14 @@ class Nudge:
     """For stores: whose inbox."""
 
 
+@dataclass(frozen=True)
+class Leases:
+    """What this node holds of the cluster's leases now (consumers of the others stay idle)."""
+
+    held: tuple[str, ...]
+    """The leases held (see delivery/cluster/leases.py), sorted."""
+
+
 # -- orders ------------------------------------------------------------------------------------
 
 
@@ -445,7 +453,7 @@ TRANSPORT_ONLY = (Envelope, Batch, Peers, Boot, Start, Activate, Booted, Committ
 
 codec.register(
     Reply, Finished, Retired, Sweep, SweepDue, GatherTimeout, RestartGateway, CheckDeadlines,
-    RetryRefund, RetryCatchUp, SendDue, Nudge, ResumeRefund, Charge, ChargeApproved, ChargeDeclined, Refund, RefundApproved,
+    RetryRefund, RetryCatchUp, SendDue, Nudge, Leases, ResumeRefund, Charge, ChargeApproved, ChargeDeclined, Refund, RefundApproved,
     PaymentUnavailable, ProviderCall, CallDone, CrashGateway, InjectFault, CrashEntity,
     GetFaults, GetPaymentStatus, WebhookResult, PollResults, ResultsPolled, Bookings, Booking,
     GetStats, ActorInfo, ActorStats,

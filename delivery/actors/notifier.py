@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
+from ..cluster.leases import NOTIFIER
 from ..domain.notices import notices_for
 from ..jsontext import dumps
 from ..notify import alimtalk, templates
@@ -21,6 +22,7 @@ class Notifier(JournalConsumer):
     """Turns journal records into notices and delivers them through the configured channels."""
 
     KIND = "notifier"
+    LEASE = NOTIFIER
 
     def started(self) -> int:
         self.webhook = self.settings.notifications.webhook
@@ -29,6 +31,9 @@ class Notifier(JournalConsumer):
         self.phones: dict[tuple[str, str], str] = {}
         self.model, self.directory = ReadModel(self.db), Directory(self.db)
         self.sent = 0
+        return self.checkpoint()
+
+    def checkpoint(self) -> int:
         return checkpoints.position(self.db, checkpoints.NOTIFIER)
 
     def consume(self, records: Sequence[Record]) -> int:
@@ -72,4 +77,5 @@ class Notifier(JournalConsumer):
         return self.phones[(kind, id)]
 
     def describe(self) -> str:
-        return f"position={self.position} sent={self.sent}"
+        lease = "" if self.holds() else " (another node holds the lease)"
+        return f"position={self.position} sent={self.sent}{lease}"

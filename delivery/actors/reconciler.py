@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from ..cluster.leases import RECONCILER
 from ..domain import commands as c
 from ..domain import order
 from ..persistence import checkpoints
@@ -20,21 +21,24 @@ from ..persistence.db import Database
 from ..persistence.readmodel import ReadModel
 from . import offload
 from .base import ServiceActor, handles, log
+from .leased import LeaseHolder
 from .messages import Bookings, Envelope, Nudge, Start
 from .payment import make_provider
 
 BATCH = 500
 
 
-class PaymentReconciler(ServiceActor):
+class PaymentReconciler(LeaseHolder, ServiceActor):
     """Reads the provider's charges in order and records the payments orders never heard of."""
 
     KIND = "payment_reconciler"
+    LEASE = RECONCILER
 
     @handles(Start)
     def on_start(self, message: Start, sender: Any) -> None:
         self.parent, self.peers = str(sender), message.peers
         self.settings, self.facts = message.settings, message.facts
+        self.init_leases(self.settings, self.facts)
         self.provider = make_provider(self.settings, self.facts)
         self.db = Database.shared(self.facts.db_path)
         self.model = ReadModel(self.db)
@@ -46,9 +50,14 @@ class PaymentReconciler(ServiceActor):
         self.listing = False
         self.recorded = self.unreconcilable = 0
 
+    def leases_gained(self, gained: frozenset[str]) -> None:
+        if self.LEASE in gained:  # the node that held it before may have moved on
+            self.position = checkpoints.position(self.db, checkpoints.PAYMENTS)
+            self.first_seen.clear()
+
     @handles(Nudge)
     def on_nudge(self, message: Nudge, sender: Any) -> None:
-        if self.listing:
+        if self.listing or not self.holds():
             return
         self.listing = True
         position, provider = self.position, self.provider

@@ -7,8 +7,10 @@ from typing import Any
 
 from thespian.actors import ActorExitRequest, ChildActorExited, PoisonMessage
 
+from ..cluster.leases import STORES
 from ..domain.commands import COMMAND_TYPES, RIDER_COMMANDS, STORE_COMMANDS
 from .base import Gatherer, handles, log
+from .leased import LeaseHolder
 from .messages import (
     Activate,
     ActorStats,
@@ -36,8 +38,12 @@ def _entity_class(kind: str) -> type:
     return {"order": OrderActor, "store": StoreActor, "rider": RiderActor}[kind]
 
 
-class Registry(Gatherer):
-    """Routes to the live actor of an entity; at most `cap` of them live at once (LRU eviction)."""
+class Registry(LeaseHolder, Gatherer):
+    """Routes to the live actor of an entity; at most `cap` of them live at once (LRU eviction).
+
+    Stores catch up with their inbox only where this node holds their partition's lease: a
+    nudge for a store of another node's partition is dropped here.
+    """
 
     KIND = "registry"
 
@@ -54,6 +60,7 @@ class Registry(Gatherer):
     def on_start(self, message: Start, sender: Any) -> None:
         self.entity, self.settings, self.peers = message.kind, message.settings, message.peers
         self.facts = message.facts
+        self.init_leases(self.settings, self.facts)
         self.key, self.parent = message.kind, str(sender)
         self.cap = getattr(message.settings.actors, CAPS[self.entity])
         self.entity_class = _entity_class(self.entity)
@@ -99,12 +106,24 @@ class Registry(Gatherer):
         return [{"target": self.entity, "store_id": key, "kind": "down"} for key in sorted(self.down)]
 
     def route(self, key: str, message: Any) -> None:
+        nudge = isinstance(message, Nudge)
+        if nudge and not self.holds_store(key):
+            return  # the node holding the store's partition fills its inbox
         address = self.live.get(key)
         if address is None:
             address = self._activate(key)
+            if self.entity == "store" and not nudge and self.holds_store(key):
+                self.send(address, Nudge(0, key))  # a store catches up when it comes alive
         else:
             self.live.move_to_end(key)
         self.send(address, message)
+
+    def leases_gained(self, gained: frozenset[str]) -> None:
+        if not any(lease.startswith(STORES) for lease in gained):
+            return
+        for key in list(self.live):  # the guardian's sweep brings the stores not live here
+            if key not in self.down:
+                self.route(key, Nudge(0, key))
 
     def _activate(self, key: str) -> Any:
         while len(self.live) >= self.cap:

@@ -25,9 +25,7 @@ class StoreActor(EntityActor):
         # The inbox is derived from the journal (with its checkpoint): no fsync of its own.
         self.inboxes = StoreInboxes(Database.shared(self.facts.db_path, durable=False))
         self.store = self.directory.store(self.key)
-        self.received = 0
-        if self.store is not None:
-            self.catch_up()
+        self.received = 0  # it catches up when its registry nudges it (where it holds the lease)
 
     @handles(RegisterStore)
     def on_register(self, envelope: Envelope, sender: Any) -> None:

@@ -26,7 +26,7 @@ from typing import Any
 from ..config import RuntimeFacts, Settings
 from ..datadir import DataDirLock
 from ..logs import log_defs
-from ..persistence.db import database_path
+from ..persistence.db import database_path, is_postgres
 from . import loopback, offload, unpickler
 from .messages import ActorStats, Batch, Boot, Booted, Envelope, GetStats, Reply
 from .queuetime import QueueTime
@@ -68,6 +68,8 @@ class ActorRuntime:
         self.admin_sid: int | None = None
         self.sent = self.received = 0
         self.queue_time = QueueTime()
+        self.cluster = None  # this node's ClusterNode on PostgreSQL (leases, wake-ups)
+        self.node_name = ""
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self, timeout: float = 30.0) -> ActorRuntime:
@@ -84,12 +86,28 @@ class ActorRuntime:
         if self._boot_error is not None:
             self._lock.release()  # the pump thread has ended: nothing holds the directory
             raise ActorSystemUnavailable(f"actor system failed to start: {self._boot_error}")
+        self._join_cluster()
         return self
+
+    def _join_cluster(self) -> None:
+        """On PostgreSQL, this node's leases and wake-ups (a thread of their own); on SQLite the
+        one node holds every lease from the start and is only written down."""
+        from ..cluster.node import ClusterNode, node_name
+
+        if is_postgres(self.db_path):
+            self.cluster = ClusterNode(self.settings, self.db_path, self.tell).start()
+            self.node_name = self.cluster.name
+        else:
+            self.node_name = node_name(self.settings)
+            register_alone(self.db_path, self.node_name, self.settings.cluster.store_partitions)
 
     def stop(self, timeout: float = 30.0) -> None:
         """Shut the actor system down; on multiprocTCPBase every actor process exits."""
         if self._thread is None:
             return
+        if self.cluster is not None:
+            self.cluster.stop()  # the leases are free for the other nodes before we stop
+            self.cluster = None
         self._requests.put(_STOP)
         self._thread.join(timeout)
         self._thread = None
@@ -115,6 +133,12 @@ class ActorRuntime:
             return future
         self._requests.put((target, body, timeout or self.reply_timeout, future, time.monotonic()))
         return future
+
+    def tell(self, target: str, body: Any) -> None:
+        """Hand `body` to the well-known actor `target` from any thread; no reply."""
+        address = getattr(self.peers, target, None)
+        if self.running and address is not None:
+            self._requests.put((_TELL, address, body))
 
     def call(self, target: str, body: Any, timeout: float | None = None) -> Reply:
         """Blocking request; raises ActorSystemUnavailable when no reply comes in time."""
@@ -281,6 +305,22 @@ class ActorRuntime:
         if port_in_use(self.settings.actors.bind_address, port):
             raise ActorSystemUnavailable(
                 f"actors.admin_port {port} is in use by another process; stop it or choose another port")
+
+
+def register_alone(db_path: str, name: str, partitions: int) -> None:
+    """Write the one node of a SQLite database in the table of nodes, holding every lease."""
+    from .. import clock
+    from ..cluster.leases import all_leases
+    from ..persistence import nodes
+    from ..persistence.db import Database
+
+    db = Database(db_path)
+    try:
+        with db.transaction() as conn:
+            nodes.register(conn, db.dialect, name, 0, os.getpid(), clock.now())
+            nodes.heartbeat(conn, db.dialect, name, frozenset(all_leases(partitions)))
+    finally:
+        db.conn.close()  # not close(): that would drop the actors' shared connection's entry
 
 
 def kill_session(sid: int, wait: float = 5.0) -> int:

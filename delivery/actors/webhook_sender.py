@@ -9,17 +9,20 @@ from datetime import timedelta
 from typing import Any
 
 from .. import clock
+from ..cluster.leases import WEBHOOKS
 from ..notify.webhook import WebhookError, post
 from ..persistence.db import Database
 from ..persistence.outbox import DELIVERED, FAILED, WEBHOOK, OutboxEntry, WebhookOutbox
 from . import offload
 from .base import ServiceActor, handles
+from .leased import LeaseHolder
 from .messages import Nudge, SendDue, Start, WebhookResult
 
 BATCH = 50
 TIMEOUT_S = 5.0
 MIN_RETRY_S, MAX_RETRY_S = 0.5, 30.0
 IDLE_TICK_S = 1.0
+CLAIM_S = 3 * TIMEOUT_S  # an entry being sent is not due for anyone else for this long
 
 
 def retry_delay(attempts: int, rng: random.Random) -> float:
@@ -27,11 +30,12 @@ def retry_delay(attempts: int, rng: random.Random) -> float:
     return min(MAX_RETRY_S, MIN_RETRY_S * 2 ** max(0, attempts - 1)) * (1 + 0.2 * rng.random())
 
 
-class WebhookSender(ServiceActor):
+class WebhookSender(LeaseHolder, ServiceActor):
     """Sends due outbox entries; each is marked sent only once the receiver took it."""
 
     KIND = "webhook_sender"
     CHANNEL = WEBHOOK
+    LEASE = WEBHOOKS  # every outbound channel's sender (webhook, AlimTalk) runs where this is held
     enabled = False
 
     @handles(Start)
@@ -39,6 +43,7 @@ class WebhookSender(ServiceActor):
         self.parent, self.settings, self.facts = str(sender), message.settings, message.facts
         self.url = self.settings.notifications.webhook_url
         self.enabled = self.CHANNEL in self.settings.notifications.channels
+        self.init_leases(self.settings, self.facts)
         self.outbox = WebhookOutbox(Database.shared(self.facts.db_path), self.CHANNEL)
         self.runtime_id = self.facts.runtime_id
         self.configure()
@@ -62,10 +67,18 @@ class WebhookSender(ServiceActor):
         self.ticking = False
         self.send_due()
 
+    def leases_gained(self, gained: frozenset[str]) -> None:
+        if self.enabled and self.LEASE in gained:
+            self.send_due()
+
     def send_due(self) -> None:
-        for entry in self.outbox.due(time.time(), BATCH + len(self.in_flight)):
-            if entry.notice_id in self.in_flight:
-                continue
+        if not self.holds():
+            return  # another node sends; its entries are claimed in the outbox, not here
+        now = time.time()
+        due = [e for e in self.outbox.due(now, BATCH + len(self.in_flight))
+               if e.notice_id not in self.in_flight]
+        # Checked again in the outbox, under the write lock, just before sending.
+        for entry in self.outbox.claim(due, now, now + CLAIM_S) if due else ():
             self.in_flight.add(entry.notice_id)
             offload.run_or_inline(self, self.runtime_id, self._sender(entry), self.on_result)
         self._tick()
@@ -99,7 +112,7 @@ class WebhookSender(ServiceActor):
 
     def _tick(self) -> None:
         # One timer at a time: it brings back the retries that fall due.
-        if self.ticking:
+        if self.ticking or not self.holds():
             return
         due_at = self.outbox.next_due_at()
         if due_at is not None:

@@ -164,6 +164,20 @@ SCHEMAS: dict[str, Any] = {
                               store_inbox_pending=INT, refunds_pending=INT,
                               webhook_pending=INT, webhook_failed=INT),
                   admission=_ref("Admission")),
+    "Cluster": _obj(
+        ["storage", "node", "store_partitions", "node_timeout_s", "nodes", "leases"],
+        storage={"enum": ["sqlite", "postgresql"]}, node={**STR, "description": "this node"},
+        store_partitions=INT, node_timeout_s=NUM,
+        nodes={"type": "array", "items": _obj(
+            ["name", "pid", "started_at", "last_seen", "seen_s_ago", "alive", "session",
+             "this_node", "leases"], name=STR, pid=INT, started_at=STR, last_seen=STR,
+            seen_s_ago=NUM, alive={"type": "boolean", "description": "session open and seen "
+                                   "within node_timeout_s (a paused node: session, not seen)"},
+            session={"type": "boolean"}, this_node={"type": "boolean"},
+            leases={"type": "array", "items": STR})},
+        leases={"type": "array", "items": _obj(
+            ["name", "holder", "lag", "lag_of"], name=STR, holder=NULLABLE_STR,
+            lag={"type": ["integer", "null"]}, lag_of=STR)}),
     "Admission": _obj(
         ["enabled", "limit", "in_flight", "queue_delay_ms", "queue_target_ms", "classes"],
         enabled={"type": "boolean"}, limit=INT, in_flight=INT, queue_delay_ms=NUM,

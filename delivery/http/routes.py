@@ -13,6 +13,7 @@ from . import auth, openapi
 from .keys import OPENAPI
 from .views import (
     audit,
+    cluster,
     docs,
     onboarding,
     ops,
@@ -190,6 +191,10 @@ ROUTES = [
           "The admin console (HTML; it asks for the admin token)", tag="admin"),
     Route("GET", "/admin/api/stats", ops.admin_stats, "Orders, actors, journal, notifications, admission control",
           "admin", response="Stats", errors=["unauthorized", "service_unavailable"], tag="admin"),
+    Route("GET", "/admin/api/cluster", cluster.admin_cluster,
+          "The cluster: its nodes (alive, last seen), which leases each holds, how far behind "
+          "each lease's consumer is (one node holding every lease on SQLite)", "admin",
+          response="Cluster", errors=["unauthorized"], tag="admin"),
     Route("GET", "/admin/api/audit", audit.admin_audit,
           "Reconcile journal, provider ledger, store inboxes, notices and read model "
           "(orders quiet for grace_s seconds, default two sweep intervals)", "admin",

@@ -15,6 +15,7 @@ import contextlib
 import os
 import sqlite3
 import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,6 +31,9 @@ MAX_FAILED_GROUPS = 100_000  # remembered so that a writer can learn its group f
 
 WRITE_LOCK = 0x64656C69  # PostgreSQL advisory lock: the cluster's one writer at a time ("deli")
 IDLE_IN_TRANSACTION_MS = 5000  # a paused node's open transaction is ended after this
+
+PROCESS_TAG = uuid.uuid4().hex[:16]
+"""This node's process (its actor processes inherit it): its own wake-ups are not news to it."""
 
 _SHARED: dict[tuple[int, str, bool], Database] = {}
 
@@ -95,7 +99,9 @@ class Database:
         raise NotImplementedError
 
     def close(self) -> None:
-        _SHARED.pop((os.getpid(), self.path, self.durable), None)
+        key = (os.getpid(), self.path, self.durable)
+        if _SHARED.get(key) is self:  # another connection to the same URL leaves the shared one
+            del _SHARED[key]
         with contextlib.suppress(Exception):
             self.conn.close()
 

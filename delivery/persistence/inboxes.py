@@ -96,6 +96,14 @@ class StoreInboxes:
             (checkpoints.STORE_INBOX_PREFIX, *EVENT_KINDS))
         return [row[0] for row in rows]
 
+    def pending_by_store(self) -> dict[str, int]:
+        """Inbox events not received yet, per store that has any."""
+        marks = ",".join("?" * len(EVENT_KINDS))
+        return dict(self.db.execute(
+            f"SELECT e.store_id, COUNT(*) FROM events e WHERE e.kind IN ({marks}) AND e.seq >"
+            " COALESCE((SELECT seq FROM checkpoints WHERE name = ? || e.store_id), 0)"
+            " GROUP BY e.store_id", (*EVENT_KINDS, checkpoints.STORE_INBOX_PREFIX)).fetchall())
+
     def pending(self) -> int:
         """Inbox events of every store that their store has not received yet."""
         marks = ",".join("?" * len(EVENT_KINDS))

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from .. import codec
 from ..domain.events import Event
 from ..domain.refusal import Refusal
-from .db import Database
+from .db import PROCESS_TAG, Database
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -21,6 +21,9 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_by_store ON events (store_id, seq);
 CREATE INDEX IF NOT EXISTS events_by_customer ON events (customer_id, kind, at);
 """
+
+EVENTS_CHANNEL = "delivery_events"
+"""PostgreSQL channel told of every commit of journal events; the payload names the process."""
 
 Check = Callable[[sqlite3.Connection], Refusal | None]
 """A rule checked inside the append's transaction, against what is committed (see `Refused`)."""
@@ -76,6 +79,10 @@ class Journal:
                 conn.executemany(
                     "INSERT INTO events (order_id, version, customer_id, store_id, kind, event_id,"
                     " at, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                if self.db.dialect == "postgresql":
+                    # Sent at commit (once per transaction: a group shares it), so the other
+                    # nodes' consumers hear of the events at once, not at their next poll.
+                    conn.execute(f"NOTIFY {EVENTS_CHANNEL}, '{PROCESS_TAG}'")
                 return conn.execute("SELECT last_insert_rowid()").fetchone()[0]
         except self.db.integrity_errors as exc:
             raise ConcurrencyConflict(str(exc)) from exc

@@ -80,12 +80,28 @@ class WebhookOutbox:
             (self.channel, now, limit)).fetchall()
         return [OutboxEntry(*row) for row in rows]
 
+    def claim(self, entries: list[OutboxEntry], now: float, until: float) -> list[OutboxEntry]:
+        """Of entries found due, those still unsent and due now, each made not due until `until`
+        for everyone else, in one transaction: two senders that both found an entry due (a node
+        that lost its lease without knowing yet, a paused one resumed) do not both send it. A
+        sender that dies holding a claim leaves the entry to be sent again after `until`."""
+        claimed = []
+        with self.db.transaction() as conn:
+            for entry in entries:
+                cur = conn.execute("UPDATE webhook_outbox SET next_at = ? WHERE notice_id = ?"
+                                   " AND channel = ? AND delivered_at IS NULL AND next_at <= ?",
+                                   (until, entry.notice_id, self.channel, now))
+                if cur.rowcount == 1:
+                    claimed.append(entry)
+        return claimed
+
     def sent(self, notice_id: str, attempts: int, at: str, outcome: str = DELIVERED,
              provider_ref: str | None = None, detail: str | None = None) -> None:
         """The channel took the message: delivered, or (AlimTalk) accepted, or refused for good."""
         with self.db.transaction() as conn:
             conn.execute("UPDATE webhook_outbox SET delivered_at = ?, attempts = ?, outcome = ?,"
-                         " provider_ref = ?, detail = ? WHERE notice_id = ? AND channel = ?",
+                         " provider_ref = ?, detail = ? WHERE notice_id = ? AND channel = ?"
+                         " AND delivered_at IS NULL",
                          (at, attempts, outcome, provider_ref, detail, notice_id, self.channel))
 
     def failed(self, notice_id: str, attempts: int, next_at: float, error: str) -> None:

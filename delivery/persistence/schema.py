@@ -11,6 +11,7 @@ from . import (
     inboxes,
     journal,
     ledger,
+    nodes,
     notices,
     outbox,
     probe,
@@ -18,7 +19,7 @@ from . import (
 )
 
 OWNERS = (journal, checkpoints, directory, readmodel, notices, outbox, inboxes, idempotency, ledger,
-          probe)
+          probe, nodes)
 
 
 def create_tables(conn: sqlite3.Connection) -> None:

@@ -8,6 +8,7 @@ import shutil
 import pytest
 
 from delivery.http.app import create_app
+from delivery.http.keys import RUNTIME
 from tests.conftest import make_settings
 
 from .conftest import ADMIN, Api
@@ -53,6 +54,10 @@ async def test_the_console_shows_the_tree_and_a_payment_crash_restarts_the_gatew
     assert await page.inner_text("#restarts") == "0"
     assert await page.locator("#actors tr[data-kind='store']").count() == 1
     assert "Gangnam Chicken" in await page.inner_text("#store-id")
+    await page.wait_for_selector("#cluster-leases tr[data-lease='stores/7']")
+    node = app[RUNTIME].node_name
+    assert node in await page.inner_text("#cluster-leases tr[data-lease='notifier']")
+    assert "alive" in await page.inner_text(f"#cluster-nodes tr[data-node='{node}']")
     timeline_before = await page.locator("#timeline tbody tr").all_inner_texts()
 
     await page.click("text=Crash payment gateway")

@@ -66,6 +66,9 @@ def test_the_console_prints_the_picture_and_runs_commands(service):
     for expected in ("circuit closed", "gateway up", "payment_gateway", "payment_supervisor",
                      "projector", "registry", "notifications sent", "placed"):
         assert expected in out, expected
+    assert "cluster (1 nodes)" in out and "alive" in out and "stores/7" in out
+    code, out = console(service, "-c", "cluster")
+    assert code == 0 and "notifier" in out and "journal events" in out
     _, cust = _post(f"{service}/customers", {"name": "K", "phone": "010",
                                              "location": {"lat": 37.5, "lon": 127.0}})
     _, store = _post(f"{service}/stores", {"name": "S", "owner_phone": "010",
