@@ -265,7 +265,18 @@ async def test_sigkill_of_a_node_mid_burst_loses_no_acknowledged_order(cluster, 
     running = burst.run()
     await asyncio.sleep(2.0)
     killed_at = dict(burst.by_node)
+    dead = (await nodes[0].ok("GET", "/admin/api/cluster", nodes[0].service.token))["node"]
     cluster.services[0].kill()
+    killed = time.monotonic()
+    # Its leases are held by the survivors again, as the cluster view shows, within 10 s.
+    while True:
+        view = await nodes[1].ok("GET", "/admin/api/cluster", nodes[1].service.token)
+        holders = {lease["holder"] for lease in view["leases"]}
+        if dead not in holders and None not in holders:
+            break
+        assert time.monotonic() - killed < 10, f"leases not taken over in 10 s: {view['leases']}"
+        await asyncio.sleep(0.1)
+    assert not next(n for n in view["nodes"] if n["name"] == dead)["alive"]
     await asyncio.sleep(3.0)  # the survivors keep taking orders
     burst.running = False
     await asyncio.wait_for(running, 30)
