@@ -48,6 +48,7 @@ class ClusterNode:
         self.leases = all_leases(c.store_partitions)
         self.interval_s, self.timeout_s = c.lease_check_interval_s, c.node_timeout_s
         self.keeper: LeaseKeeper | None = None
+        self.on_commit: list[Callable[[], None]] = []  # told, from this thread, of others' commits
         self.session: Any = None
         self._stop = threading.Event()
         self._wake_r, self._wake_w = os.pipe()
@@ -84,6 +85,8 @@ class ClusterNode:
                 payloads = self.session.wait(due - time.monotonic(), self._wake_r)
                 if any(p != PROCESS_TAG for p in payloads):
                     self.tell("projector", Nudge(0))  # one, however many commits came together
+                    for wake in self.on_commit:  # the front door's event streams
+                        wake()
             except Exception as exc:  # the session is lost (server restart, network, killed)
                 if self._stop.is_set():
                     break

@@ -108,6 +108,8 @@ async def _actor_system(app: web.Application) -> AsyncIterator[None]:
     streams = app[SETTINGS].streams
     app[FEED] = OrderFeed(Journal(db), streams.max_per_token)
     feeder = asyncio.create_task(app[FEED].run(streams.poll_interval_ms / 1000))
+    if getattr(runtime, "cluster", None) is not None:  # PostgreSQL: others' commits wake it
+        runtime.cluster.on_commit.append(app[FEED].wake_from(loop))
     sampler = asyncio.create_task(_sample_history(app))
     try:
         yield

@@ -10,6 +10,7 @@ starts reading at its head while each new stream catches up from the journal its
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ class OrderFeed:
 
     def __init__(self, journal: Journal, max_per_caller: int) -> None:
         self.journal, self.max_per_caller = journal, max_per_caller
+        self._woken = asyncio.Event()
         self.watches: set[Watch] = set()
         self.position = 0
 
@@ -89,10 +91,18 @@ class OrderFeed:
                     sent += 1
         return sent
 
+    def wake_from(self, loop: asyncio.AbstractEventLoop) -> Callable[[], None]:
+        """A function any thread may call to make the next tick come at once (another node
+        committed: its NOTIFY reaches this node's cluster thread)."""
+        return lambda: loop.call_soon_threadsafe(self._woken.set)
+
     async def run(self, interval_s: float) -> None:
-        """Tick until cancelled; a failing read is logged and tried again at the next tick."""
+        """Tick every interval, or at once when woken, until cancelled; a failing read is logged
+        and tried again at the next tick."""
         while True:
-            await asyncio.sleep(interval_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._woken.wait(), interval_s)
+            self._woken.clear()
             try:
                 self.tick()
             except Exception:

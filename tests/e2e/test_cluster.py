@@ -6,6 +6,7 @@ writes nothing twice (issue 13)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections import Counter
 from pathlib import Path
@@ -72,10 +73,11 @@ class Cluster:
         self.tmp, self.services = tmp, []
         self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
 
-    async def start(self, count: int) -> list[Node]:
+    async def start(self, count: int, **env: str) -> list[Node]:
         for i in range(len(self.services), len(self.services) + count):
             (self.tmp / f"node-{i}").mkdir()
             self.services.append(SpawnedService(self.tmp / f"node-{i}", "config/fast-tests.toml"))
+            self.services[-1].env.update(env)
         await asyncio.gather(*(s.start() for s in self.services[-count:]))
         return [Node(s, self.session) for s in self.services]
 
@@ -315,3 +317,26 @@ async def test_a_node_paused_for_20s_neither_stops_the_others_nor_writes_twice(c
     await settled(storage, burst.seen())
     cluster.stop()
     audited(storage, burst.seen())
+
+
+async def test_a_stream_on_one_node_hears_of_a_change_made_on_another_at_once(cluster, storage):
+    # The streams' poll is slowed to 30 s: only the other node's NOTIFY can bring the change.
+    a, b = await cluster.start(2, DELIVERY_STREAMS_POLL_INTERVAL_MS="30000")
+    ctoken, (sid, _) = await a.customer(), await b.store()
+    _, order = await b.place(ctoken, sid)
+    oid = order["id"]
+    async with a.session.get(a.service.url + f"/orders/{oid}/events",
+                             headers={"Authorization": f"Bearer {ctoken}"}) as stream:
+        assert stream.status == 200
+
+        async def statuses():
+            async for raw in stream.content:
+                line = raw.decode().strip()
+                if line.startswith("data:"):
+                    yield json.loads(line[5:])["status"]
+        seen = statuses()
+        assert await asyncio.wait_for(anext(seen), 10) == "placed"
+        paid_at = time.monotonic()
+        await b.ok("POST", f"/orders/{oid}/payment", ctoken, CARD)
+        assert await asyncio.wait_for(anext(seen), 10) == "paid"
+        assert time.monotonic() - paid_at < 5, "the change came by polling, not by NOTIFY"
