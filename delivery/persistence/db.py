@@ -36,6 +36,7 @@ PROCESS_TAG = uuid.uuid4().hex[:16]
 """This node's process (its actor processes inherit it): its own wake-ups are not news to it."""
 
 _SHARED: dict[tuple[int, str, bool], Database] = {}
+_OPENING = threading.Lock()
 
 
 def is_postgres(url: str) -> bool:
@@ -228,14 +229,17 @@ class SqliteDatabase(Database):
     integrity_errors = (sqlite3.IntegrityError,)
 
     def _connect(self) -> None:
-        self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                                    timeout=30.0)
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute(f"PRAGMA synchronous={'FULL' if self.durable else 'NORMAL'}")
-        self.conn.execute("PRAGMA foreign_keys=ON")
-        from .schema import create_tables  # the owner modules import this one
+        # One opening at a time in this process: threads opening a new file together (the
+        # simulated provider's do) would race to switch it to WAL and to upgrade its schema.
+        with _OPENING:
+            self.conn = sqlite3.connect(self.path, isolation_level=None,
+                                        check_same_thread=False, timeout=30.0)
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute(f"PRAGMA synchronous={'FULL' if self.durable else 'NORMAL'}")
+            self.conn.execute("PRAGMA foreign_keys=ON")
+            from .schema import create_tables  # the owner modules import this one
 
-        create_tables(self.conn)
+            create_tables(self.conn)
 
     @property
     def in_transaction(self) -> bool:

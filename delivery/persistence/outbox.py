@@ -31,11 +31,26 @@ _COLUMNS = (("outcome", "TEXT"), ("provider_ref", "TEXT"), ("detail", "TEXT"),
 
 
 def migrate(conn: sqlite3.Connection) -> None:
-    """Add the delivery-result columns to an outbox of an earlier version."""
-    have = {row[1] for row in conn.execute("PRAGMA table_info(webhook_outbox)")}
-    for name, kind in _COLUMNS:
-        if name not in have:
+    """Add the delivery-result columns to an outbox of an earlier version.
+
+    Under the write lock, looking again once it is held: connections opening one file at once
+    (the simulated provider's threads do) would otherwise both add a column, and the second fail
+    with "duplicate column name"."""
+    if not _missing(conn):
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for name, kind in _missing(conn):
             conn.execute(f"ALTER TABLE webhook_outbox ADD COLUMN {name} {kind}")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def _missing(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+    have = {row[1] for row in conn.execute("PRAGMA table_info(webhook_outbox)")}
+    return [(name, kind) for name, kind in _COLUMNS if name not in have]
 
 
 @dataclass(frozen=True)
