@@ -33,12 +33,20 @@ def stored_token(data_dir: str | Path) -> str | None:
     return token or None
 
 
+def new_token() -> str:
+    """192 random bits, URL-safe, never starting with "-": a token pasted after `--token` on a
+    command line must not read as an option (1 in 64 of plain token_urlsafe would)."""
+    while (token := secrets.token_urlsafe(24)).startswith("-"):
+        pass
+    return token
+
+
 def load_or_create(data_dir: str | Path) -> tuple[str, bool]:
     """The kept token, made on first use (True: made now). AdminTokenError if the file is
     exposed to group or others or too short to be a token of ours."""
     path = token_path(data_dir)
     if not path.exists():
-        token = secrets.token_urlsafe(24)
+        token = new_token()
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         write_atomically(path, token.encode("ascii") + b"\n")
         return token, True

@@ -57,3 +57,10 @@ def test_every_option_has_help_and_shows_its_default(command, monkeypatch):
         assert text.strip(), f"{command} {action.option_strings[0]} has no help"
         flag = isinstance(action, argparse._StoreTrueAction)
         assert flag or "default" in text, f"{command} {action.option_strings[0]}: {text!r}"
+
+
+def test_a_generated_admin_token_never_reads_as_an_option():
+    from delivery.admintoken import new_token
+
+    # 2,000 draws: a plain token_urlsafe starts with "-" once in 64.
+    assert not any(new_token().startswith("-") for _ in range(2000))
