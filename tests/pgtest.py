@@ -8,9 +8,10 @@ cannot be reached fails the test; elsewhere the test is skipped with the reason.
 from __future__ import annotations
 
 import os
-import uuid
 
 import pytest
+
+from delivery.persistence import pg
 
 ADMIN_URL = os.environ.get("DELIVERY_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 PREFIX = "delivery_test_"
@@ -23,29 +24,24 @@ def current() -> str:
     return os.environ.get(ENV, "")
 
 
-def _admin():
-    import psycopg
-
-    try:
-        return psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        reason = f"PostgreSQL not reachable at {ADMIN_URL}: {str(exc).strip()}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
+def _unreachable(exc: Exception) -> None:
+    reason = f"PostgreSQL not reachable at {ADMIN_URL}: {str(exc).strip()}"
+    if os.environ.get("CI") == "true":
+        pytest.fail(reason)
+    pytest.skip(reason)
 
 
 def create_database() -> str:
     """A fresh, empty database; returns its URL (the service applies its migrations)."""
-    name = PREFIX + uuid.uuid4().hex[:12]
-    with _admin() as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    return ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    import psycopg
+
+    try:
+        return pg.create_database(ADMIN_URL, PREFIX)
+    except psycopg.OperationalError as exc:
+        _unreachable(exc)
 
 
 def drop_database(url: str) -> None:
     """Drop the test's database, ending any session a stopped service left behind."""
-    name = url.rsplit("/", 1)[1]
-    assert name.startswith(PREFIX)
-    with _admin() as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    assert url.rsplit("/", 1)[1].startswith(PREFIX)
+    pg.drop_database(ADMIN_URL, url)

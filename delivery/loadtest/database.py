@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import uuid
 from collections.abc import Iterator
 
 from ..persistence.db import is_postgres
@@ -36,15 +35,14 @@ def storage(url: str, server: str = SERVER) -> Iterator[str]:
         return
     import psycopg
 
-    name = PREFIX + uuid.uuid4().hex[:12]
+    from ..persistence.pg import create_database, drop_database
+
     try:
-        with psycopg.connect(server, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f"CREATE DATABASE {name}")
+        made = create_database(server, PREFIX)
     except psycopg.OperationalError as exc:
         raise SystemExit(f"--storage-url auto: PostgreSQL not reachable at {server}: "
                          f"{str(exc).strip()}") from None
     try:
-        yield server.rsplit("/", 1)[0] + "/" + name
+        yield made
     finally:
-        with psycopg.connect(server, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        drop_database(server, made)

@@ -13,6 +13,7 @@ import contextlib
 import functools
 import os
 import threading
+import uuid
 import weakref
 from collections.abc import Iterable
 from pathlib import Path
@@ -142,3 +143,19 @@ def migrate(url: str) -> int:
                 conn.execute(f"SELECT pg_advisory_unlock({MIGRATION_LOCK})")
         _migrated.add(url)
         return applied
+
+
+def create_database(server: str, prefix: str) -> str:
+    """A new empty database `<prefix><random>` on the server of `server` (a URL of a database to
+    connect to); returns its URL. psycopg.OperationalError when the server cannot be reached."""
+    name = prefix + uuid.uuid4().hex[:12]
+    with psycopg.connect(server, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return server.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_database(server: str, url: str) -> None:
+    """Drop the database `url` made by `create_database`, ending any session left on it."""
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(server, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
