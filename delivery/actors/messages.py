@@ -213,6 +213,11 @@ class Nudge:
     """The journal's head as the sender knows it."""
     store_id: str = ""
     """For stores: whose inbox."""
+    records: tuple[Any, ...] = ()
+    """The journal's records after `since` up to `seq` in order, when the sender read them
+    (the projector to the notifier): no need to read them again."""
+    since: int = -1
+    """The position `records` follow."""
 
 
 @dataclass(frozen=True)

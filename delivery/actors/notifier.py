@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
+from typing import Any
 
 from ..cluster.leases import NOTIFIER
+from ..domain import order
+from ..domain.events import OrderPlaced
 from ..domain.notices import notices_for
+from ..domain.order import OrderState
 from ..jsontext import dumps
 from ..notify import alimtalk, templates
 from ..notify.webhook import alimtalk_message
 from ..persistence import checkpoints, notices, outbox
 from ..persistence.directory import Directory
+from ..persistence.faults import StorageFault
 from ..persistence.journal import Record
 from ..persistence.readmodel import ReadModel
+from .base import handles
 from .consumer import JournalConsumer
 from .messages import Nudge
+
+REMEMBERED_STATES = 4096
+"""Orders whose state the notifier keeps between records."""
 
 
 class Notifier(JournalConsumer):
@@ -31,6 +41,9 @@ class Notifier(JournalConsumer):
         self.phones: dict[tuple[str, str], str] = {}
         self.model, self.directory = ReadModel(self.db), Directory(self.db)
         self.sent = 0
+        # The state after the last event seen of recent orders: a notice needs the order's
+        # state, and evolving it here costs less than reading and decoding the view.
+        self.states: OrderedDict[str, OrderState] = OrderedDict()
         return self.checkpoint()
 
     def checkpoint(self) -> int:
@@ -39,9 +52,10 @@ class Notifier(JournalConsumer):
     def consume(self, records: Sequence[Record]) -> int:
         """Deliver notices of the records in order; stops where the projector is behind."""
         kept, queued, talks, position = [], [], [], self.position
+        states: dict[str, OrderState] = {}
         for rec in records:
-            state = self.model.state(rec.event.order_id)
-            if state is None or state.version < rec.event.version:
+            state = self._state_after(rec, states)
+            if state is None:
                 break  # the projector has not got here yet; its next nudge brings us back
             for n in notices_for(rec.event, state):
                 kept.append(n)
@@ -68,8 +82,45 @@ class Notifier(JournalConsumer):
             self.send(self.peers.alimtalk_sender, Nudge(position))
         done = sum(1 for r in records if r.seq <= position)
         self.position = position
+        for oid, state in states.items():  # only once committed, as the position
+            self.states[oid] = state
+            self.states.move_to_end(oid)
+        while len(self.states) > REMEMBERED_STATES:
+            self.states.popitem(last=False)
         self.sent += len(kept)
         return done
+
+    @handles(Nudge)
+    def on_nudge(self, message: Nudge, sender: Any) -> None:
+        """The projector sends the records it projected: consumed as they are when they follow
+        on from this notifier's position (no read of the journal), else read as usual."""
+        if (message.records and message.since == self.position and not self.retry_due
+                and (not self.LEASE or self.holds())):
+            try:
+                if self.consume(message.records) == len(message.records):
+                    return
+            except StorageFault as fault:
+                self._retry_later(fault)
+                return
+        self.catch_up()
+
+    def _state_after(self, rec: Record, states: dict[str, OrderState]) -> OrderState | None:
+        """The order's state once `rec` happened: evolved from the one before it when this
+        notifier saw that (no read), else the projected view's, if it got that far."""
+        event = rec.event
+        before = states.get(event.order_id) or self.states.get(event.order_id)
+        if isinstance(event, OrderPlaced) or (before is not None
+                                             and before.version == event.version - 1):
+            state = order.evolve(before, event)
+            states[event.order_id] = state
+            return state
+        state = self.model.state(event.order_id)
+        return state if state is not None and state.version >= event.version else None
+
+    def leases_gained(self, gained: frozenset[str]) -> None:
+        if self.LEASE in gained:
+            self.states.clear()  # remembered from before another node moved on
+        super().leases_gained(gained)
 
     def _phone(self, kind: str, id: str) -> str:
         if (kind, id) not in self.phones:

@@ -15,7 +15,7 @@ from ..domain.refusal import Refusal
 from ..persistence.db import COMMITTED, OPEN
 from ..persistence.directory import Directory
 from ..persistence.faults import StorageFault
-from ..persistence.journal import Check, ConcurrencyConflict, Journal, Refused
+from ..persistence.journal import Check, ConcurrencyConflict, Journal, Record, Refused
 from .base import handles, storage_refusal
 from .entity import EntityActor
 from .messages import (
@@ -103,8 +103,8 @@ class OrderActor(EntityActor):
                 return
             parties = self.state or decision[0]  # OrderPlaced names them for a new order
             try:
-                seq = self.journal.append(decision, parties.customer_id, parties.store_id,
-                                          self.grouped, check)
+                records = self.journal.append_records(decision, parties.customer_id,
+                                                      parties.store_id, self.grouped, check)
             except StorageFault as fault:
                 self._storage_failed(fault, envelope, sender)
                 return
@@ -120,14 +120,14 @@ class OrderActor(EntityActor):
             for event in decision:
                 self.state = order.evolve(self.state, event)
             self.unsaved_group = self.db.group_gen if self.grouped else 0
-            self._published(seq, envelope, sender)
+            self._published(records, envelope, sender)
             self._after_change()
             return
         if envelope:
             self.reply(envelope, sender, refusal=Refusal("conflict", "order is busy, retry"))
 
-    def _published(self, seq: int, envelope: Envelope | None, sender: Any) -> None:
-        group = self.unsaved_group
+    def _published(self, records: list[Record], envelope: Envelope | None, sender: Any) -> None:
+        group, seq = self.unsaved_group, records[-1].seq
         if envelope and envelope.corr:
             self.send(self.peers.projector, Committed(self.key, seq, order.view(self.state),
                                                       envelope.corr, envelope.reply_to or sender,

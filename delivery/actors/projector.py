@@ -12,8 +12,12 @@ from ..persistence.inboxes import concerns_store
 from ..persistence.journal import Record
 from ..persistence.readmodel import ReadModel
 from .base import handles, storage_refusal
-from .consumer import JournalConsumer
+from .consumer import BATCH, JournalConsumer
 from .messages import Committed, Nudge, Reply
+
+REMEMBERED_STATES = 4096
+"""Order states the projector keeps of the views it last wrote (an order in progress is read
+from the views only if it fell out of these)."""
 
 
 class Projector(JournalConsumer):
@@ -25,9 +29,12 @@ class Projector(JournalConsumer):
         # The orders' connection in this process: its group commit is flushed here, before
         # anyone hears of the events (a no-op on bases where orders commit one by one).
         self.journal_db = Database.shared(self.facts.db_path, durable=True)
-        self.model = ReadModel(self.db)
+        self.model = ReadModel(self.db, remember=REMEMBERED_STATES)
         self.projected = 0
         self.waiting: list[Committed] = []  # saved commands whose view is not written yet
+        self.told: dict[int, Record] = {}  # records of saved groups, not projected yet
+        # On a single process the notifier takes the records projected from us (see Nudge).
+        self.pass_records = self.settings.actors.in_process
         return self.model.checkpoint()
 
     @handles(Committed)
@@ -41,10 +48,39 @@ class Projector(JournalConsumer):
             return
         if m.corr and m.reply_to is not None:
             self.waiting.append(m)
-        if m.seq > self.position:
+        for rec in self.journal_db.take_committed():
+            if rec.seq > self.position:
+                self.told[rec.seq] = rec
+        if m.seq > self.position and not self._project_told(m.seq):
             self.catch_up()  # answers what it projected
         else:
             self._answer_projected()
+
+    def _project_told(self, seq: int) -> bool:
+        """Project the records the group commits saved (as the order actors appended them),
+        if they follow on from the position without a gap up to `seq`: no read of the journal.
+        False: read it (a record came from elsewhere, e.g. another node, or was dropped)."""
+        run, nxt = [], self.position + 1
+        while nxt in self.told and len(run) < BATCH:
+            run.append(self.told.pop(nxt))
+            nxt += 1
+        if not run or run[-1].seq < seq or (self.LEASE and not self.holds()):
+            self.told.clear()  # what the journal holds is read instead
+            return False
+        try:
+            self.consume(run)
+        except StorageFault as fault:
+            self.told.clear()
+            self._retry_later(fault)
+            return True  # the retry reads the journal; the requesters wait until then
+        if self.told:  # left over from before a read of the journal moved the position on
+            self.told = {seq: rec for seq, rec in self.told.items() if seq > self.position}
+        return True
+
+    def leases_gained(self, gained: frozenset[str]) -> None:
+        if self.LEASE in gained:
+            self.model.forget()  # the node that held the lease wrote views meanwhile
+        super().leases_gained(gained)
 
     def _saved(self, m: Committed) -> bool:
         """Whether the events of `m` are in the journal, committing their group if it is open."""
@@ -72,9 +108,13 @@ class Projector(JournalConsumer):
 
     def consume(self, records: Sequence[Record]) -> int:
         self.model.apply(records)
-        self.position = records[-1].seq
+        since, self.position = self.position, records[-1].seq
         self.projected += len(records)
-        self.send(self.peers.notifier, Nudge(self.position))
+        if self.pass_records:
+            self.send(self.peers.notifier, Nudge(self.position, records=tuple(records),
+                                                 since=since))
+        else:
+            self.send(self.peers.notifier, Nudge(self.position))
         for store_id in sorted({r.store_id for r in records if concerns_store(r)}):
             self.send(self.peers.stores, Nudge(self.position, store_id))
         return len(records)

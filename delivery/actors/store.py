@@ -14,6 +14,9 @@ from .base import handles
 from .entity import EntityActor
 from .messages import Envelope, Nudge
 
+INBOX_BATCH = 1000
+"""Inbox events a store takes from the journal at a time."""
+
 
 class StoreActor(EntityActor):
     """The live store: registers itself, keeps its menu and receives its orders from the journal."""
@@ -44,9 +47,11 @@ class StoreActor(EntityActor):
 
     def catch_up(self) -> None:
         """Receive every inbox event after the checkpoint, in order, each exactly once."""
-        while records := self.inboxes.due(self.key):
+        while records := self.inboxes.due(self.key, INBOX_BATCH):
             self.inboxes.receive(self.key, records, clock.now())
             self.received += len(records)
+            if len(records) < INBOX_BATCH:
+                break  # that was the end: no second look (two statements a nudge fewer)
 
     def describe(self) -> str:
         return "unregistered" if self.store is None else f"received={self.received}"

@@ -16,7 +16,7 @@ import os
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -70,6 +70,8 @@ class Database:
         self.path, self.durable = str(url), durable
         self.group_open = False
         self.group_size = self.groups = 0
+        self.group_records: list[Any] = []  # journal records of the open group
+        self.committed_records: list[Any] = []  # saved by group commits, for the projector
         self.group_thread: int | None = None
         self.group_gen = 0  # number of the open (or last) group
         self.failed_groups: set[int] = set()
@@ -128,44 +130,54 @@ class Database:
         self._commit()
 
     @contextmanager
-    def grouped(self) -> Iterator[Any]:
+    def grouped(self, atomic: bool = False) -> Iterator[Any]:
         """Write as part of a group commit: the changes are durable only after `flush()`.
 
         A failure rolls back this part alone (a savepoint), not the rest of the group, unless
         the storage failed: then the whole group is lost and StorageFault is raised. The caller
         must not tell anyone of the changes before the flush (group commit); `outcome(group_gen)`
         says later whether they were saved.
+
+        atomic: the part writes with one statement at most, so on SQLite, where a failed
+        statement undoes itself and leaves the transaction open, it needs no savepoint (two
+        statements fewer per command). PostgreSQL aborts the whole transaction on any failed
+        statement, so there the savepoint stays.
         """
         if not self.group_open:
             self._begin()
             self.group_open, self.group_size = True, 0
+            self.group_records = []
             self.group_gen += 1
             self.group_thread = threading.get_ident()
-        try:
-            self.conn.execute("SAVEPOINT part")
-        except BaseException as exc:
-            if is_storage_error(exc):
-                raise self._abort_group(exc) from exc
-            raise
+        savepoint = not (atomic and self.dialect == "sqlite")
+        if savepoint:
+            try:
+                self.conn.execute("SAVEPOINT part")
+            except BaseException as exc:
+                if is_storage_error(exc):
+                    raise self._abort_group(exc) from exc
+                raise
         try:
             yield self.conn
         except BaseException as exc:
             if is_storage_error(exc):
                 raise self._abort_group(exc) from exc
-            try:
-                self.conn.execute("ROLLBACK TO part")
-                self.conn.execute("RELEASE part")
-            except BaseException as inner:
-                if is_storage_error(inner):
-                    raise self._abort_group(inner) from exc
-                raise
+            if savepoint:
+                try:
+                    self.conn.execute("ROLLBACK TO part")
+                    self.conn.execute("RELEASE part")
+                except BaseException as inner:
+                    if is_storage_error(inner):
+                        raise self._abort_group(inner) from exc
+                    raise
             if self.group_size == 0:
                 # Nothing of this group was kept, so no Committed will come to flush it: end it
                 # now, or it would hold the write lock until some later command.
                 self._rollback()
                 self.group_open = False
             raise
-        self.conn.execute("RELEASE part")
+        if savepoint:
+            self.conn.execute("RELEASE part")
         self.group_size += 1
 
     def flush(self) -> int:
@@ -186,7 +198,18 @@ class Database:
         HEALTH.ok()
         self.group_open = False
         self.groups += 1
+        if len(self.committed_records) < MAX_COMMITTED_RECORDS:
+            self.committed_records.extend(self.group_records)
+        else:  # nobody takes them (the projector runs on another node): it reads the journal
+            self.committed_records = []
+        self.group_records = []
         return self.group_size
+
+    def take_committed(self) -> list[Any]:
+        """The journal records that group commits saved since the last call, in order (the
+        projector takes them instead of reading them back; see `Journal.append_records`)."""
+        taken, self.committed_records = self.committed_records, []
+        return taken
 
     def outcome(self, gen: int) -> str:
         """What became of the group commit `gen`: OPEN, COMMITTED, FAILED or UNKNOWN (too old)."""
@@ -199,6 +222,7 @@ class Database:
     def _abort_group(self, exc: BaseException) -> StorageFault:
         self._rollback()
         self.group_open = False
+        self.group_records = []  # they do not exist
         self.failed_groups.add(self.group_gen)
         if len(self.failed_groups) > MAX_FAILED_GROUPS:
             self.forgotten_before = min(self.failed_groups)
@@ -312,6 +336,27 @@ class PostgresDatabase(Database):
                     raise fault_from(exc, "connect") from exc
                 raise
         return self.conn.execute(sql, params)
+
+
+MAX_COMMITTED_RECORDS = 10_000
+"""Records of saved groups kept for the projector to take; beyond, they are dropped (and read
+from the journal instead)."""
+
+ROWS_PER_STATEMENT = 200
+"""Rows of one multi-row INSERT (well within both databases' limits on bound parameters)."""
+
+
+def insert_rows(conn: Any, head: str, rows: Sequence[Sequence[Any]], tail: str = "") -> None:
+    """`head VALUES (…), (…) tail`: many rows in one statement, not one statement a row.
+
+    Both databases take a multi-row VALUES; each statement succeeds or fails whole. `rows` must
+    not name a key twice when `tail` updates on conflict (PostgreSQL refuses that).
+    """
+    for start in range(0, len(rows), ROWS_PER_STATEMENT):
+        part = rows[start:start + ROWS_PER_STATEMENT]
+        mark = "(" + ", ".join("?" * len(part[0])) + ")"
+        conn.execute(f"{head} VALUES {', '.join([mark] * len(part))} {tail}",
+                     [value for row in part for value in row])
 
 
 def database_path(data_dir: str | Path) -> Path:

@@ -29,6 +29,11 @@ Check = Callable[[sqlite3.Connection], Refusal | None]
 """A rule checked inside the append's transaction, against what is committed (see `Refused`)."""
 
 
+_INSERT_EVENTS = ("INSERT INTO events (order_id, version, customer_id, store_id, kind, event_id, at,"
+                  " body) VALUES ")
+_ROW = "(?, ?, ?, ?, ?, ?, ?, ?)"
+
+
 class ConcurrencyConflict(Exception):
     """Another writer appended to the same order first; reload and decide again."""
 
@@ -63,27 +68,40 @@ class Journal:
 
     def append(self, events: Sequence[Event], customer_id: str, store_id: str,
                grouped: bool = False, check: Check | None = None) -> int:
-        """Commit the events of one command durably; returns the last global sequence.
+        """Commit the events of one command durably; returns the last global sequence
+        (`append_records` tells the records written)."""
+        return self.append_records(events, customer_id, store_id, grouped, check)[-1].seq
+
+    def append_records(self, events: Sequence[Event], customer_id: str, store_id: str,
+                       grouped: bool = False, check: Check | None = None) -> list[Record]:
+        """Commit the events of one command durably; returns them as journal records.
 
         grouped: join the connection's group commit instead; durable at `Database.flush()`.
         check: a rule that sees the journal under the write lock (SQLite has one writer), so two
         appends can't both pass it on the same stale count; a refusal raises `Refused`.
         """
-        rows = [(ev.order_id, ev.version, customer_id, store_id, type(ev).__name__, ev.event_id,
-                 ev.at, codec.encode(ev)) for ev in events]
+        params = [value for ev in events
+                  for value in (ev.order_id, ev.version, customer_id, store_id, type(ev).__name__,
+                                ev.event_id, ev.at, codec.encode(ev))]
+        # One statement for all the command's events, answering their sequence numbers: it
+        # succeeds or fails whole, so the group commit needs no savepoint around it on SQLite.
+        sql = _INSERT_EVENTS + ", ".join([_ROW] * len(events)) + " RETURNING seq"
         try:
-            with self.db.grouped() if grouped else self.db.transaction() as conn:
+            with self.db.grouped(atomic=True) if grouped else self.db.transaction() as conn:
                 refusal = check(conn) if check else None
                 if refusal:
                     raise Refused(refusal)
-                conn.executemany(
-                    "INSERT INTO events (order_id, version, customer_id, store_id, kind, event_id,"
-                    " at, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                seqs = sorted(row[0] for row in conn.execute(sql, params).fetchall())
                 if self.db.dialect == "postgresql":
                     # Sent at commit (once per transaction: a group shares it), so the other
                     # nodes' consumers hear of the events at once, not at their next poll.
                     conn.execute(f"NOTIFY {EVENTS_CHANNEL}, '{PROCESS_TAG}'")
-                return conn.execute("SELECT last_insert_rowid()").fetchone()[0]
+                # Rows are numbered in the order they are given (one statement, one writer).
+                records = [Record(seq, customer_id, store_id, ev)
+                           for seq, ev in zip(seqs, events, strict=True)]
+                if grouped:
+                    self.db.group_records.extend(records)
+                return records
         except self.db.integrity_errors as exc:
             raise ConcurrencyConflict(str(exc)) from exc
 

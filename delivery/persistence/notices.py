@@ -10,7 +10,7 @@ from typing import Any
 
 from ..domain.notices import Notice
 from . import checkpoints
-from .db import Database
+from .db import Database, insert_rows
 from .outbox import ALIMTALK, DELIVERED, WEBHOOK, WebhookOutbox
 
 SCHEMA = """
@@ -49,9 +49,10 @@ def add(conn: sqlite3.Connection, notices: Iterable[Notice]) -> int:
     nor sent, twice. Returns how many were given."""
     rows = [(n.id, n.recipient_kind, n.recipient_id, n.order_id, n.kind, n.text, n.at, LOG, 1)
             for n in notices]
-    conn.executemany("INSERT INTO notifications (id, recipient_kind, recipient_id,"
-                     " order_id, kind, text, at, channel, delivered)"
-                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", rows)
+    if rows:
+        insert_rows(conn, "INSERT INTO notifications (id, recipient_kind, recipient_id,"
+                    " order_id, kind, text, at, channel, delivered)", rows,
+                    "ON CONFLICT DO NOTHING")
     return len(rows)
 
 

@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .db import Database
+from .db import Database, insert_rows
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS webhook_outbox (
@@ -76,9 +76,10 @@ def enqueue(conn: sqlite3.Connection, entries: Iterable[tuple[str, str, float]],
             channel: str = WEBHOOK) -> None:
     """Add (notice_id, payload, due at) rows in the caller's transaction; a notice already queued
     is not queued twice."""
-    conn.executemany("INSERT INTO webhook_outbox (notice_id, channel, payload, next_at)"
-                     " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                     [(n, channel, p, t) for n, p, t in entries])
+    rows = [(n, channel, p, t) for n, p, t in entries]
+    if rows:
+        insert_rows(conn, "INSERT INTO webhook_outbox (notice_id, channel, payload, next_at)",
+                    rows, "ON CONFLICT DO NOTHING")
 
 
 class WebhookOutbox:

@@ -4,6 +4,7 @@ the deliveries a rider may pick; the read side of notices and inboxes for the fr
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,7 +14,7 @@ from ..domain.geo import Location, bounding_box, distance_km
 from ..domain.order import OrderState
 from ..jsontext import dumps
 from . import checkpoints
-from .db import Database
+from .db import Database, insert_rows
 from .inboxes import StoreInboxes
 from .journal import Journal, Record
 from .notices import Notices
@@ -40,8 +41,14 @@ _STORE_PRIORITY = "CASE status " + " ".join(
 class ReadModel:
     """Views derived from the journal; the projector writes them, the front door reads them."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, remember: int = 0) -> None:
         self.db = db
+        # The projector, the only writer of the views while it holds its lease, remembers the
+        # states it last wrote, so applying an event needs no read of the view first. Whoever
+        # may have written behind its back (another node before a lease change, a rebuild)
+        # calls `forget()`.
+        self.remember = remember
+        self.states: OrderedDict[str, OrderState] = OrderedDict()
 
     # -- writing (the projector) ------------------------------------------------------------
     def apply(self, records: Sequence[Record]) -> dict[str, OrderState]:
@@ -50,15 +57,33 @@ class ReadModel:
         with self.db.transaction() as conn:
             for rec in records:
                 oid = rec.event.order_id
-                state = touched.get(oid) or self.state(oid)
+                state = touched.get(oid) or self._known_state(oid, rec.event.version)
                 if state is not None and state.version >= rec.event.version:
                     continue  # already projected: a replay after a crash
                 touched[oid] = order.evolve(state, rec.event)
-            for state in touched.values():
-                self._write(conn, state)
+            self._write(conn, list(touched.values()))
             if records:
                 checkpoints.save(conn, checkpoints.PROJECTOR, records[-1].seq)
+        if self.remember:  # only once committed: a failed write leaves the views as they were
+            for oid, state in touched.items():
+                self.states[oid] = state
+                self.states.move_to_end(oid)
+            while len(self.states) > self.remember:
+                self.states.popitem(last=False)
         return touched
+
+    def _known_state(self, order_id: str, version: int) -> OrderState | None:
+        """The view's state before event `version`: remembered if it is the one just before."""
+        state = self.states.get(order_id)
+        if state is not None and state.version == version - 1:
+            return state
+        if version == 1 and self.remember:
+            return None  # a new order (were it projected already, the guarded upsert keeps it)
+        return self.state(order_id)
+
+    def forget(self) -> None:
+        """Drop the remembered states: the views may have been written by someone else."""
+        self.states.clear()
 
     def state(self, order_id: str) -> OrderState | None:
         """The projected state of an order, or None."""
@@ -66,17 +91,20 @@ class ReadModel:
         return codec.decode(row[0]) if row else None
 
     @staticmethod
-    def _write(conn, s: OrderState) -> None:
-        conn.execute(
-            "INSERT INTO order_views VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (id) DO UPDATE SET status = excluded.status,"
+    def _write(conn, states: Sequence[OrderState]) -> None:
+        """Upsert the views of these orders (each named once), in one statement."""
+        if not states:
+            return
+        insert_rows(
+            conn, "INSERT INTO order_views",
+            [(s.id, s.customer_id, s.store_id, s.status, s.payment_status, s.rider_id,
+              s.delivery_address.lat, s.delivery_address.lon, s.created_at, s.updated_at,
+              s.version, codec.encode(s), ReadModel.summary(s)[4]) for s in states],
+            "ON CONFLICT (id) DO UPDATE SET status = excluded.status,"
             " payment_status = excluded.payment_status, rider_id = excluded.rider_id,"
             " updated_at = excluded.updated_at, version = excluded.version,"
             " state = excluded.state, view = excluded.view"
-            " WHERE order_views.version < excluded.version",  # never back: nodes project alike
-            (s.id, s.customer_id, s.store_id, s.status, s.payment_status, s.rider_id,
-             s.delivery_address.lat, s.delivery_address.lon, s.created_at, s.updated_at, s.version,
-             codec.encode(s), ReadModel.summary(s)[4]))
+            " WHERE order_views.version < excluded.version")  # never back: nodes project alike
 
     def catch_up(self, journal: Journal, batch: int = 1000) -> dict[str, OrderState]:
         """Project everything the journal holds beyond the checkpoint."""
@@ -89,6 +117,7 @@ class ReadModel:
 
     def rebuild(self, journal: Journal) -> int:
         """Throw the views away and project the whole journal again; returns the orders built."""
+        self.forget()
         with self.db.transaction() as conn:
             conn.execute("DELETE FROM order_views")
             checkpoints.save(conn, checkpoints.PROJECTOR, 0)
