@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, ClassVar
@@ -27,6 +28,20 @@ from .messages import (
 )
 
 log = logging.getLogger("delivery.actors")
+
+
+class _Received:
+    """Messages received by the actors of this process, introspection aside. On
+    simpleSystemBase that is every actor of the system (one system a process, as `serve`
+    runs it): the console's history reads it each second instead of asking every actor."""
+
+    n = 0
+
+
+RECEIVED = _Received()
+
+TALLY: Counter[tuple[str, str]] | None = None
+"""When set (`run.py bench --costs`), every message received, by actor kind and message type."""
 
 Handler = Callable[[Any, Any, Any], None]
 
@@ -71,6 +86,9 @@ class ServiceActor(Actor):
     def receiveMessage(self, message: Any, sender: Any) -> None:
         if not _introspection(message):
             self.messages_in += 1  # looking at the system must not change what it counts
+            RECEIVED.n += 1
+            if TALLY is not None:
+                TALLY[(self.KIND, type(_body(message)).__name__)] += 1
         if isinstance(message, ActorExitRequest):
             self.stopping = True  # children exiting from now on are no crash
             self.on_stop()

@@ -127,8 +127,10 @@ async def _sample_history(app: web.Application, interval_s: float = 1.0) -> None
         await asyncio.sleep(interval_s)
         messages = circuit = None
         with contextlib.suppress(ActorSystemUnavailable, TimeoutError):
-            stats = (await asyncio.wait_for(bridge.ask("guardian", GetStats()), 2)).result
-            messages = sum(a.messages_in for a in stats.actors) + stats.retired_messages
+            messages = app[RUNTIME].messages_received()
+            if messages is None:  # actors in processes of their own: ask them all
+                stats = (await asyncio.wait_for(bridge.ask("guardian", GetStats()), 2)).result
+                messages = sum(a.messages_in for a in stats.actors) + stats.retired_messages
             payment = (await asyncio.wait_for(bridge.ask("payment", GetPaymentStatus()), 2)).result
             circuit = payment["circuit"]["state"]
         history.sample(messages, sum(limiter.refused.values()), circuit)

@@ -319,8 +319,8 @@ class PostgresDatabase(Database):
     def _begin(self) -> None:
         try:
             self._live()
-            self.conn.execute("BEGIN")
-            self.conn.execute(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")
+            # One round trip for both (a statement string without parameters may hold two).
+            self.conn.execute(f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})")
         except BaseException as exc:
             self._rollback()
             if is_storage_error(exc):

@@ -6,16 +6,23 @@ messages per order, on a fresh temporary data directory.
 
 from __future__ import annotations
 
+import re
 import tempfile
 import time
+from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from .. import cli, config
+from ..actors import base
 from ..actors.client import OrderClient
 from ..actors.system import ActorRuntime
 from ..domain.commands import Address
 from ..domain.geo import Location
+from ..loadtest import database
+from ..persistence import pg
+from ..persistence.db import Database, is_postgres
 
 HOME = Address(37.4979, 127.0276, "Gangnam-daero 396")
 
@@ -74,6 +81,101 @@ def run(base: str, orders: int, concurrency: int, admin_port: int = 19700) -> di
             "messages_per_order": round((actor_messages + replies) / orders, 2)}
 
 
+# -- what each command costs ------------------------------------------------------------------
+
+STEPS = ("place", "pay", "accept", "start cooking", "finish cooking", "pick up", "confirm")
+
+
+class Statements:
+    """SQL statements sent to the service's database, by their text with the values left out.
+
+    SQLite: every statement the actors' shared connections run (sqlite3's trace callback);
+    PostgreSQL: every statement sent through the adapter's sessions."""
+
+    def __init__(self) -> None:
+        self.seen: Counter[str] = Counter()
+        self._undo: list[Callable[[], None]] = []
+
+    def note(self, sql: str) -> None:
+        text = re.sub(r"'[^']*'|\b\d+(\.\d+)?\b|%s|\?", "?", " ".join(sql.split()))
+        self.seen[re.sub(r"(\(\?(, \?)*\))(, \(\?(, \?)*\))+", r"\1, ...", text)] += 1
+
+    def watch(self, runtime: ActorRuntime) -> Statements:
+        if is_postgres(runtime.db_path):
+            original = pg.PgConnection.execute
+
+            def execute(conn: Any, sql: str, params: Any = ()) -> Any:
+                self.note(sql)
+                return original(conn, sql, params)
+            pg.PgConnection.execute = execute  # type: ignore[method-assign]
+            self._undo.append(lambda: setattr(pg.PgConnection, "execute", original))
+        else:
+            for durable in (True, False):
+                conn = Database.shared(runtime.db_path, durable=durable).conn
+                conn.set_trace_callback(self.note)
+                self._undo.append(lambda conn=conn: conn.set_trace_callback(None))
+        return self
+
+    def close(self) -> None:
+        for undo in self._undo:
+            undo()
+
+
+def costs(storage_url: str = "") -> list[dict[str, Any]]:
+    """One order's seven commands, each alone (nothing else in flight, so no group commit
+    shares its costs), with the actor messages and SQL statements each caused until the
+    system was quiet again (the consumers' work included)."""
+    with tempfile.TemporaryDirectory(prefix="delivery-costs-") as data_dir:
+        settings = config.load(**{"server.data_dir": data_dir, "storage.url": storage_url,
+                                  "onboarding.auto_approve": True})
+        with ActorRuntime(settings) as runtime:
+            client = OrderClient(runtime)
+            store, _, _ = client.register_store("Bench Chicken", "010-0000-0000",
+                                                Location(37.5004, 127.0300),
+                                                [("Fried chicken", 18000), ("Cola", 2000)])
+            customer = client.register_customer("c", "010", HOME.location)[0]
+            rider = client.register_rider("r", "010", Location(37.499, 127.029))[0]
+            lifecycle(client, customer, store, rider)  # warm: store, rider, gateway live
+            order: dict[str, str] = {}
+            steps = [lambda: order.update(id=client.place(customer, store, [("m1", 1), ("m2", 2)],
+                                                          HOME)["id"]),
+                     lambda: client.pay(order["id"], customer),
+                     lambda: client.accept(order["id"], store),
+                     lambda: client.start_cooking(order["id"], store),
+                     lambda: client.finish_cooking(order["id"], store),
+                     lambda: client.pick(order["id"], rider),
+                     lambda: client.confirm(order["id"], customer)]
+            rows = []
+            settle(runtime)
+            for name, step in zip(STEPS, steps, strict=True):
+                statements = Statements().watch(runtime)
+                base.TALLY = Counter()
+                try:
+                    step()
+                    settle(runtime)
+                    time.sleep(0.3)  # the webhook, AlimTalk and store consumers' last nudges
+                    settle(runtime)
+                finally:
+                    tally, base.TALLY = base.TALLY, None
+                    statements.close()
+                rows.append({"command": name, "messages": dict(tally),
+                             "statements": dict(statements.seen)})
+    return rows
+
+
+def print_costs(rows: list[dict[str, Any]]) -> None:
+    total_m = total_s = 0
+    for row in rows:
+        m, s = sum(row["messages"].values()), sum(row["statements"].values())
+        total_m, total_s = total_m + m, total_s + s
+        print(f"{row['command']}: {m} actor messages (+1 reply), {s} SQL statements")
+        for (kind, message), n in sorted(row["messages"].items()):
+            print(f"    message    {n:3} x {kind} <- {message}")
+        for sql, n in sorted(row["statements"].items(), key=lambda kv: -kv[1]):
+            print(f"    statement  {n:3} x {sql[:110]}")
+    print(f"lifecycle: {total_m} actor messages (+{len(rows)} replies), {total_s} SQL statements")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = cli.parser("run.py bench", __doc__.split("\n\n")[0])
     parser.add_argument("--base", default="simpleSystemBase", choices=config.BASES,
@@ -82,7 +184,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=16, help="lifecycles in flight at once")
     parser.add_argument("--admin-port", type=int, default=19700,
                         help="multiprocTCPBase: the actor admin's TCP port")
+    parser.add_argument("--costs", action="store_true",
+                        help="instead: what each command of one order costs, alone (messages by "
+                             "actor and type, SQL statements by text)")
+    parser.add_argument("--storage-url", default="",
+                        help="--costs: a PostgreSQL database to use (its tables are made), or "
+                             "'auto': a fresh one on the local server, dropped after; empty: "
+                             "SQLite in a temporary directory")
     args = parser.parse_args(argv)
+    if args.costs:
+        with database.storage(database.chosen(args.storage_url, 1)) as url:
+            print_costs(costs(url))
+        return 0
     result = run(args.base, args.orders, args.concurrency, args.admin_port)
     for key, value in result.items():
         print(f"{key:26} {value}")

@@ -164,3 +164,30 @@ def test_sqlite_takes_a_multi_row_insert_whole_or_not_at_all(tmp_path):
     assert [r[0] for r in conn.execute("SELECT k FROM t")] == ["a"]
     conn.close()
 
+
+
+def test_the_process_counts_the_messages_every_actor_counts(world):
+    from delivery.tools.bench import settle
+
+    lifecycle(world)
+    total, received = settle(world.runtime), world.runtime.messages_received()
+    lifecycle(world)
+    more_total = settle(world.runtime) - total
+    assert world.runtime.messages_received() - received == more_total
+    assert more_total > 20  # a lifecycle's messages, passivated order included
+
+
+def test_bench_costs_names_each_command_s_messages_and_statements(storage, capsys):
+    from delivery.tools import bench
+
+    rows = bench.costs(storage)
+    assert [row["command"] for row in rows] == list(bench.STEPS)
+    by = {row["command"]: row for row in rows}
+    assert by["pay"]["messages"][("payment_gateway", "ProviderCall")] == 1
+    assert by["confirm"]["messages"][("order", "ActorExitRequest")] == 1  # passivated when done
+    for row in rows:  # every command journals its event once, in one statement
+        inserts = [n for sql, n in row["statements"].items() if sql.startswith("INSERT INTO events")]
+        assert inserts == [1], row
+        assert not any(sql.startswith("SELECT state FROM order_views") for sql in row["statements"])
+    bench.print_costs(rows)
+    assert capsys.readouterr().out.splitlines()[-1].startswith("lifecycle: ")
