@@ -13,7 +13,8 @@ from . import plots
 from .stats import fmt_ms
 
 # Short headings: the table must fit a terminal of 100 columns.
-COLUMNS = ("offered/s", "x cap", "goodput/s", "refused/s", "errors", "timeouts", "p99 ms",
+COLUMNS = ("offered/s", "x cap", "goodput/s", "refused/s", "held back/s", "errors", "timeouts",
+           "p99 ms",
            "refusal p99", "refusal max", "max ms", "lifecycle p99", "abandoned", "circuit opened",
            "full after s")
 
@@ -21,7 +22,8 @@ COLUMNS = ("offered/s", "x cap", "goodput/s", "refused/s", "errors", "timeouts",
 def row(step: dict[str, Any]) -> list[str]:
     """One step as the table's cells."""
     return [f"{step['offered_per_s']:g}", f"{step['load_factor']:g}" if step["load_factor"] else "-",
-            f"{step['goodput_per_s']:g}", f"{step['refusals_per_s']:g}", str(step["errors"]),
+            f"{step['goodput_per_s']:g}", f"{step['refusals_per_s']:g}",
+            f"{step.get('throttled_per_s', 0):g}", str(step["errors"]),
             str(step["bridge_timeouts"]), fmt_ms(step["latency_ms"].get("p99")),
             fmt_ms(step["refusal_ms"].get("p99")), fmt_ms(step["refusal_ms"].get("max")),
             fmt_ms(step["latency_ms"].get("max")), fmt_ms(step["lifecycle_ms"].get("p99")),

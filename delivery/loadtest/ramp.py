@@ -19,6 +19,7 @@ from .report import run_settings
 from .scenario import Client, Lifecycle, Mix, register, routes
 from .schedule import arrivals
 from .stats import Recorder, summary
+from .throttle import throttle_of
 
 PROBE_CLIENTS = 32  # the closed loop that measures capacity, as in the capacity figures
 
@@ -43,6 +44,8 @@ class Stage:
         self.mix = Mix.of(args)
         self.rng = random.Random(args.seed)
         self.k = 0  # lifecycles so far, so each step's orders go to other customers and stores
+        # One client population through every step: its throttle remembers the step before.
+        self.throttle = throttle_of(args, self.rng)
 
     async def lifecycle(self, client: Client, rec: Recorder, intended: float) -> None:
         self.k += 1
@@ -54,7 +57,7 @@ class Stage:
         """Complete lifecycles per second of PROBE_CLIENTS customers ordering back to back."""
         rec = Recorder()
         client = Client(self.session, rec, time.perf_counter(), self.mix.overload_tries,
-                        routes(self.cast))
+                        routes(self.cast), self.throttle)
         stop_at = client.started + seconds
 
         async def customer() -> None:
@@ -86,7 +89,7 @@ class Stage:
     async def _open_step(self, rate: float, seconds: float) -> dict[str, Any]:
         rec = Recorder()
         client = Client(self.session, rec, time.perf_counter(), self.mix.overload_tries,
-                        routes(self.cast))
+                        routes(self.cast), self.throttle)
         tasks: set[asyncio.Task] = set()
         for offset in arrivals(rate, seconds):
             due = client.started + offset
@@ -120,6 +123,8 @@ def step_figures(rec: Recorder, rate: float, seconds: float, elapsed: float,
         "requests": report["requests"], "requests_per_s": round(report["requests"] / seconds, 1),
         "refusals": report["refusals"], "refusals_per_s": round(report["refusals"] / seconds, 1),
         "refusals_by": report["refusals_by"], "errors": report["errors"],
+        "throttled": report["throttled"],
+        "throttled_per_s": round(report["throttled"] / seconds, 1),
         "bridge_timeouts": timeouts, "errors_by": report["errors_by"],
         "latency_ms": report["latency_ms"], "refusal_ms": report["refusal_ms"],
         "lifecycle_ms": summary(rec.lifecycle),

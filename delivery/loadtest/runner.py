@@ -38,6 +38,7 @@ from .scenario import Client, Lifecycle, Mix, register, routes
 from .schedule import arrivals
 from .service import SpawnedService
 from .stats import Recorder, fmt_ms
+from .throttle import throttle_of
 
 
 def cpu_list(text: str) -> tuple[int, ...]:
@@ -111,6 +112,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                    help="--chaos: seconds to wait for the outbox to drain before the audit")
     p.add_argument("--overload-tries", type=int, default=defaults.overload_tries,
                    help="attempts of a command refused as overloaded (after the advised wait)")
+    p.add_argument("--client-throttle", type=float, default=2.0,
+                   help="clients' adaptive throttling (Google SRE): while the nodes refuse many "
+                        "commands, a client sends about K per accepted one and refuses the rest "
+                        "itself, as if refused (0: off, every command is sent)")
+    p.add_argument("--throttle-window", type=float, default=2.0,
+                   help="seconds of answers the clients' throttle looks back on")
     p.add_argument("--steps", help="overload ramp: offered rates as factors of the capacity, "
                    "e.g. 0.5,1,2,5 (default: no ramp)")
     p.add_argument("--rates", help="overload ramp: absolute offered rates, new orders/s, "
@@ -182,7 +189,8 @@ async def run(args: argparse.Namespace, url: str, admin_token: str,
         workers = getattr(args, "workers", 1) if service else 1
         before = await costs.snapshot(session, urls, admin_token, storage_url, workers)
         started = time.perf_counter()
-        client = Client(session, rec, started, args.overload_tries, routes(cast))
+        client = Client(session, rec, started, args.overload_tries, routes(cast),
+                        throttle_of(args, random.Random(args.seed)))
         client.seen = seen if seen is not None else client.seen
         if service and any(a.body == faultmod.KILL for a in actions):
             client.outage = chaos.Outage()

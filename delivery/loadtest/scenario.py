@@ -15,6 +15,7 @@ import aiohttp
 
 from .chaos import Outage
 from .stats import Recorder
+from .throttle import AdaptiveThrottle
 
 CENTRE = (37.4979, 127.0276)  # Gangnam station: everyone is within a rider's radius
 
@@ -72,10 +73,13 @@ class Client:
 
     def __init__(self, session: aiohttp.ClientSession, recorder: Recorder, started: float,
                  overload_tries: int = Mix.overload_tries,
-                 routes: dict[str, str] | None = None) -> None:
+                 routes: dict[str, str] | None = None,
+                 throttle: AdaptiveThrottle | None = None) -> None:
         self.session, self.recorder, self.started = session, recorder, started
         self.routes = routes or {}  # a party's requests go to its own node (`--url` x N)
         self.overload_tries = overload_tries
+        self.throttle = throttle  # refuses some commands locally while the node refuses many
+        self.advised: dict[str, float] = {}  # endpoint -> the wait its last refusal advised
         self.in_flight = 0
         self.outage: Outage | None = None  # set by a chaos run: clients ride through kills
         self.seen: dict[str, set[str]] = {}  # order id -> statuses the service acknowledged
@@ -95,12 +99,23 @@ class Client:
         `overload_tries` attempts, each recorded)."""
         rode = False
         for attempt in range(1, self.overload_tries + 1):
-            status, data, response_headers, again = await self._attempt(
-                method, path, endpoint, token, body, intended, headers)
-            rode = rode or again
+            if self.throttle is not None and self.throttle.refuse(endpoint):
+                # Refused here, as the node would likely have: the same wait, no request.
+                self.recorder.throttled(endpoint, time.perf_counter() - self.started)
+                status, data, response_headers = 503, {"code": "overloaded", "local": True}, {}
+                wait_s = self.advised.get(endpoint, 1.0)
+            else:
+                status, data, response_headers, again = await self._attempt(
+                    method, path, endpoint, token, body, intended, headers)
+                rode = rode or again
+                refused = overloaded(status, data)
+                if self.throttle is not None and status != 0:
+                    self.throttle.answered(endpoint, accepted=not refused)
+                if refused:
+                    wait_s = self.advised[endpoint] = advised_wait_s(data, response_headers)
             if not overloaded(status, data) or attempt == self.overload_tries:
                 return status, data, response_headers, rode
-            await asyncio.sleep(min(10.0, advised_wait_s(data, response_headers)))
+            await asyncio.sleep(min(10.0, wait_s))
             intended = None
         raise AssertionError("unreachable: the loop returns on its last attempt")
 

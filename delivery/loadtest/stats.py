@@ -37,6 +37,7 @@ class Recorder:
         self.lifecycle = new_histogram()
         self.errors: Counter[tuple[str, int, str]] = Counter()
         self.refusals: Counter[str] = Counter()  # 503 overloaded: answered as designed, not errors
+        self.local: Counter[str] = Counter()  # refused by the client's own throttle, not sent
         self.refusal = new_histogram()
         self.outcomes: Counter[str] = Counter()
         self.seconds: dict[int, dict[str, Any]] = {}
@@ -47,7 +48,7 @@ class Recorder:
         s = int(t)
         if s not in self.seconds:
             self.seconds[s] = {"requests": 0, "errors": 0, "refusals": 0, "completed": 0,
-                               "hist": new_histogram()}
+                               "throttled": 0, "hist": new_histogram()}
         return self.seconds[s]
 
     def request(self, endpoint: str, status: int, code: str, latency_s: float, at_s: float,
@@ -68,6 +69,11 @@ class Recorder:
         elif failed:
             self.errors[(endpoint, status, code)] += 1
             second["errors"] += 1
+
+    def throttled(self, endpoint: str, at_s: float) -> None:
+        """A command the client's adaptive throttle refused itself: not sent, no latency."""
+        self.local[endpoint] += 1
+        self._second(at_s)["throttled"] += 1
 
     def finished(self, outcome: str, duration_s: float, at_s: float) -> None:
         """A lifecycle ended: completed, cancelled, rejected, abandoned (given up after being
@@ -91,6 +97,7 @@ class Recorder:
             sec = self.seconds[s]
             timeline.append({"second": s, "requests": sec["requests"], "errors": sec["errors"],
                              "refusals": sec["refusals"], "completed": sec["completed"],
+                             "throttled": sec["throttled"],
                              "p50_ms": sec["hist"].get_value_at_percentile(50) / 1000,
                              "p99_ms": sec["hist"].get_value_at_percentile(99) / 1000})
         total = self.all.get_total_count()
@@ -105,6 +112,8 @@ class Recorder:
             "refusals": sum(self.refusals.values()),
             "refusals_by": dict(self.refusals.most_common()),
             "refusal_ms": summary(self.refusal),
+            "throttled": sum(self.local.values()),
+            "throttled_by": dict(self.local.most_common()),
             "latency_ms": summary(self.all),
             "lifecycle_ms": summary(self.lifecycle),
             "endpoints": {k: summary(h) for k, h in sorted(self.endpoints.items())},
