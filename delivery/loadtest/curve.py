@@ -71,6 +71,8 @@ def render(report: dict[str, Any]) -> str:
                 f"({html.escape(str(report['capacity_source']))})" if report["capacity_per_s"] else "")
     text = f"""<p>{capacity}. Each step offers new orders in an open model for {steps[0]['duration_s'] if steps else 0:g} s;
 goodput counts lifecycles that completed; a refusal is a <code>503 overloaded</code> answer, retried after
-the advised wait. Latency runs from each request's intended send time.</p>
+the advised wait; "held back" counts commands the clients' adaptive throttle refused itself without
+sending them (Google SRE client-side throttling, <code>--client-throttle</code>). Latency runs from each
+request's intended send time.</p>
 <table><tr>{head}</tr>{body}</table>"""
     return plots.page("Overload ramp", report, text, figures(report))
