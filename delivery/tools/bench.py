@@ -50,7 +50,10 @@ def settle(runtime: ActorRuntime, timeout: float = 10.0) -> int:
     return last
 
 
-def run(base: str, orders: int, concurrency: int, admin_port: int = 19700) -> dict[str, Any]:
+def run(base: str, orders: int, concurrency: int, admin_port: int = 19700,
+        count_statements: bool = False) -> dict[str, Any]:
+    """Lifecycles per second through the actors; with `count_statements` (SQLite, in-process)
+    also the SQL statements per order (a trace callback on each: a little slower)."""
     with tempfile.TemporaryDirectory(prefix="delivery-bench-") as data_dir:
         settings = config.load(**{"server.data_dir": data_dir, "actors.base": base,
                                   "actors.admin_port": admin_port, "actors.reply_timeout_s": 30.0,
@@ -65,20 +68,27 @@ def run(base: str, orders: int, concurrency: int, admin_port: int = 19700) -> di
                        for i in range(concurrency)]
             lifecycle(client, parties[0][0], store, parties[0][1])  # warm-up, not measured
             before, replies_before = settle(runtime), runtime.received
+            statements = Statements().watch(runtime) if count_statements else None
             started = time.perf_counter()
-            with ThreadPoolExecutor(concurrency) as pool:
-                futures = [pool.submit(lifecycle, client, *parties[i % concurrency][:1], store,
-                                       parties[i % concurrency][1]) for i in range(orders)]
-                for f in futures:
-                    f.result()
-            elapsed = time.perf_counter() - started
-            after, replies = settle(runtime), runtime.received - replies_before
+            try:
+                with ThreadPoolExecutor(concurrency) as pool:
+                    futures = [pool.submit(lifecycle, client, *parties[i % concurrency][:1], store,
+                                           parties[i % concurrency][1]) for i in range(orders)]
+                    for f in futures:
+                        f.result()
+                elapsed = time.perf_counter() - started
+                after, replies = settle(runtime), runtime.received - replies_before
+            finally:
+                if statements is not None:
+                    statements.close()
         actor_messages = after - before
     return {"base": base, "orders": orders, "concurrency": concurrency,
             "seconds": round(elapsed, 3), "orders_per_s": round(orders / elapsed, 1),
             "actor_messages_per_order": round(actor_messages / orders, 2),
             "replies_per_order": round(replies / orders, 2),
-            "messages_per_order": round((actor_messages + replies) / orders, 2)}
+            "messages_per_order": round((actor_messages + replies) / orders, 2),
+            **({"statements_per_order": round(sum(statements.seen.values()) / orders, 2)}
+               if statements is not None else {})}
 
 
 # -- what each command costs ------------------------------------------------------------------
@@ -184,6 +194,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=16, help="lifecycles in flight at once")
     parser.add_argument("--admin-port", type=int, default=19700,
                         help="multiprocTCPBase: the actor admin's TCP port")
+    parser.add_argument("--statements", action="store_true",
+                        help="also count the SQL statements per order (simpleSystemBase; slows "
+                             "the run a little)")
     parser.add_argument("--costs", action="store_true",
                         help="instead: what each command of one order costs, alone (messages by "
                              "actor and type, SQL statements by text)")
@@ -196,7 +209,8 @@ def main(argv: list[str] | None = None) -> int:
         with database.storage(database.chosen(args.storage_url, 1)) as url:
             print_costs(costs(url))
         return 0
-    result = run(args.base, args.orders, args.concurrency, args.admin_port)
+    result = run(args.base, args.orders, args.concurrency, args.admin_port,
+                 count_statements=args.statements)
     for key, value in result.items():
         print(f"{key:26} {value}")
     return 0
