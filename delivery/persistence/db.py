@@ -71,6 +71,8 @@ class Database:
         self.group_open = False
         self.group_size = self.groups = 0
         self.group_records: list[Any] = []  # journal records of the open group
+        self.part_open = False  # PostgreSQL: the last part's savepoint is not released yet
+        self.notified_group = 0  # PostgreSQL: the group whose transaction sends NOTIFY already
         self.committed_records: list[Any] = []  # saved by group commits, for the projector
         self.group_thread: int | None = None
         self.group_gen = 0  # number of the open (or last) group
@@ -94,7 +96,7 @@ class Database:
     def in_transaction(self) -> bool:
         raise NotImplementedError
 
-    def _begin(self) -> None:
+    def _begin(self, then: str = "") -> None:
         raise NotImplementedError
 
     def execute(self, sql: str, params: tuple = ()) -> Any:
@@ -143,14 +145,28 @@ class Database:
         statements fewer per command). PostgreSQL aborts the whole transaction on any failed
         statement, so there the savepoint stays.
         """
+        savepoint = not (atomic and self.dialect == "sqlite")
+        # PostgreSQL: a round trip costs more than a statement, so the savepoint goes with the
+        # group's BEGIN, or with the release of the last part's (left open until then, or until
+        # the COMMIT releases it). SQLite runs one statement a call: released at once there.
+        merge = self.dialect == "postgresql"
         if not self.group_open:
-            self._begin()
+            self._begin("SAVEPOINT part" if savepoint and merge else "")
             self.group_open, self.group_size = True, 0
             self.group_records = []
             self.group_gen += 1
             self.group_thread = threading.get_ident()
-        savepoint = not (atomic and self.dialect == "sqlite")
-        if savepoint:
+            self.part_open = savepoint and merge
+        elif savepoint and merge:
+            try:
+                self.conn.execute("RELEASE part; SAVEPOINT part" if self.part_open
+                                  else "SAVEPOINT part")
+                self.part_open = True
+            except BaseException as exc:
+                if is_storage_error(exc):
+                    raise self._abort_group(exc) from exc
+                raise
+        if savepoint and not merge:
             try:
                 self.conn.execute("SAVEPOINT part")
             except BaseException as exc:
@@ -166,6 +182,7 @@ class Database:
                 try:
                     self.conn.execute("ROLLBACK TO part")
                     self.conn.execute("RELEASE part")
+                    self.part_open = False
                 except BaseException as inner:
                     if is_storage_error(inner):
                         raise self._abort_group(inner) from exc
@@ -176,7 +193,7 @@ class Database:
                 self._rollback()
                 self.group_open = False
             raise
-        if savepoint:
+        if savepoint and not merge:
             self.conn.execute("RELEASE part")
         self.group_size += 1
 
@@ -269,9 +286,11 @@ class SqliteDatabase(Database):
     def in_transaction(self) -> bool:
         return self.conn.in_transaction
 
-    def _begin(self) -> None:
+    def _begin(self, then: str = "") -> None:
         try:
             self.conn.execute("BEGIN IMMEDIATE")
+            if then:
+                self.conn.execute(then)
         except sqlite3.OperationalError as exc:
             if is_storage_error(exc):
                 raise fault_from(exc, "begin") from exc
@@ -316,11 +335,12 @@ class PostgresDatabase(Database):
     def in_transaction(self) -> bool:
         return self.conn.in_transaction
 
-    def _begin(self) -> None:
+    def _begin(self, then: str = "") -> None:
         try:
             self._live()
-            # One round trip for both (a statement string without parameters may hold two).
-            self.conn.execute(f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})")
+            # One round trip for all (a statement string without parameters may hold several).
+            self.conn.execute(f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})"
+                              + (f"; {then}" if then else ""))
         except BaseException as exc:
             self._rollback()
             if is_storage_error(exc):

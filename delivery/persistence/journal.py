@@ -86,22 +86,28 @@ class Journal:
         # One statement for all the command's events, answering their sequence numbers: it
         # succeeds or fails whole, so the group commit needs no savepoint around it on SQLite.
         sql = _INSERT_EVENTS + ", ".join([_ROW] * len(events)) + " RETURNING seq"
+        notified = False
         try:
             with self.db.grouped(atomic=True) if grouped else self.db.transaction() as conn:
                 refusal = check(conn) if check else None
                 if refusal:
                     raise Refused(refusal)
                 seqs = sorted(row[0] for row in conn.execute(sql, params).fetchall())
-                if self.db.dialect == "postgresql":
-                    # Sent at commit (once per transaction: a group shares it), so the other
-                    # nodes' consumers hear of the events at once, not at their next poll.
+                if self.db.dialect == "postgresql" and (
+                        not grouped or self.db.notified_group != self.db.group_gen):
+                    # Sent at commit, so the other nodes' consumers hear of the events at once,
+                    # not at their next poll; once a transaction (a group's later parts need
+                    # not say it again: one round trip each saved).
                     conn.execute(f"NOTIFY {EVENTS_CHANNEL}, '{PROCESS_TAG}'")
+                    notified = True
                 # Rows are numbered in the order they are given (one statement, one writer).
                 records = [Record(seq, customer_id, store_id, ev)
                            for seq, ev in zip(seqs, events, strict=True)]
                 if grouped:
                     self.db.group_records.extend(records)
-                return records
+            if notified and grouped:  # only once the part holding the NOTIFY is kept
+                self.db.notified_group = self.db.group_gen
+            return records
         except self.db.integrity_errors as exc:
             raise ConcurrencyConflict(str(exc)) from exc
 
