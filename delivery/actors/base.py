@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
@@ -190,6 +191,9 @@ class Gatherer(ServiceActor):
         super().__init__(*args, **kwargs)
         self._gathers: dict[str, dict[str, Any]] = {}
         self._gather_seq = 0
+        # One timer at a time for every gather in progress: Thespian cannot cancel a timer, and
+        # on simpleSystemBase every pending one is looked at on every message of the system.
+        self._gather_timer = False
 
     def children(self) -> list[Any]:
         """Addresses to ask when describing the subtree."""
@@ -205,13 +209,15 @@ class Gatherer(ServiceActor):
         gid = f"{self.myAddress}#{self._gather_seq}"
         targets = self.children()
         self._gathers[gid] = {"pending": len(targets), "parts": [self.own_stats(request.gather_id)],
-                              "request": message, "sender": sender, "for": request.gather_id}
+                              "request": message, "sender": sender, "for": request.gather_id,
+                              "until": time.monotonic() + self.GATHER_TIMEOUT_S}
         for target in targets:
             self.send(target, GetStats(gid))
-        if targets:
-            self.wakeupAfter(timedelta(seconds=self.GATHER_TIMEOUT_S), payload=GatherTimeout(gid))
-        else:
+        if not targets:
             self._finish_gather(gid)
+        elif not self._gather_timer:
+            self._gather_timer = True
+            self.wakeupAfter(timedelta(seconds=self.GATHER_TIMEOUT_S), payload=GatherTimeout(gid))
 
     @handles(ActorStats)
     def on_actor_stats(self, message: ActorStats, sender: Any) -> None:
@@ -225,8 +231,14 @@ class Gatherer(ServiceActor):
 
     @handles(GatherTimeout)
     def on_gather_timeout(self, timeout: GatherTimeout, sender: Any) -> None:
-        if timeout.gather_id in self._gathers:
-            self._finish_gather(timeout.gather_id)
+        """Answer with what came of every gather past its time; wait again for the others."""
+        self._gather_timer, now = False, time.monotonic()
+        for gid in [g for g, gather in self._gathers.items() if gather["until"] <= now]:
+            self._finish_gather(gid)
+        if self._gathers:
+            self._gather_timer = True
+            wait = min(g["until"] for g in self._gathers.values()) - now
+            self.wakeupAfter(timedelta(seconds=max(0.01, wait)), payload=GatherTimeout(""))
 
     def _finish_gather(self, gid: str) -> None:
         g = self._gathers.pop(gid)
