@@ -103,6 +103,13 @@ class ReadModel:
         row = self.db.execute("SELECT view FROM order_views WHERE id = ?", (order_id,)).fetchone()
         return row[0] if row else None
 
+    def parties_and_view(self, order_id: str) -> tuple[tuple[str, str, str | None], str] | None:
+        """((customer, store, rider), view JSON) of an order, or None: who may read it and what
+        they read, in one lookup and without decoding its state."""
+        row = self.db.execute("SELECT customer_id, store_id, rider_id, view FROM order_views"
+                              " WHERE id = ?", (order_id,)).fetchone()
+        return None if row is None else ((row[0], row[1], row[2]), row[3])
+
     def view(self, order_id: str) -> dict[str, Any] | None:
         text = self.view_json(order_id)
         return json.loads(text) if text else None

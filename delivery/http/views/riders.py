@@ -30,7 +30,7 @@ async def available(request: web.Request) -> web.Response:
     for _, view in request.app[READS].available_deliveries(location, radius):
         sid = view["store_id"]
         if sid not in stores:
-            s = request.app[DIRECTORY].store(sid)
+            s = request.app[DIRECTORY].store_summary(sid)
             stores[sid] = {"id": s.id, "name": s.name,
                            "location": location_json(s.location)}
         deliveries.append({"order_id": view["id"], "store": stores[sid],
