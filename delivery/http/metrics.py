@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -41,6 +42,9 @@ class Metrics:
                                       "Restarts of the payment gateway since start", registry=r)
         self.streams = Gauge("delivery_sse_streams", "Open Server-Sent Events streams", registry=r)
         self.history = History()
+        # (route, method, status) -> the histogram's and the counter's children: looking a
+        # child up by its labels (validation, a lock) cost more than observing it.
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     def observe_actors(self, stats: ActorStats) -> None:
         self.actor_messages.set(sum(a.messages_in for a in stats.actors) + stats.retired_messages)
@@ -58,6 +62,13 @@ class Metrics:
         self.circuit_failures.set(status["circuit"]["failures"])
         self.gateway_restarts.set(status["gateway"]["restarts"])
 
+    def _child(self, key: tuple[str, str, int]) -> tuple[Any, Any]:
+        route, method, status = key
+        children = (self.latency.labels(route, method),
+                    self.requests.labels(route, method, str(status)))
+        self._children[key] = children
+        return children
+
     def middleware(self):
         @web.middleware
         async def measure(request: web.Request,
@@ -67,8 +78,10 @@ class Metrics:
             info = request.match_info.route.resource
             route = info.canonical if info is not None else "unmatched"
             took = time.perf_counter() - started
-            self.latency.labels(route, request.method).observe(took)
+            key = (route, request.method, response.status)
+            children = self._children.get(key) or self._child(key)
+            children[0].observe(took)
+            children[1].inc()
             self.history.observe(route, request.method, response.status, took)
-            self.requests.labels(route, request.method, str(response.status)).inc()
             return response
         return measure
