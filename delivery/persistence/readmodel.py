@@ -7,6 +7,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
+
 from .. import codec
 from ..domain import order
 from ..domain.geo import Location, bounding_box, distance_km
@@ -146,7 +148,7 @@ class ReadModel:
         for lat, lon, text in rows:
             d = distance_km(rider, Location(lat, lon))
             if d <= radius_km:
-                found.append((d, json.loads(text)))
+                found.append((d, orjson.loads(text)))
         return sorted(found, key=lambda pair: pair[0])
 
     def unpaid_before(self, placed_before: str, limit: int = 500) -> list[str]:
@@ -204,4 +206,5 @@ class ReadModel:
                 "webhook_pending": webhook["pending"], "webhook_failed": webhook["failed"]}
 
     def _views(self, sql: str, params: tuple) -> list[dict[str, Any]]:
-        return [json.loads(text) for (text,) in self.db.execute(sql, params)]
+        # orjson reads the views' JSON several times faster than json (pages of orders)
+        return [orjson.loads(text) for (text,) in self.db.execute(sql, params)]
