@@ -1,6 +1,6 @@
 """`python run.py httpbench`: requests/s and latency of the front door's reads (and of placing an
-order) at several concurrencies, beside an aiohttp JSON hello-world measured in the same run on
-the same machine, and each endpoint's ratio to it.
+order) at several concurrencies, each beside an aiohttp JSON hello-world measured just before it
+in the same run on the same machine, and the ratio of the two.
 
 Starts `run.py serve` and a hello-world server as subprocesses on free loopback ports with a
 temporary data directory, seeds a customer, a store, a rider and cooked orders, then loads each
@@ -95,16 +95,18 @@ async def _bench(clients_list: list[int], seconds: float, wrk: str | None, stora
     with _servers(storage_url, workers) as (base, hello_url):
         await wait_up(f"{base}/ready")
         await wait_up(hello_url)
-        targets = await _seed(base, hello_url)
+        hello, *targets = await _seed(base, hello_url)
         print(f"{'endpoint':<38}{'clients':>8}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
-              f"{'errors':>8}{'× hello':>9}")
-        hello: dict[int, float] = {}
+              f"{'errors':>8}{'hello/s':>10}{'× hello':>9}")
         for target in targets:
             for clients in clients_list:
+                # hello-world just before each endpoint: a ratio of two figures measured under
+                # the same background load (a shared machine's load drifts within a minute)
+                h = await _measure(wrk, hello, clients, seconds)
                 r = await _measure(wrk, target, clients, seconds)
-                hello.setdefault(clients, r.rps)
                 print(f"{target.name:<38}{clients:>8}{r.rps:>10.0f}{r.p50_ms:>9.2f}"
-                      f"{r.p99_ms:>9.2f}{r.errors:>8}{r.rps / hello[clients]:>9.2f}", flush=True)
+                      f"{r.p99_ms:>9.2f}{r.errors:>8}{h.rps:>10.0f}{r.rps / h.rps:>9.2f}",
+                      flush=True)
 
 
 async def _measure(wrk: str | None, target: Target, clients: int, seconds: float) -> Result:
