@@ -13,6 +13,7 @@ import atexit
 import json
 import logging
 import logging.config
+import os
 import time as _time
 from datetime import UTC, datetime
 from typing import Any
@@ -137,6 +138,10 @@ class AccessLines:
             self.loop = loop
             loop.call_soon(self.flush)
 
+    def forget(self) -> None:
+        """Drop the pending lines and the scheduled flush (a forked child's copy of them)."""
+        self.pending, self.loop = [], None
+
     def flush(self) -> None:
         """Write every pending line (also called at exit)."""
         self.loop = None
@@ -216,6 +221,8 @@ def _record(logger: logging.Logger, entry: Entry) -> logging.LogRecord:
 
 LINES = AccessLines()
 atexit.register(LINES.flush)
+# A forked child (an actor process of multiprocTCPBase) must not write its parent's lines again.
+os.register_at_fork(after_in_child=LINES.forget)
 
 
 def access_logger(enabled: bool) -> logging.Logger | None:
