@@ -231,12 +231,6 @@ class Directory:
             return None
         return Store(row[0], row[1], row[2], Location(row[3], row[4]), codec.decode(row[5]))
 
-    def store_summary(self, store_id: str) -> StoreSummary | None:
-        """A store's id, name and location (its menu left undecoded), None if unknown."""
-        row = self.db.execute("SELECT id, name, lat, lon FROM stores WHERE id = ?",
-                              (store_id,)).fetchone()
-        return None if row is None else StoreSummary(row[0], row[1], Location(row[2], row[3]))
-
     def menu(self, store_id: str) -> dict[str, MenuItem] | None:
         """What customers may order from a store by item id; None for an unknown store and for
         one that is not approved (it takes no orders, and it looks unknown to customers)."""

@@ -16,6 +16,7 @@ from ..domain.order import OrderState
 from ..jsontext import dumps
 from . import checkpoints
 from .db import Database
+from .directory import StoreSummary
 from .inboxes import StoreInboxes
 from .journal import Journal, Record
 from .notices import Notices
@@ -135,21 +136,25 @@ class ReadModel:
         return self._views("SELECT view FROM order_views WHERE store_id = ? AND status = ?"
                            " ORDER BY created_at, id LIMIT ?", (store_id, status, limit))
 
-    def available_deliveries(self, rider: Location, radius_km: float) -> list[tuple[float, dict]]:
-        """Cooked, unpicked orders within the radius of the rider: (distance, view), nearest first.
+    def available_deliveries(self, rider: Location,
+                             radius_km: float) -> list[tuple[float, dict, StoreSummary | None]]:
+        """Cooked, unpicked orders within the radius of the rider: (distance, view, its store),
+        nearest first; the store read in the same lookup (None if it is not registered).
 
         This is `domain.order.visible_to_rider` in SQL (a bounding box narrows, the distance
         decides); tests/integration/test_rider_visibility.py holds the two together."""
         rows = self.db.execute(
-            "SELECT lat, lon, view FROM order_views WHERE status = ? AND rider_id IS NULL"
-            " AND lat BETWEEN ? AND ? AND lon BETWEEN ? AND ?",
+            "SELECT v.lat, v.lon, v.view, s.id, s.name, s.lat, s.lon FROM order_views v"
+            " LEFT JOIN stores s ON s.id = v.store_id WHERE v.status = ? AND v.rider_id IS NULL"
+            " AND v.lat BETWEEN ? AND ? AND v.lon BETWEEN ? AND ?",
             (order.COOKED, *bounding_box(rider, radius_km)))
         found = []
-        for lat, lon, text in rows:
+        for lat, lon, text, sid, name, slat, slon in rows:
             d = distance_km(rider, Location(lat, lon))
             if d <= radius_km:
-                found.append((d, orjson.loads(text)))
-        return sorted(found, key=lambda pair: pair[0])
+                store = None if sid is None else StoreSummary(sid, name, Location(slat, slon))
+                found.append((d, orjson.loads(text), store))
+        return sorted(found, key=lambda entry: entry[0])
 
     def unpaid_before(self, placed_before: str, limit: int = 500) -> list[str]:
         """Orders placed before then and still waiting for payment, oldest first."""

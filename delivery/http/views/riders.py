@@ -29,13 +29,10 @@ async def available(request: web.Request) -> web.Response:
     radius = request.app[SETTINGS].dispatch.radius_km
     stores = {}
     deliveries = []
-    for _, view in request.app[READS].available_deliveries(location, radius):
-        sid = view["store_id"]
-        if sid not in stores:
-            s = request.app[DIRECTORY].store_summary(sid)
-            stores[sid] = {"id": s.id, "name": s.name,
-                           "location": location_json(s.location)}
-        deliveries.append({"order_id": view["id"], "store": stores[sid],
+    for _, view, s in request.app[READS].available_deliveries(location, radius):
+        if s.id not in stores:
+            stores[s.id] = {"id": s.id, "name": s.name, "location": location_json(s.location)}
+        deliveries.append({"order_id": view["id"], "store": stores[s.id],
                            **_area(view["delivery_address"], location)})
     return respond(request, {"deliveries": deliveries})
 
