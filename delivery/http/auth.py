@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 from aiohttp import web
 
 from ..domain.onboarding import APPROVED
+from ..persistence.directory import Holder
 from .keys import ADMIN_TOKEN, DIRECTORY
 from .problems import Problem
 
@@ -31,33 +32,42 @@ def bearer(request: web.Request) -> str:
     return token
 
 
-def principal(request: web.Request, kind: str) -> str:
-    """The id of the customer, store or rider whose token the request carries.
+def holder(request: web.Request, kind: str) -> Holder:
+    """The customer, store or rider (`kind`) whose token the request carries, with its status.
 
     401 without a token or with an unknown one; 403 `wrong_role` for another role's token.
     """
     token = bearer(request)
-    found = request.app[DIRECTORY].identify(kind, token)
-    if found is None:
-        refuse(request, token, kind[:-1])
+    found = request.app[DIRECTORY].holder(token)
+    if found is None or found.kind != kind:
+        refuse(request, token, found, kind[:-1])
     return found
+
+
+def principal(request: web.Request, kind: str) -> str:
+    """The id of the customer, store or rider whose token the request carries (see `holder`)."""
+    return holder(request, kind).id
 
 
 def role_of(request: web.Request, token: str) -> str | None:
     """Whose token this is: "admin", "customer", "store", "rider", or None for an unknown one."""
+    return _role(request, token, request.app[DIRECTORY].holder(token))
+
+
+def _role(request: web.Request, token: str, found: Holder | None) -> str | None:
     if _is_admin(request, token):
         return "admin"
-    who = request.app[DIRECTORY].identify_any(token)
-    return who[0][:-1] if who else None
+    return found.kind[:-1] if found is not None else None
 
 
-def refuse(request: web.Request, token: str, wanted: str) -> NoReturn:
-    """Refuse a token that is not `wanted`'s: 403 if it is a valid token of another role.
+def refuse(request: web.Request, token: str, found: Holder | None, wanted: str) -> NoReturn:
+    """Refuse a token that is not `wanted`'s (`found` holds it): 403 if it is a valid token of
+    another role.
 
     The role is checked before any resource is looked at, so a 403 here tells nothing about
     whether the resource exists.
     """
-    role = role_of(request, token)
+    role = _role(request, token, found)
     if role is None:
         raise Problem("unauthorized", f"the token is unknown (this endpoint needs the {wanted} role)")
     raise Problem("wrong_role", f"this endpoint needs the {wanted} role; the token sent has role {role}")
@@ -66,10 +76,10 @@ def refuse(request: web.Request, token: str, wanted: str) -> NoReturn:
 def anyone(request: web.Request) -> tuple[str, str]:
     """(kind, id) of the customer, store or rider whose token the request carries."""
     token = bearer(request)
-    who = request.app[DIRECTORY].identify_any(token)
-    if who is None:
-        refuse(request, token, "customer, store or rider")
-    return who
+    found = request.app[DIRECTORY].holder(token)
+    if found is None:
+        refuse(request, token, None, "customer, store or rider")
+    return found.kind, found.id
 
 
 def customer(request: web.Request) -> str:
@@ -86,32 +96,37 @@ def rider(request: web.Request) -> str:
 
 def own_store(request: web.Request) -> str:
     """The store in the path, when the token is that store's (403 for another store's token)."""
-    store_id = store(request)
-    if store_id != request.match_info["store_id"]:
+    return _own_store(request).id
+
+
+def _own_store(request: web.Request) -> Holder:
+    found = holder(request, "stores")
+    if found.id != request.match_info["store_id"]:
         raise Problem("forbidden", "a store token acts on its own store only")
-    return store_id
+    return found
 
 
 def approved_store(request: web.Request) -> str:
     """`own_store`, and for anything but reading itself (GET) a store the admin approved."""
-    store_id = own_store(request)
+    found = _own_store(request)
     if request.method != "GET":
-        require_approved(request, "stores", store_id)
-    return store_id
+        require_approved(found)
+    return found.id
 
 
 def approved_rider(request: web.Request) -> str:
     """`rider`, approved: a pending or suspended rider may neither move, look for deliveries
     (other people's orders) nor pick. What it picked before stays readable (GET /orders/{id})."""
-    rider_id = rider(request)
-    require_approved(request, "riders", rider_id)
-    return rider_id
+    found = holder(request, "riders")
+    require_approved(found)
+    return found.id
 
 
-def require_approved(request: web.Request, kind: str, id: str) -> None:
-    status = request.app[DIRECTORY].status(kind, id)
-    if status != APPROVED:
-        raise Problem("not_approved", f"this {kind[:-1]} is {status}: only the admin's approval "
+def require_approved(found: Holder) -> None:
+    """Refuse a store or rider whose status (as read with its token) is not approved."""
+    if found.status != APPROVED:
+        kind = found.kind[:-1]
+        raise Problem("not_approved", f"this {kind} is {found.status}: only the admin's approval "
                                       "lets it act (it may still read its own resources)")
 
 
@@ -124,7 +139,7 @@ def presents(request: web.Request, kind: str, id: str) -> bool:
 def admin(request: web.Request) -> None:
     token = bearer(request)
     if not _is_admin(request, token):
-        refuse(request, token, "admin")
+        refuse(request, token, request.app[DIRECTORY].holder(token), "admin")
 
 
 def _is_admin(request: web.Request, token: str) -> bool:

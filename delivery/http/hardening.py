@@ -28,21 +28,31 @@ def install(app: web.Application, public: Collection[tuple[str, str]]) -> None:
     """Add the headers to every response of `app`; `public` lists the (method, path) routes
     whose answers hold nothing personal (all others get `Cache-Control: no-store`)."""
 
+    private: dict[web.AbstractRoute, bool] = {}  # route -> whether its answers are personal
+
     async def headers(request: web.Request, response: web.StreamResponse) -> None:
-        add_headers(request, response, public)
+        add_headers(request, response, public, private)
 
     app.on_response_prepare.append(headers)
 
 
 def add_headers(request: web.Request, response: web.StreamResponse,
-                public: Collection[tuple[str, str]]) -> None:
+                public: Collection[tuple[str, str]],
+                private: dict[web.AbstractRoute, bool] | None = None) -> None:
+    """The headers of every answer; `private` remembers, per route of the app, what `public`
+    says of it (looking it up anew cost a few per cent of a read)."""
     h = response.headers
     h["Server"] = SERVER
     h["X-Content-Type-Options"] = "nosniff"
     route = request.match_info.route
-    path = route.resource.canonical if route.resource is not None else ""
+    personal = None if private is None else private.get(route)
+    if personal is None:
+        path = route.resource.canonical if route.resource is not None else ""
+        personal = (route.method, path) not in public
+        if private is not None and route.resource is not None:  # the app's routes: a few dozen
+            private[route] = personal
     # Tokens, orders, addresses, phones and admin data must never sit in a shared or disk cache.
-    if (route.method, path) not in public:
+    if personal:
         h["Cache-Control"] = "no-store"
     if response.status == 401:
         h.setdefault("WWW-Authenticate", 'Bearer realm="delivery"')
@@ -99,11 +109,18 @@ def host_check(allowed: frozenset[str]) -> Callable[[web.Request, Handler], Awai
     loopback service from the victim's browser; its requests still say `Host: evil.example`.
     """
 
+    passed: set[str] = set()  # Host headers seen allowed: a set lookup instead of parsing
+
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         header = request.headers.get("Host")
         # HTTP/1.0 clients may omit Host; browsers, the rebinding vector, always send it.
-        if header is not None and "*" not in allowed and host_name(header) not in allowed:
+        if header is None or header in passed or "*" in allowed:
+            return await handler(request)
+        if host_name(header) in allowed:
+            if len(passed) < 64:  # spellings of allowed names (case, port): a handful
+                passed.add(header)
+        else:
             raise Problem("host_not_allowed", f"this server does not answer for host "
                           f"{host_name(header)[:100]!r} (server.allowed_hosts)", "Host")
         return await handler(request)

@@ -2,16 +2,57 @@
 
 from __future__ import annotations
 
+import bisect
+import itertools
+import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Gauge
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
+from prometheus_client.utils import floatToGoString
 
 from ..actors.messages import ActorStats
 from .history import History
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class Answered:
+    """HTTP requests answered, by route, method and status, and the time they took by route and
+    method: the figures of a prometheus Counter and Histogram (same names, same exposition),
+    counted in plain lists, since the library's per-request locking and label lookups cost
+    ~5 % of a read's capacity. Counted on the event loop's thread only."""
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[str, str, int], int] = {}
+        self.times: dict[tuple[str, str], list] = {}  # [bucket counts..., +Inf count, sum]
+
+    def observe(self, route: str, method: str, status: int, seconds: float) -> None:
+        key = (route, method, status)
+        self.counts[key] = self.counts.get(key, 0) + 1
+        times = self.times.get((route, method))
+        if times is None:
+            times = self.times[(route, method)] = [0] * (len(BUCKETS) + 1) + [0.0]
+        times[bisect.bisect_left(BUCKETS, seconds)] += 1
+        times[-1] += seconds
+
+    def collect(self) -> Iterator[Any]:
+        answered = CounterMetricFamily("delivery_http_requests", "HTTP requests answered",
+                                       labels=["route", "method", "status"])
+        for (route, method, status), n in list(self.counts.items()):
+            answered.add_metric([route, method, str(status)], n)
+        yield answered
+        took = HistogramMetricFamily("delivery_http_request_duration_seconds",
+                                     "Time to answer an HTTP request", labels=["route", "method"])
+        for labels, times in list(self.times.items()):
+            cumulative = list(itertools.accumulate(times[:-1]))
+            took.add_metric(list(labels), [(floatToGoString(b), n) for b, n in
+                                           zip((*BUCKETS, math.inf), cumulative, strict=True)],
+                            times[-1])
+        yield took
 
 
 class Metrics:
@@ -20,11 +61,8 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.requests = Counter("delivery_http_requests", "HTTP requests answered",
-                                ["route", "method", "status"], registry=r)
-        self.latency = Histogram("delivery_http_request_duration_seconds",
-                                 "Time to answer an HTTP request", ["route", "method"],
-                                 buckets=BUCKETS, registry=r)
+        self.answered = Answered()
+        r.register(self.answered)
         self.actor_messages = Gauge("delivery_actor_messages",
                                     "Messages received by actors since start (passivated included)",
                                     registry=r)
@@ -67,8 +105,7 @@ class Metrics:
             info = request.match_info.route.resource
             route = info.canonical if info is not None else "unmatched"
             took = time.perf_counter() - started
-            self.latency.labels(route, request.method).observe(took)
+            self.answered.observe(route, request.method, response.status, took)
             self.history.observe(route, request.method, response.status, took)
-            self.requests.labels(route, request.method, str(response.status)).inc()
             return response
         return measure

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
-import uuid
+import os
+import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -16,6 +18,23 @@ from ..logs import REQUEST_ID
 from ..persistence.faults import HEALTH, StorageFault
 
 log = logging.getLogger("delivery.http")
+
+_PROCESS = secrets.token_hex(8)
+_SERIAL = itertools.count(1)
+
+
+def _new_process() -> None:
+    global _PROCESS, _SERIAL
+    _PROCESS, _SERIAL = secrets.token_hex(8), itertools.count(1)
+
+
+os.register_at_fork(after_in_child=_new_process)  # a forked child numbers its own requests
+
+
+def new_request_id() -> str:
+    """An id unique across processes and restarts, as long as a uuid4's hex (32 digits): this
+    process's random half and a serial number. A uuid4 per request cost ~3 % of a read."""
+    return f"{_PROCESS}{next(_SERIAL):016x}"
 
 PROBLEM_TYPE = "application/problem+json"
 MAX_BODY = 64 * 1024  # bytes of a request body
@@ -104,7 +123,7 @@ _HTTP_CODES = {400: "malformed_body", 401: "unauthorized", 403: "forbidden", 404
 async def problem_middleware(request: web.Request,
                              handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
     """Turn every failure into a problem document; never a stack trace in a body."""
-    request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex
+    request_id = request.headers.get("X-Request-Id", "")[:64] or new_request_id()
     request[REQUEST_ID] = request_id  # for the access log, whatever the answer
     try:
         response = await handler(request)

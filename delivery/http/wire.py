@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 import msgpack
+import orjson
 from aiohttp import web
 
 from ..domain.geo import Location, check_location
@@ -66,8 +67,17 @@ def respond(request: web.Request, data: Any, status: int = 200,
         return web.Response(status=status, body=msgpack.packb(data, use_bin_type=True),
                             content_type=MSGPACK, headers=headers)
     # A final newline: a terminal's prompt after `curl` starts on its own line.
-    return web.Response(status=status, text=dumps(data) + "\n",
-                        content_type=JSON, headers=headers)
+    return web.Response(status=status, body=json_bytes(data) + b"\n", content_type=JSON,
+                        charset="utf-8", headers=headers)
+
+
+def json_bytes(data: Any) -> bytes:
+    """`jsontext.dumps(data)` as UTF-8, by orjson (several times faster on a page of stores);
+    the same document, though a float may be spelled differently (1e-05 is 1e-5)."""
+    try:
+        return orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS)
+    except orjson.JSONEncodeError:  # e.g. an integer beyond 64 bits, which json can spell
+        return dumps(data).encode()
 
 
 def respond_json_text(request: web.Request, text: str, status: int = 200,

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from .. import codec
 from ..domain.geo import Location, bounding_box
@@ -65,6 +66,29 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+HOLDERS_KEPT = 100_000  # token hashes whose holder is remembered (~200 bytes each)
+
+# Finding a token's holder: one statement over the three tables (each searched by its unique
+# index); checking a remembered one: its row by primary key. Customers have no status.
+_FIND = ("SELECT 'customers', id, token_hash, NULL FROM customers WHERE token_hash = ?"
+         " UNION ALL SELECT 'stores', id, token_hash, status FROM stores WHERE token_hash = ?"
+         " UNION ALL SELECT 'riders', id, token_hash, status FROM riders WHERE token_hash = ?")
+_CHECK = {"customers": "SELECT token_hash, NULL FROM customers WHERE id = ?",
+          "stores": "SELECT token_hash, status FROM stores WHERE id = ?",
+          "riders": "SELECT token_hash, status FROM riders WHERE id = ?"}
+
+
+class Holder(NamedTuple):  # a tuple: made on every request, cheaper than a dataclass
+    """Whoever holds a bearer token, as the database says now."""
+
+    kind: str
+    """customers, stores or riders."""
+    id: str
+    """Its id."""
+    status: str | None
+    """Onboarding status of a store or rider (pending, approved, suspended); None: a customer."""
+
+
 @dataclass(frozen=True)
 class Store:
     """A registered store."""
@@ -98,6 +122,7 @@ class Directory:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._holders: dict[str, tuple[str, str]] = {}  # token hash -> (kind, id); see holder
 
     def add_customer(self, id: str, name: str, phone: str, loc: Location, token: str, at: str) -> None:
         with self.db.transaction() as conn:
@@ -153,24 +178,51 @@ class Directory:
                  "location": None if r[3] is None else {"lat": r[3], "lon": r[4]},
                  "created_at": r[5]} for r in rows]
 
+    def holder(self, token: str) -> Holder | None:
+        """Who holds `token` now (a customer, a store or a rider, with its status), or None.
+
+        Who held a token is remembered (by its hash, never the token), so a known token costs
+        one lookup by primary key instead of a search of three tables; that lookup re-reads
+        the holder's row on every call, so a revoked token or a suspension is seen at once, by
+        every process and node sharing the database, with nothing to invalidate.
+        """
+        hashed = hash_token(token)
+        known = self._holders.get(hashed)
+        if known is not None:
+            kind, id = known
+            row = self.db.execute(_CHECK[kind], (id,)).fetchone()
+            if row is not None and hmac.compare_digest(row[0], hashed):
+                return Holder(kind, id, row[1])
+            self._holders.pop(hashed, None)  # revoked (or gone): refused below unless it moved
+        row = self.db.execute(_FIND, (hashed, hashed, hashed)).fetchone()
+        if row is None or not hmac.compare_digest(row[2], hashed):
+            return None
+        if len(self._holders) >= HOLDERS_KEPT:
+            del self._holders[next(iter(self._holders))]  # the oldest remembered
+        self._holders[hashed] = (row[0], row[1])
+        return Holder(row[0], row[1], row[3])
+
     def identify(self, kind: str, token: str) -> str | None:
         """The id of the customer, store or rider holding `token`, or None."""
         if kind not in KINDS:
             raise ValueError(kind)
-        wanted = hash_token(token)
-        row = self.db.execute(f"SELECT id, token_hash FROM {kind} WHERE token_hash = ?",
-                              (wanted,)).fetchone()
-        if row and hmac.compare_digest(row[1], wanted):
-            return row[0]
-        return None
+        found = self.holder(token)
+        return found.id if found is not None and found.kind == kind else None
 
     def identify_any(self, token: str) -> tuple[str, str] | None:
         """(kind, id) of whoever holds `token`: a customer, a store or a rider."""
-        for kind in KINDS:
-            found = self.identify(kind, token)
-            if found is not None:
-                return kind, found
-        return None
+        found = self.holder(token)
+        return None if found is None else (found.kind, found.id)
+
+    def revoke_token(self, kind: str, id: str) -> bool:
+        """Make the token of a customer, store or rider worthless at once (it is replaced by
+        the hash of a token nobody is told); whether such a one exists."""
+        if kind not in KINDS:
+            raise ValueError(kind)
+        with self.db.transaction() as conn:
+            changed = conn.execute(f"UPDATE {kind} SET token_hash = ? WHERE id = ?",
+                                   (hash_token(new_token()), id)).rowcount
+        return changed > 0
 
     def store(self, store_id: str) -> Store | None:
         row = self.db.execute("SELECT id, name, owner_phone, lat, lon, menu FROM stores WHERE id = ?",

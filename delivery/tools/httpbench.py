@@ -1,8 +1,10 @@
-"""`python run.py httpbench`: requests/s and latency of the front door at several concurrencies,
-beside an aiohttp hello-world measured in the same run on the same machine.
+"""`python run.py httpbench`: requests/s and latency of the front door's reads (and of placing an
+order) at several concurrencies, each beside an aiohttp JSON hello-world measured just before it
+in the same run on the same machine, and the ratio of the two.
 
 Starts `run.py serve` and a hello-world server as subprocesses on free loopback ports with a
-temporary data directory, then drives them with closed-loop aiohttp clients from this process.
+temporary data directory, seeds a customer, a store, a rider and cooked orders, then loads each
+endpoint with wrk where installed, else with aiohttp clients from this process (said when so).
 """
 
 from __future__ import annotations
@@ -12,97 +14,127 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import aiohttp
 
 from .. import cli
+from ..jsontext import dumps
+from ..loadtest import database
 from .limits import UNLIMITED
 from .localhost import ROOT, free_port, wait_up
+from .wrk import FALLBACK_NOTICE, Result, Target, find_wrk, run_python, run_wrk
 
-HELLO = "from aiohttp import web\napp = web.Application()\napp.router.add_get('/', lambda r: web.Response(text='hello'))\nweb.run_app(app, host='127.0.0.1', port=int(__import__('sys').argv[1]), print=None)\n"
-
-
-async def _load(make_request, clients: int, seconds: float) -> dict:
-    latencies: list[float] = []
-    errors = 0
-    stop_at = time.perf_counter() + seconds
-    connector = aiohttp.TCPConnector(limit=clients)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        async def worker():
-            nonlocal errors
-            while time.perf_counter() < stop_at:
-                started = time.perf_counter()
-                status = await make_request(session)
-                latencies.append(time.perf_counter() - started)
-                errors += status >= 400
-        began = time.perf_counter()
-        await asyncio.gather(*[worker() for _ in range(clients)])
-        elapsed = time.perf_counter() - began
-    latencies.sort()
-    pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
-    return {"rps": len(latencies) / elapsed, "p50_ms": pick(0.50), "p99_ms": pick(0.99),
-            "n": len(latencies), "errors": errors}
+HELLO = ("import sys\nfrom aiohttp import web\napp = web.Application()\n"
+         "app.router.add_get('/', lambda r: web.json_response({'message': 'hello'}))\n"
+         "web.run_app(app, host='127.0.0.1', port=int(sys.argv[1]), print=None)\n")
+HOME = {"lat": 37.5, "lon": 127.0}
+COOKED = 3  # orders waiting for a rider: what `available` lists
 
 
-async def _bench(clients_list: list[int], seconds: float) -> None:
+@contextmanager
+def _servers(storage_url: str, workers: int) -> Iterator[tuple[str, str]]:
+    """The service and the hello-world, running; (service base URL, hello-world URL)."""
     with tempfile.TemporaryDirectory(prefix="delivery-httpbench-") as data_dir:
         port, hello_port = free_port(), free_port()
         env = {**os.environ, **UNLIMITED, "DELIVERY_ACTORS_ADMIN_PORT": str(free_port()),
                "DELIVERY_ADMIN_TOKEN": "httpbench-admin-token-01234"}
+        if storage_url:
+            env["DELIVERY_STORAGE_URL"] = storage_url
         service = subprocess.Popen([sys.executable, "run.py", "serve", "--port", str(port),
-                                    "--data-dir", data_dir], cwd=ROOT, env=env,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                    "--data-dir", data_dir, "--workers", str(workers)], cwd=ROOT,
+                                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         hello = subprocess.Popen([sys.executable, "-c", HELLO, str(hello_port)],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            base, hello_url = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{hello_port}/"
-            await wait_up(f"{base}/ready")
-            await wait_up(hello_url)
-            async with aiohttp.ClientSession(base) as s:
-                cust = await (await s.post("/customers", json={
-                    "name": "b", "phone": "0", "location": {"lat": 37.5, "lon": 127.0}})).json()
-                store = await (await s.post("/stores", json={
-                    "name": "b", "owner_phone": "0", "location": {"lat": 37.5, "lon": 127.0},
-                    "menu": [{"name": "Rice", "price": 1000}]})).json()
-            auth = {"Authorization": f"Bearer {cust['token']}"}
-            body = {"store_id": store["id"], "items": [{"menu_item_id": "m1", "quantity": 1}],
-                    "delivery_address": {"lat": 37.5, "lon": 127.0, "text": "x"}}
-            async with aiohttp.ClientSession(base) as s:
-                order = await (await s.post("/orders", json=body, headers=auth)).json()
-
-            async def get_hello(s):
-                async with s.get(hello_url) as r:
-                    await r.read()
-                    return r.status
-
-            async def get_order(s):
-                async with s.get(f"{base}/orders/{order['id']}", headers=auth) as r:
-                    await r.read()
-                    return r.status
-
-            async def post_order(s):
-                async with s.post(f"{base}/orders", json=body, headers=auth) as r:
-                    await r.read()
-                    return r.status
-
-            print(f"{'endpoint':<22}{'clients':>8}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}")
-            for name, fn in (("hello world", get_hello), ("GET /orders/{id}", get_order),
-                             ("POST /orders", post_order)):
-                for clients in clients_list:
-                    r = await _load(fn, clients, seconds)
-                    print(f"{name:<22}{clients:>8}{r['rps']:>10.0f}{r['p50_ms']:>10.2f}"
-                          f"{r['p99_ms']:>10.2f}{r['errors']:>8}", flush=True)
+            yield f"http://127.0.0.1:{port}", f"http://127.0.0.1:{hello_port}/"
         finally:
             for proc in (service, hello):
                 proc.terminate()
                 proc.wait(30)
 
 
+async def _post(s: aiohttp.ClientSession, path: str, token: str | None = None,
+                body: dict | None = None) -> dict:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with s.post(path, json=body, headers=headers) as r:
+        data = await r.json(content_type=None)
+        if r.status >= 300:
+            raise RuntimeError(f"seeding: POST {path} answered {r.status}: {data}")
+        return data
+
+
+async def _seed(base: str, hello_url: str) -> list[Target]:
+    """A customer, a store, a rider near it and cooked orders; the endpoints to load."""
+    async with aiohttp.ClientSession(base) as s:
+        cust = await _post(s, "/customers", body={"name": "b", "phone": "0", "location": HOME})
+        store = await _post(s, "/stores", body={"name": "b", "owner_phone": "0", "location": HOME,
+                                                 "menu": [{"name": "Rice", "price": 1000}]})
+        rider = await _post(s, "/riders", body={"name": "r", "phone": "0", "location": HOME})
+        order = {"store_id": store["id"], "items": [{"menu_item_id": "m1", "quantity": 1}],
+                 "delivery_address": {**HOME, "text": "x"}}
+        for _ in range(COOKED):
+            placed = await _post(s, "/orders", cust["token"], order)
+            await _post(s, f"/orders/{placed['id']}/payment", cust["token"],
+                        {"method": "card", "card_token": "tok_visa"})
+            for step in ("accept", "start-cooking", "finish-cooking"):
+                await _post(s, f"/stores/{store['id']}/orders/{placed['id']}/{step}",
+                            store["token"])
+    return [Target("hello world (JSON)", hello_url),
+            Target("GET /orders/{id}", f"{base}/orders/{placed['id']}", cust["token"]),
+            Target("GET /riders/me/deliveries/available",
+                   f"{base}/riders/me/deliveries/available", rider["token"]),
+            Target("GET /stores?lat&lon", f"{base}/stores?lat={HOME['lat']}&lon={HOME['lon']}",
+                   cust["token"]),
+            Target("POST /orders", f"{base}/orders", cust["token"], dumps(order))]
+
+
+async def _bench(clients_list: list[int], seconds: float, wrk: str | None, storage_url: str,
+                 workers: int) -> None:
+    with _servers(storage_url, workers) as (base, hello_url):
+        await wait_up(f"{base}/ready")
+        await wait_up(hello_url)
+        hello, *targets = await _seed(base, hello_url)
+        print(f"{'endpoint':<38}{'clients':>8}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
+              f"{'errors':>8}{'hello/s':>10}{'× hello':>9}")
+        for target in targets:
+            for clients in clients_list:
+                # hello-world just before each endpoint: a ratio of two figures measured under
+                # the same background load (a shared machine's load drifts within a minute)
+                h = await _measure(wrk, hello, clients, seconds)
+                r = await _measure(wrk, target, clients, seconds)
+                print(f"{target.name:<38}{clients:>8}{r.rps:>10.0f}{r.p50_ms:>9.2f}"
+                      f"{r.p99_ms:>9.2f}{r.errors:>8}{h.rps:>10.0f}{r.rps / h.rps:>9.2f}",
+                      flush=True)
+
+
+async def _measure(wrk: str | None, target: Target, clients: int, seconds: float) -> Result:
+    if wrk is None:
+        return await run_python(target, clients, seconds)
+    return await asyncio.to_thread(run_wrk, wrk, target, clients, seconds)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = cli.parser("run.py httpbench", __doc__.split("\n\n")[0])
-    p.add_argument("--clients", default="1,16,64", help="comma-separated concurrencies")
-    p.add_argument("--seconds", type=float, default=5.0, help="duration of each measurement")
+    p.add_argument("--clients", default="1,16,64",
+                   help="comma-separated concurrencies (wrk: connections on one thread)")
+    p.add_argument("--seconds", type=float, default=5.0,
+                   help="duration of each measurement (wrk: whole seconds, at least 1)")
+    p.add_argument("--wrk", default="wrk", help="the wrk executable; when it is not found the "
+                                                "Python clients are used, with a notice")
+    p.add_argument("--storage-url", help=f"the service's storage.url: a postgresql:// URL, or "
+                   f"{database.AUTO!r} for a fresh database on the local server, dropped after "
+                   f"the run (default: DELIVERY_STORAGE_URL, else SQLite)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="serve --workers N (more than 1 needs PostgreSQL)")
     args = p.parse_args(argv)
-    asyncio.run(_bench([int(c) for c in args.clients.split(",")], args.seconds))
+    wrk = find_wrk(args.wrk)
+    if wrk is None:
+        print(FALLBACK_NOTICE.format(why=f"{args.wrk!r} not found"), flush=True)
+    else:
+        print(f"load generator: wrk ({wrk}), one thread", flush=True)
+    with database.storage(database.chosen(args.storage_url, args.workers)) as url:
+        asyncio.run(_bench([int(c) for c in args.clients.split(",")], args.seconds, wrk, url,
+                           args.workers))
     return 0

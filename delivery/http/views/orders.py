@@ -60,22 +60,31 @@ async def confirm_delivery(request: web.Request) -> web.Response:
     return respond(request, await request.app[BRIDGE].command("orders", command))
 
 
+PARTIES = ("customers", "stores", "riders")  # the order of ReadModel.parties_and_view's parties
+
+
+def _may_read(request: web.Request, order_id: str, parties) -> None:
+    """404 unless the caller is the order's customer, its store or its rider."""
+    kind, id = auth.caller(request)
+    if parties is None or parties[PARTIES.index(kind)] != id:
+        # Someone else's order is answered like a missing one, so ids cannot be probed.
+        raise Problem("not_found", f"order {order_id!r} does not exist")
+
+
 def _readable_state(request: web.Request) -> OrderState:
     """The order if the caller may see it: its customer, its store or its rider (else 404)."""
     order_id = request.match_info["order_id"]
-    who = auth.caller(request)
     state = request.app[READS].state(order_id)
-    parties = {"customers": state.customer_id, "stores": state.store_id,
-               "riders": state.rider_id} if state else {}
-    if parties.get(who[0]) != who[1]:
-        # Someone else's order is answered like a missing one, so ids cannot be probed.
-        raise Problem("not_found", f"order {order_id!r} does not exist")
+    _may_read(request, order_id,
+              state and (state.customer_id, state.store_id, state.rider_id))
     return state
 
 
 async def get_order(request: web.Request) -> web.Response:
-    _readable_state(request)
-    return respond_json_text(request, request.app[READS].view_json(request.match_info["order_id"]))
+    order_id = request.match_info["order_id"]
+    found = request.app[READS].parties_and_view(order_id)
+    _may_read(request, order_id, found and found[0])
+    return respond_json_text(request, found[1])
 
 
 async def order_events(request: web.Request) -> web.StreamResponse:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from aiohttp import web
 
 from ...domain.area import approximate
@@ -27,13 +29,10 @@ async def available(request: web.Request) -> web.Response:
     radius = request.app[SETTINGS].dispatch.radius_km
     stores = {}
     deliveries = []
-    for _, view in request.app[READS].available_deliveries(location, radius):
-        sid = view["store_id"]
-        if sid not in stores:
-            s = request.app[DIRECTORY].store(sid)
-            stores[sid] = {"id": s.id, "name": s.name,
-                           "location": location_json(s.location)}
-        deliveries.append({"order_id": view["id"], "store": stores[sid],
+    for _, view, s in request.app[READS].available_deliveries(location, radius):
+        if s.id not in stores:
+            stores[s.id] = {"id": s.id, "name": s.name, "location": location_json(s.location)}
+        deliveries.append({"order_id": view["id"], "store": stores[s.id],
                            **_area(view["delivery_address"], location)})
     return respond(request, {"deliveries": deliveries})
 
@@ -42,9 +41,16 @@ def _area(address: dict, rider: Location) -> dict:
     """The address as a rider sees it before the pick: an area of a few hundred metres and its
     district, and the distance to that area (an exact distance would give the door away to a
     rider reporting from three places)."""
-    area = approximate(Address(address["lat"], address["lon"], address["text"]))
+    area = _approximate(address["lat"], address["lon"], address["text"])
     distance = distance_km(rider, Location(area["lat"], area["lon"]))
     return {"delivery_address": {**area, "approximate": True}, "distance_km": round(distance, 1)}
+
+
+@functools.lru_cache(maxsize=4096)
+def _approximate(lat: float, lon: float, text: str) -> dict:
+    """`approximate` of an address, worked out once: every rider nearby lists the same
+    deliveries again and again (callers copy it, never change it)."""
+    return approximate(Address(lat, lon, text))
 
 
 async def pick(request: web.Request) -> web.Response:
