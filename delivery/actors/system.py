@@ -46,6 +46,11 @@ class ActorFailure(RuntimeError):
     """An actor failed on the request (Thespian returned it as a PoisonMessage)."""
 
 
+IDLE_WAIT_MAX_S = 0.05
+"""simpleSystemBase: the longest the pump thread waits for a request while idle (its timers fire
+at most this late)."""
+
+
 class ActorRuntime:
     """The service's actor system: start, request/reply by correlation id, stop."""
 
@@ -208,7 +213,11 @@ class ActorRuntime:
         # the thread waits on its queue; the multi-process bases wait inside listen instead.
         # On simpleSystemBase timers fire only inside tell/listen: a positive listen time makes
         # the due ones fire even when no request comes in.
-        idle_wait, listen_wait = (0.005, 0.001) if self.settings.actors.in_process else (0.0, 0.002)
+        # While idle, the wait for a request doubles up to IDLE_WAIT_MAX_S (a request still
+        # wakes the thread at once; only the system's timers fire up to that much later), so an
+        # idle or read-only node does not spend a slice of a core polling its actors.
+        base_wait, listen_wait = (0.005, 0.001) if self.settings.actors.in_process else (0.0, 0.002)
+        idle_wait = base_wait
         while True:
             try:
                 first = self._requests.get(timeout=idle_wait) if idle_wait else \
@@ -228,8 +237,10 @@ class ActorRuntime:
                 else:
                     requests.append(self._envelope(*item))
             self._send(asys, [r for r in requests if r is not None])
-            self._drain(asys, listen_wait)
+            answered = self._drain(asys, listen_wait)
             self._expire()
+            if base_wait:
+                idle_wait = base_wait if batch or answered else min(IDLE_WAIT_MAX_S, idle_wait * 2)
 
     def _envelope(self, target: str, body: Any, timeout: float, future: Future,
                   enqueued: float) -> tuple[str, Envelope] | None:
@@ -252,14 +263,16 @@ class ActorRuntime:
         for target, envelope in requests:
             asys.tell(getattr(self.peers, target), envelope)
 
-    def _drain(self, asys, wait: float) -> None:
+    def _drain(self, asys, wait: float) -> bool:
+        """Hand out what the actors answered; whether there was anything."""
         from thespian.actors import PoisonMessage
 
+        answered = False
         while True:
             message = asys.listen(wait)
             if message is None:
-                return
-            wait = 0.0
+                return answered
+            wait, answered = 0.0, True
             if isinstance(message, Reply):
                 if not isinstance(message.result, ActorStats):
                     self.received += 1  # replies to looking at the system are not counted
