@@ -106,7 +106,7 @@ class Client:
                 wait_s = self.advised.get(endpoint, 1.0)
             else:
                 status, data, response_headers, again = await self._attempt(
-                    method, path, endpoint, token, body, intended, headers)
+                    method, path, endpoint, token, body, intended, headers, rode)
                 rode = rode or again
                 refused = overloaded(status, data)
                 if self.throttle is not None and status != 0:
@@ -121,9 +121,10 @@ class Client:
 
     async def _attempt(self, method: str, path: str, endpoint: str, token: str | None,
                        body: dict | None, intended: float | None,
-                       headers: dict | None) -> tuple[int, Any, dict, bool]:
+                       headers: dict | None, rode_before: bool = False) -> tuple[int, Any, dict, bool]:
         """One attempt, riding through an outage: a request that meets the service killed waits
-        for it to be back and is sent again; True when that happened."""
+        for it to be back and is sent again; True when that happened. `rode_before`: an earlier
+        attempt of the same command met a kill (then refused as overloaded, and tried again)."""
         intended = intended if intended is not None else time.perf_counter()
         headers = {**(headers or {}), **({"Authorization": f"Bearer {token}"} if token else {})}
         rode = False
@@ -141,7 +142,7 @@ class Client:
         code = data.get("code", "") if failed and isinstance(data, dict) else ""
         # A refusal of a resent command is no failure yet: the attempt the kill cut off may
         # have committed, and the caller checks the order.
-        ambiguous = rode and 400 <= status < 500
+        ambiguous = (rode or rode_before) and 400 <= status < 500
         if ambiguous:
             self.recorder.during_kill(endpoint, f"{status} {code} on resending")
         self.recorder.request(endpoint, status, code, done - intended, done - self.started,

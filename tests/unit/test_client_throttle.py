@@ -93,3 +93,38 @@ async def test_a_held_back_command_is_not_sent_and_is_answered_as_a_refusal(aioh
     assert report["throttled"] > 0 and report["throttled_by"] == {"POST /orders": report["throttled"]}
     assert len(hits) == report["refusals"] == 80 - report["throttled"]  # held back: never sent
     assert report["errors"] == 0
+
+
+async def test_a_conflict_after_a_kill_and_an_overload_refusal_is_not_counted_as_an_error(
+        aiohttp_server):
+    """A command whose first attempt met a kill (it may have committed), resent and refused as
+    overloaded, then tried again and answered 409: ambiguous, like a 409 on the resend itself."""
+    from delivery.loadtest.chaos import Outage
+
+    answers = iter(["drop", "overloaded", "conflict"])
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        what = next(answers)
+        if what == "drop":  # the kill: the connection goes without an answer
+            outage.begin()
+            request.transport.close()
+            outage.end()
+            return web.Response()
+        if what == "overloaded":
+            return web.json_response({"code": "overloaded", "retry_after_s": 0.01}, status=503)
+        return web.json_response({"code": "invalid_transition"}, status=409)
+
+    app = web.Application()
+    app.router.add_post("/orders/o1/confirm-delivery", handler)
+    server = await aiohttp_server(app)
+    outage, recorder = Outage(), Recorder()
+    async with aiohttp.ClientSession(str(server.make_url(""))) as session:
+        client = Client(session, recorder, time.perf_counter(), overload_tries=3)
+        client.outage = outage
+        status, data, _, rode = await client.call_through(
+            "POST", "/orders/o1/confirm-delivery", "POST /orders/{id}/confirm-delivery")
+    assert (status, data["code"], rode) == (409, "invalid_transition", True)
+    report = recorder.report({}, 1.0)
+    assert report["errors"] == 0, report["errors_by"]
+    assert ("POST /orders/{id}/confirm-delivery", "409 invalid_transition on resending") in \
+        recorder.killed
