@@ -38,6 +38,12 @@ def lifecycle(client: OrderClient, customer: str, store: str, rider: str) -> Non
     client.confirm(oid, customer)
 
 
+def bench_store(client: OrderClient) -> str:
+    """The one store every benchmark order is placed with."""
+    return client.register_store("Bench Chicken", "010-0000-0000", Location(37.5004, 127.0300),
+                                 [("Fried chicken", 18000), ("Cola", 2000)])[0]
+
+
 def settle(runtime: ActorRuntime, timeout: float = 10.0) -> int:
     """Wait until no actor receives messages any more (consumers caught up); the total."""
     last, deadline = -1, time.monotonic() + timeout
@@ -60,9 +66,7 @@ def run(base: str, orders: int, concurrency: int, admin_port: int = 19700,
                                   "onboarding.auto_approve": True})
         with ActorRuntime(settings) as runtime:
             client = OrderClient(runtime)
-            store, _, _ = client.register_store("Bench Chicken", "010-0000-0000",
-                                                Location(37.5004, 127.0300),
-                                                [("Fried chicken", 18000), ("Cola", 2000)])
+            store = bench_store(client)
             parties = [(client.register_customer(f"c{i}", "010", HOME.location)[0],
                         client.register_rider(f"r{i}", "010", Location(37.499, 127.029))[0])
                        for i in range(concurrency)]
@@ -140,9 +144,7 @@ def costs(storage_url: str = "") -> list[dict[str, Any]]:
                                   "onboarding.auto_approve": True})
         with ActorRuntime(settings) as runtime:
             client = OrderClient(runtime)
-            store, _, _ = client.register_store("Bench Chicken", "010-0000-0000",
-                                                Location(37.5004, 127.0300),
-                                                [("Fried chicken", 18000), ("Cola", 2000)])
+            store = bench_store(client)
             customer = client.register_customer("c", "010", HOME.location)[0]
             rider = client.register_rider("r", "010", Location(37.499, 127.029))[0]
             lifecycle(client, customer, store, rider)  # warm: store, rider, gateway live
