@@ -55,7 +55,23 @@ class JournalConsumer(LeaseHolder, ServiceActor):
 
     @handles(Nudge)
     def on_nudge(self, message: Nudge, sender: Any) -> None:
-        self.catch_up()
+        # Records the sender read already (the projector's, on one process) are taken as they
+        # are when they follow on from this consumer's position: no read of the journal.
+        if not (message.records and message.since == self.position
+                and self.consume_given(message.records)):
+            self.catch_up()
+
+    def consume_given(self, records: Sequence[Record]) -> bool:
+        """Consume records handed over rather than read; False when they could not all be
+        (the caller reads the journal). A write the disk refuses is retried as in catch_up."""
+        if self.retry_due or (self.LEASE and not self.holds()):
+            return False
+        try:
+            done = self.consume(records)
+        except StorageFault as fault:
+            self._retry_later(fault)
+            return True  # the retry reads the journal
+        return done == len(records)
 
     @handles(RetryCatchUp)
     def on_retry(self, message: RetryCatchUp, sender: Any) -> None:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Any
 
 from ..cluster.leases import NOTIFIER
 from ..domain import order
@@ -17,10 +15,8 @@ from ..notify import alimtalk, templates
 from ..notify.webhook import alimtalk_message
 from ..persistence import checkpoints, notices, outbox
 from ..persistence.directory import Directory
-from ..persistence.faults import StorageFault
 from ..persistence.journal import Record
-from ..persistence.readmodel import ReadModel
-from .base import handles
+from ..persistence.readmodel import ReadModel, RecentStates
 from .consumer import JournalConsumer
 from .messages import Nudge
 
@@ -43,7 +39,7 @@ class Notifier(JournalConsumer):
         self.sent = 0
         # The state after the last event seen of recent orders: a notice needs the order's
         # state, and evolving it here costs less than reading and decoding the view.
-        self.states: OrderedDict[str, OrderState] = OrderedDict()
+        self.states = RecentStates(REMEMBERED_STATES)
         return self.checkpoint()
 
     def checkpoint(self) -> int:
@@ -82,27 +78,9 @@ class Notifier(JournalConsumer):
             self.send(self.peers.alimtalk_sender, Nudge(position))
         done = sum(1 for r in records if r.seq <= position)
         self.position = position
-        for oid, state in states.items():  # only once committed, as the position
-            self.states[oid] = state
-            self.states.move_to_end(oid)
-        while len(self.states) > REMEMBERED_STATES:
-            self.states.popitem(last=False)
+        self.states.keep(states)  # only once committed, as the position
         self.sent += len(kept)
         return done
-
-    @handles(Nudge)
-    def on_nudge(self, message: Nudge, sender: Any) -> None:
-        """The projector sends the records it projected: consumed as they are when they follow
-        on from this notifier's position (no read of the journal), else read as usual."""
-        if (message.records and message.since == self.position and not self.retry_due
-                and (not self.LEASE or self.holds())):
-            try:
-                if self.consume(message.records) == len(message.records):
-                    return
-            except StorageFault as fault:
-                self._retry_later(fault)
-                return
-        self.catch_up()
 
     def _state_after(self, rec: Record, states: dict[str, OrderState]) -> OrderState | None:
         """The order's state once `rec` happened: evolved from the one before it when this

@@ -64,15 +64,9 @@ class Projector(JournalConsumer):
         while nxt in self.told and len(run) < BATCH:
             run.append(self.told.pop(nxt))
             nxt += 1
-        if not run or run[-1].seq < seq or (self.LEASE and not self.holds()):
+        if not run or run[-1].seq < seq or not self.consume_given(run):
             self.told.clear()  # what the journal holds is read instead
             return False
-        try:
-            self.consume(run)
-        except StorageFault as fault:
-            self.told.clear()
-            self._retry_later(fault)
-            return True  # the retry reads the journal; the requesters wait until then
         if self.told:  # left over from before a read of the journal moved the position on
             self.told = {seq: rec for seq, rec in self.told.items() if seq > self.position}
         return True

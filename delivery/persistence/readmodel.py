@@ -41,6 +41,21 @@ _STORE_PRIORITY = "CASE status " + " ".join(
         (order.PAID, order.ACCEPTED, order.COOKING, order.COOKED, order.PICKED_UP))) + " ELSE 9 END"
 
 
+class RecentStates(OrderedDict[str, OrderState]):
+    """The last `bound` order states remembered, least recently kept dropped first."""
+
+    def __init__(self, bound: int) -> None:
+        super().__init__()
+        self.bound = bound
+
+    def keep(self, states: dict[str, OrderState]) -> None:
+        for oid, state in states.items():
+            self[oid] = state
+            self.move_to_end(oid)
+        while len(self) > self.bound:
+            self.popitem(last=False)
+
+
 class ReadModel:
     """Views derived from the journal; the projector writes them, the front door reads them."""
 
@@ -51,7 +66,7 @@ class ReadModel:
         # may have written behind its back (another node before a lease change, a rebuild)
         # calls `forget()`.
         self.remember = remember
-        self.states: OrderedDict[str, OrderState] = OrderedDict()
+        self.states = RecentStates(remember)
 
     # -- writing (the projector) ------------------------------------------------------------
     def apply(self, records: Sequence[Record]) -> dict[str, OrderState]:
@@ -68,11 +83,7 @@ class ReadModel:
             if records:
                 checkpoints.save(conn, checkpoints.PROJECTOR, records[-1].seq)
         if self.remember:  # only once committed: a failed write leaves the views as they were
-            for oid, state in touched.items():
-                self.states[oid] = state
-                self.states.move_to_end(oid)
-            while len(self.states) > self.remember:
-                self.states.popitem(last=False)
+            self.states.keep(touched)
         return touched
 
     def _known_state(self, order_id: str, version: int) -> OrderState | None:
