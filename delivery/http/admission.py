@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from aiohttp import web
@@ -22,8 +22,6 @@ from ..domain.admission import (
     QueueSource,
 )
 from .problems import Problem
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 REGISTRATIONS = {"/customers", "/stores", "/riders"}
 # Operations, the admin and the contract: never refused, neither here nor by the rate limits.
@@ -53,7 +51,7 @@ def _nothing_queued() -> tuple[int, float]:
 
 
 class AdmissionControl:
-    """The limiter of one node, its advice to refused clients and its middleware."""
+    """The limiter of one node and its advice to refused clients (front.py asks it)."""
 
     def __init__(self, config: AdmissionSettings, clock: Callable[[], float] = time.monotonic,
                  rng: random.Random | None = None) -> None:
@@ -70,23 +68,22 @@ class AdmissionControl:
         """Seconds a refused client should wait, jittered so that refused clients spread out."""
         return round(self.retry_after_s * RETRY_SCALE[criticality] * self.rng.uniform(0.5, 1.5), 3)
 
-    def middleware(self) -> Handler:
-        @web.middleware
-        async def admission(request: web.Request, handler: Handler) -> web.StreamResponse:
-            resource = request.match_info.route.resource
-            kind = criticality(request.method, resource.canonical) if resource is not None else None
-            if kind is None or not self.enabled:
-                return await handler(request)
-            if not self.limiter.admit(kind):
-                wait = self.advice_s(kind)
-                raise Problem("overloaded", f"the node is overloaded ({self.limiter.in_flight} "
-                              f"commands in flight, limit {int(self.limiter.limit)}); "
-                              f"retry in {wait} s", retry_after=wait)
-            try:
-                return await handler(request)
-            finally:
-                self.limiter.release()
-        return admission
+    def admit(self, request: web.Request) -> bool:
+        """Take a slot for a command, or refuse it (`503 overloaded`, with Retry-After); whether
+        a slot was taken, to be given back by `release` when the command is answered."""
+        resource = request.match_info.route.resource
+        kind = criticality(request.method, resource.canonical) if resource is not None else None
+        if kind is None or not self.enabled:
+            return False
+        if not self.limiter.admit(kind):
+            wait = self.advice_s(kind)
+            raise Problem("overloaded", f"the node is overloaded ({self.limiter.in_flight} "
+                          f"commands in flight, limit {int(self.limiter.limit)}); "
+                          f"retry in {wait} s", retry_after=wait)
+        return True
+
+    def release(self) -> None:
+        self.limiter.release()
 
     def snapshot(self) -> dict[str, Any]:
         return {"enabled": self.enabled, **self.limiter.snapshot()}

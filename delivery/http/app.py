@@ -21,12 +21,12 @@ from ..persistence.journal import Journal
 from ..persistence.readmodel import ReadModel
 from ..secretkey import load_secret
 from ..secrets import ALIMTALK_WEBHOOK_SIGNATURE, TOSS_SECRET_KEY, secret
-from . import hardening
 from .admission import AdmissionCollector, AdmissionControl
 from .bridge import Bridge
-from .deadlines import body_deadline, handler_args
+from .deadlines import handler_args
 from .fanout import OrderFeed
-from .hardening import allowed_hosts, host_check
+from .front import front_door
+from .hardening import SecurityHeaders
 from .keys import (
     ADMIN_TOKEN,
     ADMISSION,
@@ -35,6 +35,7 @@ from .keys import (
     DB,
     DIRECTORY,
     FEED,
+    HEADERS,
     METRICS,
     READS,
     RUNTIME,
@@ -43,8 +44,7 @@ from .keys import (
     TOSS,
 )
 from .metrics import Metrics
-from .problems import MAX_BODY, problem_middleware
-from .ratelimit import RateLimiter
+from .problems import MAX_BODY
 from .routes import add_routes, public_routes
 
 log = logging.getLogger("delivery.http")
@@ -69,17 +69,11 @@ def create_app(settings: Settings, admin: str) -> web.Application:
     metrics = Metrics()
     admission = AdmissionControl(settings.admission)
     metrics.registry.register(AdmissionCollector(admission))
-    # Admission sits inside the problem middleware (its refusal is a problem document) and
-    # outside every handler, so a refused command costs no body parsing, lookup or actor work.
-    # Rate limits come before it: a client over its limit must not take an admission slot; the
-    # Host check before both: a rebinding page gets nothing at all.
-    hosts = allowed_hosts(settings.server.allowed_hosts, settings.server.host)
-    app = web.Application(client_max_size=MAX_BODY, middlewares=[
-        metrics.middleware(), problem_middleware, host_check(hosts),
-        RateLimiter(settings.rate_limit).middleware(), admission.middleware(),
-        body_deadline(settings.server.body_timeout_s)],
-        handler_args=handler_args(settings.server))
-    hardening.install(app, public_routes())
+    headers = SecurityHeaders(public_routes())
+    app = web.Application(client_max_size=MAX_BODY,
+                          middlewares=[front_door(settings, metrics, admission, headers)],
+                          handler_args=handler_args(settings.server))
+    app[HEADERS] = headers
     app[SETTINGS], app[METRICS], app[ADMIN_TOKEN], app[STREAMS] = settings, metrics, admin, set()
     app[ADMISSION] = admission
     if settings.payment.provider == "toss":  # the webhook looks payments up with our key

@@ -4,15 +4,14 @@ A client that is slow on purpose (slowloris) or gone without a FIN must not hold
 handler for ever. aiohttp arms one timer per connection, `keepalive_timeout`, at the connection's
 start and after each answer, and closes the connection when it fires while no complete request
 has arrived; arriving header bytes do not re-arm it. So it bounds both an idle keep-alive
-connection and the time to send a request's headers. The body is read here, under its own
-deadline, before the view runs.
+connection and the time to send a request's headers. The body is read under its own deadline
+(`read_in_time`, from front.py) before the view runs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -31,27 +30,18 @@ def handler_args(server: ServerSettings) -> dict[str, Any]:
             "lingering_time": server.body_timeout_s}
 
 
-def body_deadline(timeout_s: float):
-    """Middleware: the whole body within `timeout_s` (else 408), an aborted one a 400.
+async def read_in_time(request: web.Request, timeout_s: float) -> None:
+    """Read the whole body within `timeout_s` (else 408); an aborted one is a 400. Kept by
+    aiohttp: the view's read() returns it.
 
     Both are the client's doing, so they are logged at INFO and never counted as a 500."""
-
-    @web.middleware
-    async def read_body_in_time(request: web.Request,
-                                handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
-        if request.body_exists:
-            try:
-                async with asyncio.timeout(timeout_s):
-                    await request.read()  # kept by aiohttp: the view's read() returns it
-            except TimeoutError:
-                log.info("%s %s: the body did not arrive within %g s", request.method,
-                         request.path, timeout_s)
-                raise Problem("request_timeout",
-                              f"the body did not arrive within {timeout_s:g} s") from None
-            except ConnectionError:
-                log.info("%s %s: the client left before its body ended", request.method,
-                         request.path)
-                raise Problem("body_incomplete", "the connection ended before the body did") from None
-        return await handler(request)
-
-    return read_body_in_time
+    try:
+        async with asyncio.timeout(timeout_s):
+            await request.read()
+    except TimeoutError:
+        log.info("%s %s: the body did not arrive within %g s", request.method, request.path,
+                 timeout_s)
+        raise Problem("request_timeout", f"the body did not arrive within {timeout_s:g} s") from None
+    except ConnectionError:
+        log.info("%s %s: the client left before its body ended", request.method, request.path)
+        raise Problem("body_incomplete", "the connection ended before the body did") from None

@@ -1,7 +1,8 @@
 """What every response says about itself (security headers) and which Host it may answer for.
 
-The headers are set in `on_response_prepare`, the one hook every response passes, problem
-documents, Server-Sent Events and files included, just before its headers are sent.
+The front door's middleware (front.py) adds the headers to every answer a handler returns or
+raises, problem documents and files included; a stream, whose headers go out before its handler
+returns, takes them from `SecurityHeaders.of` when it is opened (the order's event stream).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from collections.abc import Awaitable, Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from functools import cache
 from pathlib import Path
 
@@ -20,45 +21,40 @@ from .problems import Problem
 SERVER = "delivery"
 """The Server header: the product, never its version or aiohttp's (a free hint to an attacker)."""
 
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def install(app: web.Application, public: Collection[tuple[str, str]]) -> None:
-    """Add the headers to every response of `app`; `public` lists the (method, path) routes
-    whose answers hold nothing personal (all others get `Cache-Control: no-store`)."""
-
-    private: dict[web.AbstractRoute, bool] = {}  # route -> whether its answers are personal
-
-    async def headers(request: web.Request, response: web.StreamResponse) -> None:
-        add_headers(request, response, public, private)
-
-    app.on_response_prepare.append(headers)
+_PUBLIC = {"Server": SERVER, "X-Content-Type-Options": "nosniff"}
+# Tokens, orders, addresses, phones and admin data must never sit in a shared or disk cache.
+_PERSONAL = {**_PUBLIC, "Cache-Control": "no-store"}
 
 
-def add_headers(request: web.Request, response: web.StreamResponse,
-                public: Collection[tuple[str, str]],
-                private: dict[web.AbstractRoute, bool] | None = None) -> None:
-    """The headers of every answer; `private` remembers, per route of the app, what `public`
-    says of it (looking it up anew cost a few per cent of a read)."""
-    h = response.headers
-    h["Server"] = SERVER
-    h["X-Content-Type-Options"] = "nosniff"
-    route = request.match_info.route
-    personal = None if private is None else private.get(route)
-    if personal is None:
-        path = route.resource.canonical if route.resource is not None else ""
-        personal = (route.method, path) not in public
-        if private is not None and route.resource is not None:  # the app's routes: a few dozen
-            private[route] = personal
-    # Tokens, orders, addresses, phones and admin data must never sit in a shared or disk cache.
-    if personal:
-        h["Cache-Control"] = "no-store"
-    if response.status == 401:
-        h.setdefault("WWW-Authenticate", 'Bearer realm="delivery"')
-    exc = getattr(request.match_info, "http_exception", None)
-    if response.status == 405 and isinstance(exc, web.HTTPMethodNotAllowed):
-        h["Allow"] = ", ".join(sorted(exc.allowed_methods))
+class SecurityHeaders:
+    """The headers of every answer of one app; `public` lists the (method, path) routes whose
+    answers hold nothing personal (all others get `Cache-Control: no-store`)."""
+
+    def __init__(self, public: Collection[tuple[str, str]]) -> None:
+        self.public = public
+        # route -> whether its answers are personal: a few dozen routes, looked up per request
+        self.personal: dict[web.AbstractRoute, bool] = {}
+
+    def of(self, request: web.Request) -> dict[str, str]:
+        """The headers of a successful answer to `request` (not to be modified)."""
+        route = request.match_info.route
+        personal = self.personal.get(route)
+        if personal is None:
+            path = route.resource.canonical if route.resource is not None else ""
+            personal = (route.method, path) not in self.public
+            if route.resource is not None:  # the app's own routes, not a 404's system route
+                self.personal[route] = personal
+        return _PERSONAL if personal else _PUBLIC
+
+    def add(self, request: web.Request, response: web.StreamResponse) -> None:
+        """Set the headers on an answer that has not been sent yet."""
+        h = response.headers
+        h.update(self.of(request))
+        if response.status == 401:
+            h.setdefault("WWW-Authenticate", 'Bearer realm="delivery"')
+        exc = getattr(request.match_info, "http_exception", None)
+        if response.status == 405 and isinstance(exc, web.HTTPMethodNotAllowed):
+            h["Allow"] = ", ".join(sorted(exc.allowed_methods))
 
 
 # -- the admin page's Content-Security-Policy --
@@ -102,27 +98,25 @@ def allowed_hosts(configured: Iterable[str], server_host: str) -> frozenset[str]
     return frozenset(hosts)
 
 
-def host_check(allowed: frozenset[str]) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
-    """A middleware that refuses a request whose Host is not one of `allowed` ("*": any).
+def host_check(allowed: frozenset[str]) -> Callable[[web.Request], None]:
+    """A check that refuses a request whose Host is not one of `allowed` ("*": any).
 
     A web page on evil.example whose name is re-pointed at 127.0.0.1 (DNS rebinding) reaches a
     loopback service from the victim's browser; its requests still say `Host: evil.example`.
     """
 
     passed: set[str] = set()  # Host headers seen allowed: a set lookup instead of parsing
+    anything = "*" in allowed
 
-    @web.middleware
-    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    def check(request: web.Request) -> None:
         header = request.headers.get("Host")
         # HTTP/1.0 clients may omit Host; browsers, the rebinding vector, always send it.
-        if header is None or header in passed or "*" in allowed:
-            return await handler(request)
-        if host_name(header) in allowed:
-            if len(passed) < 64:  # spellings of allowed names (case, port): a handful
-                passed.add(header)
-        else:
+        if header is None or anything or header in passed:
+            return
+        if host_name(header) not in allowed:
             raise Problem("host_not_allowed", f"this server does not answer for host "
                           f"{host_name(header)[:100]!r} (server.allowed_hosts)", "Host")
-        return await handler(request)
+        if len(passed) < 64:  # spellings of allowed names (case, port): a handful
+            passed.add(header)
 
-    return middleware
+    return check

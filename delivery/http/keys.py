@@ -12,6 +12,7 @@ from ..persistence.readmodel import ReadModel
 from .admission import AdmissionControl
 from .bridge import Bridge
 from .fanout import OrderFeed
+from .hardening import SecurityHeaders
 from .metrics import Metrics
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -28,3 +29,4 @@ ADMISSION = web.AppKey("admission", AdmissionControl)
 FEED = web.AppKey("feed", OrderFeed)
 TOSS = web.AppKey("toss", object)
 ALIMTALK_HOOKS = web.AppKey("alimtalk_hooks", object)
+HEADERS = web.AppKey("headers", SecurityHeaders)

@@ -1,4 +1,5 @@
-"""Errors as RFC 9457 problem documents with a stable `code`, and the middleware that makes them."""
+"""Errors as RFC 9457 problem documents with a stable `code`, made of whatever a request raised
+(`failure_response`, called by the front door's middleware, front.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import itertools
 import logging
 import os
 import secrets
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -119,38 +119,33 @@ _HTTP_CODES = {400: "malformed_body", 401: "unauthorized", 403: "forbidden", 404
                415: "unsupported_media_type"}
 
 
-@web.middleware
-async def problem_middleware(request: web.Request,
-                             handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
-    """Turn every failure into a problem document; never a stack trace in a body."""
+def request_id_of(request: web.Request) -> str:
+    """The request's id (the client's X-Request-Id, else a new one), kept for the access log."""
     request_id = request.headers.get("X-Request-Id", "")[:64] or new_request_id()
-    request[REQUEST_ID] = request_id  # for the access log, whatever the answer
-    try:
-        response = await handler(request)
-    except Problem as problem:
-        if problem.code == "storage_unavailable":
-            HEALTH.failed(problem.detail)  # an actor process's fault: /ready reports it here too
-        return problem.response(request_id)
-    except StorageFault as fault:  # a write of the front door itself (registration, key)
-        return Problem("storage_unavailable", f"nothing was saved: {fault.reason}",
-                       retry_after=fault.retry_after_s).response(request_id)
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        code = _HTTP_CODES.get(exc.status, "internal_error")
-        detail = exc.reason if exc.status != 413 else f"the body exceeds {MAX_BODY} bytes"
-        if exc.status == 404:
+    request[REQUEST_ID] = request_id
+    return request_id
+
+
+def failure_response(request: web.Request, failure: Exception, request_id: str) -> web.Response:
+    """The problem document of whatever a request raised; never a stack trace in a body. (An
+    HTTP exception below 400, a redirect, is not a failure: the caller lets it through.)"""
+    if isinstance(failure, Problem):
+        if failure.code == "storage_unavailable":
+            HEALTH.failed(failure.detail)  # an actor process's fault: /ready reports it here too
+        return failure.response(request_id)
+    if isinstance(failure, StorageFault):  # a write of the front door itself (registration, key)
+        return Problem("storage_unavailable", f"nothing was saved: {failure.reason}",
+                       retry_after=failure.retry_after_s).response(request_id)
+    if isinstance(failure, web.HTTPException):
+        code = _HTTP_CODES.get(failure.status, "internal_error")
+        detail = failure.reason if failure.status != 413 else f"the body exceeds {MAX_BODY} bytes"
+        if failure.status == 404:
             detail = f"no resource at {request.path}"
-        elif exc.status == 405:
+        elif failure.status == 405:
             detail = f"{request.method} is not allowed on {request.path}"
-        return Problem(code, detail, status=exc.status).response(request_id)
-    except ActorSystemUnavailable as exc:
-        return Problem("service_unavailable", str(exc), retry_after=1.0).response(request_id)
-    except ActorFailure:
-        log.exception("request %s: an actor failed", request_id)
-        return Problem("internal_error", f"internal error; quote request id {request_id}").response(request_id)
-    except Exception:
-        log.exception("request %s failed", request_id)
-        return Problem("internal_error", f"internal error; quote request id {request_id}").response(request_id)
-    response.headers.setdefault("X-Request-Id", request_id)
-    return response
+        return Problem(code, detail, status=failure.status).response(request_id)
+    if isinstance(failure, ActorSystemUnavailable):
+        return Problem("service_unavailable", str(failure), retry_after=1.0).response(request_id)
+    what = "an actor failed" if isinstance(failure, ActorFailure) else "failed"
+    log.error("request %s: %s", request_id, what, exc_info=failure)
+    return Problem("internal_error", f"internal error; quote request id {request_id}").response(request_id)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from aiohttp import web
 
@@ -23,9 +23,6 @@ from .admission import READS
 from .auth import bearer_token, is_loopback
 from .problems import Problem
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
 
 def token_of(request: web.Request) -> bytes | None:
     """A digest of the bearer token, so the buckets never hold a usable secret."""
@@ -34,7 +31,7 @@ def token_of(request: web.Request) -> bytes | None:
 
 
 class RateLimiter:
-    """The buckets of one node and the middleware that consults them."""
+    """The buckets of one node and the check that consults them (front.py runs it)."""
 
     def __init__(self, config: RateLimitSettings, clock: Callable[[], float] = time.monotonic) -> None:
         self.config = config
@@ -55,13 +52,10 @@ class RateLimiter:
             wait = max(wait, self.addresses.take(request.remote or ""))
         return wait
 
-    def middleware(self) -> Handler:
-        @web.middleware
-        async def rate_limit(request: web.Request, handler: Handler) -> web.StreamResponse:
-            if self.config.enabled:
-                wait = self.wait_s(request)
-                if wait > 0:
-                    raise Problem("rate_limited", f"too many requests from this client; retry in "
-                                  f"{wait:.3f} s", retry_after=round(wait, 3))
-            return await handler(request)
-        return rate_limit
+    def check(self, request: web.Request) -> None:
+        """Refuse (`429 rate_limited`, with Retry-After) a request whose client is over a limit."""
+        if self.config.enabled:
+            wait = self.wait_s(request)
+            if wait > 0:
+                raise Problem("rate_limited", f"too many requests from this client; retry in "
+                              f"{wait:.3f} s", retry_after=round(wait, 3))

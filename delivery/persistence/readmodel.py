@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -22,6 +22,19 @@ from .inboxes import StoreInboxes
 from .journal import Journal, Record
 from .notices import Notices
 from .outbox import WebhookOutbox
+
+
+class Deliverable(NamedTuple):
+    """An order a rider nearby may pick (`ReadModel.available_deliveries`)."""
+
+    distance_km: float
+    """From the rider to the delivery address."""
+    order_id: str
+    view: str
+    """The order's view as stored (JSON text), for what the list shows of the address."""
+    store: StoreSummary | None
+    """Where to pick it up (None if the store is not registered)."""
+
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS order_views (
@@ -176,25 +189,26 @@ class ReadModel:
         return self._views("SELECT view FROM order_views WHERE store_id = ? AND status = ?"
                            " ORDER BY created_at, id LIMIT ?", (store_id, status, limit))
 
-    def available_deliveries(self, rider: Location,
-                             radius_km: float) -> list[tuple[float, dict, StoreSummary | None]]:
-        """Cooked, unpicked orders within the radius of the rider: (distance, view, its store),
-        nearest first; the store read in the same lookup (None if it is not registered).
+    def available_deliveries(self, rider: Location, radius_km: float) -> list[Deliverable]:
+        """Cooked, unpicked orders within the radius of the rider, nearest first, each with its
+        store read in the same lookup; the view is left undecoded (a rider's list shows an
+        area, not the order).
 
         This is `domain.order.visible_to_rider` in SQL (a bounding box narrows, the distance
         decides); tests/integration/test_rider_visibility.py holds the two together."""
         rows = self.db.execute(
-            "SELECT v.lat, v.lon, v.view, s.id, s.name, s.lat, s.lon FROM order_views v"
+            "SELECT v.id, v.lat, v.lon, v.view, s.id, s.name, s.lat, s.lon FROM order_views v"
             " LEFT JOIN stores s ON s.id = v.store_id WHERE v.status = ? AND v.rider_id IS NULL"
             " AND v.lat BETWEEN ? AND ? AND v.lon BETWEEN ? AND ?",
             (order.COOKED, *bounding_box(rider, radius_km)))
         found = []
-        for lat, lon, text, sid, name, slat, slon in rows:
+        for oid, lat, lon, view, sid, name, slat, slon in rows:
             d = distance_km(rider, Location(lat, lon))
             if d <= radius_km:
                 store = None if sid is None else StoreSummary(sid, name, Location(slat, slon))
-                found.append((d, orjson.loads(text), store))
-        return sorted(found, key=lambda entry: entry[0])
+                found.append(Deliverable(d, oid, view, store))
+        found.sort(key=lambda entry: entry.distance_km)
+        return found
 
     def unpaid_before(self, placed_before: str, limit: int = 500) -> list[str]:
         """Orders placed before then and still waiting for payment, oldest first."""

@@ -7,8 +7,12 @@ import logging
 
 from aiohttp import web
 
+from delivery.http.admission import AdmissionControl
+from delivery.http.front import front_door
+from delivery.http.hardening import SecurityHeaders
 from delivery.http.keys import RUNTIME
-from delivery.http.problems import problem_middleware
+from delivery.http.metrics import Metrics
+from tests.conftest import make_settings
 
 from .conftest import HOME
 
@@ -25,11 +29,15 @@ async def test_a_stopped_actor_system_is_a_503_not_a_hang(api, parties):
     await api.json("GET", "/health", status=200)  # the process still serves
 
 
-async def test_a_bug_is_a_500_problem_with_a_request_id_and_is_logged(aiohttp_client, caplog):
+async def test_a_bug_is_a_500_problem_with_a_request_id_and_is_logged(aiohttp_client, caplog,
+                                                                     tmp_path):
     async def broken(request: web.Request) -> web.Response:
         raise KeyError("secret internals")
 
-    app = web.Application(middlewares=[problem_middleware])
+    settings = make_settings(tmp_path)
+    front = front_door(settings, Metrics(), AdmissionControl(settings.admission),
+                       SecurityHeaders(frozenset()))
+    app = web.Application(middlewares=[front])
     app.router.add_get("/broken", broken)
     client = await aiohttp_client(app)
     with caplog.at_level(logging.ERROR, logger="delivery.http"):

@@ -31,6 +31,25 @@ async def test_every_response_says_nosniff_and_no_server_version(api, parties):
         assert not re.search(r"\d", r.headers["Server"])
 
 
+async def test_a_stream_and_a_refused_body_carry_the_headers_too(api, parties):
+    """The order's event stream sends its headers before its handler returns, and a body too
+    large is refused before any handler runs: both still carry every security header."""
+    ct, sid = parties["c1"][1], parties["s1"][0]
+    _, order = await api.place(ct, sid, status=201)
+    async with api.http.get(f"/orders/{order['id']}/events", headers={
+            "Authorization": f"Bearer {ct}", "X-Request-Id": "watch-1"}) as r:
+        assert r.status == 200 and r.headers["Content-Type"].startswith("text/event-stream")
+        assert r.headers["X-Content-Type-Options"] == "nosniff"
+        assert r.headers["Server"] == "delivery"
+        assert r.headers["Cache-Control"] == "no-store"  # an order is personal
+        assert r.headers["X-Request-Id"] == "watch-1"
+    r = await api.http.post("/orders", data=b"x" * (65 * 1024), headers={
+        "Authorization": f"Bearer {ct}", "Content-Type": "application/json"})
+    assert r.status == 413 and (await r.json(content_type=None))["code"] == "body_too_large"
+    assert r.headers["X-Content-Type-Options"] == "nosniff" and r.headers["X-Request-Id"]
+    assert r.headers["Cache-Control"] == "no-store"
+
+
 async def test_personal_data_and_the_admin_api_are_never_cached(api, parties):
     ct, rt = parties["c1"][1], parties["r1"][1]
     sid, st = parties["s1"]

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from aiohttp import web
-from aiohttp_sse import sse_response
+from aiohttp_sse import EventSourceResponse
 
 from ...domain import commands as c
 from ...domain import order
 from ...domain.menu import MAX_LINES
 from ...domain.order import OrderState
 from ...jsontext import dumps
+from ...logs import REQUEST_ID
 from ...persistence.journal import Journal
 from .. import auth
 from ..fanout import TooManyStreams, Watch
 from ..idempotency import idempotent
-from ..keys import BRIDGE, DB, FEED, READS, SETTINGS, STREAMS
+from ..keys import BRIDGE, DB, FEED, HEADERS, READS, SETTINGS, STREAMS
 from ..problems import Problem
 from ..wire import read_body, respond, respond_json_text
 
@@ -108,7 +109,12 @@ async def order_events(request: web.Request) -> web.StreamResponse:
 
 async def _stream(request: web.Request, watch: Watch, state: OrderState) -> web.StreamResponse:
     ping = request.app[SETTINGS].streams.ping_interval_s
-    async with sse_response(request, ping_interval=ping) as stream:
+    stream = EventSourceResponse(ping_interval=ping)
+    # Its headers go out now, before the front door's middleware sees the answer.
+    request.app[HEADERS].add(request, stream)
+    stream.headers["X-Request-Id"] = request[REQUEST_ID]
+    await stream.prepare(request)
+    async with stream:
         request.app[STREAMS].add(stream)
         try:
             await _send(stream, state)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import functools
-
+import orjson
 from aiohttp import web
 
 from ...domain.area import approximate
 from ...domain.commands import Address, MoveRider, PickUp
 from ...domain.geo import Location, distance_km, location_json
+from ...persistence.readmodel import Deliverable
 from .. import auth
 from ..keys import BRIDGE, DIRECTORY, READS, SETTINGS
 from ..problems import Problem
@@ -29,28 +29,34 @@ async def available(request: web.Request) -> web.Response:
     radius = request.app[SETTINGS].dispatch.radius_km
     stores = {}
     deliveries = []
-    for _, view, s in request.app[READS].available_deliveries(location, radius):
+    for found in request.app[READS].available_deliveries(location, radius):
+        s = found.store
         if s.id not in stores:
             stores[s.id] = {"id": s.id, "name": s.name, "location": location_json(s.location)}
-        deliveries.append({"order_id": view["id"], "store": stores[s.id],
-                           **_area(view["delivery_address"], location)})
+        deliveries.append({"order_id": found.order_id, "store": stores[s.id],
+                           **_area(found, location)})
     return respond(request, {"deliveries": deliveries})
 
 
-def _area(address: dict, rider: Location) -> dict:
+AREAS_KEPT = 4096
+_AREAS: dict[str, dict] = {}
+"""Order id -> the approximate area of its delivery address, worked out once: every rider
+nearby lists the same deliveries again and again, and an order's address never changes."""
+
+
+def _area(found: Deliverable, rider: Location) -> dict:
     """The address as a rider sees it before the pick: an area of a few hundred metres and its
     district, and the distance to that area (an exact distance would give the door away to a
     rider reporting from three places)."""
-    area = _approximate(address["lat"], address["lon"], address["text"])
+    area = _AREAS.get(found.order_id)
+    if area is None:
+        address = orjson.loads(found.view)["delivery_address"]
+        area = approximate(Address(address["lat"], address["lon"], address["text"]))
+        if len(_AREAS) >= AREAS_KEPT:
+            del _AREAS[next(iter(_AREAS))]  # the oldest
+        _AREAS[found.order_id] = area
     distance = distance_km(rider, Location(area["lat"], area["lon"]))
     return {"delivery_address": {**area, "approximate": True}, "distance_km": round(distance, 1)}
-
-
-@functools.lru_cache(maxsize=4096)
-def _approximate(lat: float, lon: float, text: str) -> dict:
-    """`approximate` of an address, worked out once: every rider nearby lists the same
-    deliveries again and again (callers copy it, never change it)."""
-    return approximate(Address(lat, lon, text))
 
 
 async def pick(request: web.Request) -> web.Response:
