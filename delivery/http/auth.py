@@ -6,6 +6,7 @@ caller and keeps who it is for the view (`caller`), so no view can forget to che
 
 from __future__ import annotations
 
+import functools
 import hmac
 import ipaddress
 from collections.abc import Awaitable, Callable
@@ -14,7 +15,7 @@ from typing import Any, NoReturn
 from aiohttp import web
 
 from ..domain.onboarding import APPROVED
-from ..persistence.directory import Holder
+from ..persistence.directory import Holder, hash_token
 from .keys import ADMIN_TOKEN, DIRECTORY
 from .problems import Problem
 
@@ -23,6 +24,26 @@ def bearer_token(request: web.Request) -> str | None:
     """The bearer token the request carries, or None."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+TOKEN_HASH = web.RequestKey("token_hash", str)
+
+
+def token_hash(request: web.Request) -> str | None:
+    """The stored form of the request's bearer token (`hash_token`), or None without one;
+    worked out once a request: the rate limits and the holder's lookup both need it."""
+    hashed = request.get(TOKEN_HASH)
+    if hashed is None:
+        token = bearer_token(request)
+        if token is None:
+            return None
+        hashed = request[TOKEN_HASH] = hash_token(token)
+    return hashed
+
+
+def _holder_of(request: web.Request) -> Holder | None:
+    """Who holds the request's bearer token (which it carries)."""
+    return request.app[DIRECTORY].holder_by_hash(token_hash(request))
 
 
 def bearer(request: web.Request) -> str:
@@ -38,7 +59,7 @@ def holder(request: web.Request, kind: str) -> Holder:
     401 without a token or with an unknown one; 403 `wrong_role` for another role's token.
     """
     token = bearer(request)
-    found = request.app[DIRECTORY].holder(token)
+    found = _holder_of(request)
     if found is None or found.kind != kind:
         refuse(request, token, found, kind[:-1])
     return found
@@ -47,11 +68,6 @@ def holder(request: web.Request, kind: str) -> Holder:
 def principal(request: web.Request, kind: str) -> str:
     """The id of the customer, store or rider whose token the request carries (see `holder`)."""
     return holder(request, kind).id
-
-
-def role_of(request: web.Request, token: str) -> str | None:
-    """Whose token this is: "admin", "customer", "store", "rider", or None for an unknown one."""
-    return _role(request, token, request.app[DIRECTORY].holder(token))
 
 
 def _role(request: web.Request, token: str, found: Holder | None) -> str | None:
@@ -76,7 +92,7 @@ def refuse(request: web.Request, token: str, found: Holder | None, wanted: str) 
 def anyone(request: web.Request) -> tuple[str, str]:
     """(kind, id) of the customer, store or rider whose token the request carries."""
     token = bearer(request)
-    found = request.app[DIRECTORY].holder(token)
+    found = _holder_of(request)
     if found is None:
         refuse(request, token, None, "customer, store or rider")
     return found.kind, found.id
@@ -139,13 +155,14 @@ def presents(request: web.Request, kind: str, id: str) -> bool:
 def admin(request: web.Request) -> None:
     token = bearer(request)
     if not _is_admin(request, token):
-        refuse(request, token, request.app[DIRECTORY].holder(token), "admin")
+        refuse(request, token, _holder_of(request), "admin")
 
 
 def _is_admin(request: web.Request, token: str) -> bool:
     return hmac.compare_digest(token.encode(), request.app[ADMIN_TOKEN].encode())
 
 
+@functools.lru_cache(maxsize=1024)  # asked on every request; parsing cost ~2 % of one
 def is_loopback(address: str | None) -> bool:
     try:
         return ipaddress.ip_address(address or "").is_loopback

@@ -10,7 +10,6 @@ load-test harness sends from it with many tokens.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable
 
@@ -20,14 +19,8 @@ from ..config import RateLimitSettings
 from ..domain.ratelimit import Buckets, Rate
 from .admission import NEVER_REFUSED as EXEMPT
 from .admission import READS
-from .auth import bearer_token, is_loopback
+from .auth import is_loopback, token_hash
 from .problems import Problem
-
-
-def token_of(request: web.Request) -> bytes | None:
-    """A digest of the bearer token, so the buckets never hold a usable secret."""
-    token = bearer_token(request)
-    return None if token is None else hashlib.sha256(token.encode()).digest()[:16]
 
 
 class RateLimiter:
@@ -45,7 +38,7 @@ class RateLimiter:
         if request.path.startswith(EXEMPT):
             return 0.0
         wait = 0.0
-        token = token_of(request)
+        token = token_hash(request)  # the buckets never hold a usable secret
         if token is not None:
             wait = (self.reads if request.method in READS else self.writes).take(token)
         if not (self.config.exempt_loopback and is_loopback(request.remote)):

@@ -186,7 +186,10 @@ class Directory:
         the holder's row on every call, so a revoked token or a suspension is seen at once, by
         every process and node sharing the database, with nothing to invalidate.
         """
-        hashed = hash_token(token)
+        return self.holder_by_hash(hash_token(token))
+
+    def holder_by_hash(self, hashed: str) -> Holder | None:
+        """`holder` of the token whose `hash_token` this is."""
         known = self._holders.get(hashed)
         if known is not None:
             kind, id = known
