@@ -7,15 +7,18 @@ values in order; tuples declared in the dataclass come back as tuples.
 from __future__ import annotations
 
 import dataclasses
+import operator
+import threading
 import types
 import typing
+from collections.abc import Callable
 from typing import Any
 
 import msgpack
 
 _EXT_DATACLASS = 1
 _TYPES: dict[str, type] = {}
-_TUPLE_FIELDS: dict[type, list[tuple[int, Any]]] = {}
+_TUPLE_FIELDS: dict[type, list[tuple[int, Any]]] = {}  # see _tuple_fields
 
 
 class CodecError(ValueError):
@@ -38,9 +41,23 @@ def registered() -> dict[str, type]:
     return dict(_TYPES)
 
 
+_LOCAL = threading.local()  # this thread's packers, one per depth of nested dataclasses
+
+
 def encode(obj: Any) -> bytes:
     """msgpack bytes of a registered dataclass or of plain data holding them."""
-    return msgpack.packb(obj, default=_default, use_bin_type=True)
+    # A Packer is made once per thread and depth, not per call (making one cost more than
+    # packing a small event); a nested dataclass is packed, from `_default`, one level down.
+    local = _LOCAL.__dict__
+    depth = local.get("depth", 0)
+    packers = local.setdefault("packers", [])
+    if depth == len(packers):
+        packers.append(msgpack.Packer(default=_default, use_bin_type=True))
+    local["depth"] = depth + 1
+    try:
+        return packers[depth].pack(obj)
+    finally:
+        local["depth"] = depth
 
 
 def decode(data: bytes) -> Any:
@@ -54,10 +71,25 @@ def decode(data: bytes) -> Any:
 
 def _default(obj: Any) -> Any:
     cls = type(obj)
-    if _TYPES.get(cls.__name__) is not cls:
-        raise TypeError(f"cannot encode {cls.__name__}: not a registered message type")
-    values = [getattr(obj, f.name) for f in dataclasses.fields(obj)]
-    return msgpack.ExtType(_EXT_DATACLASS, encode([cls.__name__, *values]))
+    values = _VALUES.get(cls)
+    if values is None:
+        if _TYPES.get(cls.__name__) is not cls:
+            raise TypeError(f"cannot encode {cls.__name__}: not a registered message type")
+        values = _VALUES[cls] = _field_values(cls)
+    return msgpack.ExtType(_EXT_DATACLASS, encode(values(obj)))
+
+
+def _field_values(cls: type) -> Callable[[Any], list[Any]]:
+    """[the type's name, the field values in order] of an instance."""
+    name, fields = cls.__name__, [f.name for f in dataclasses.fields(cls)]
+    if len(fields) > 1:
+        get = operator.attrgetter(*fields)
+        return lambda obj: [name, *get(obj)]
+    return lambda obj: [name, *(getattr(obj, f) for f in fields)]
+
+
+_VALUES: dict[type, Callable[[Any], list[Any]]] = {}
+"""Registered type -> [its name, its field values in order] of an instance, made once a type."""
 
 
 def _ext_hook(code: int, data: bytes) -> Any:
@@ -67,16 +99,20 @@ def _ext_hook(code: int, data: bytes) -> Any:
     cls = _TYPES.get(name)
     if cls is None:
         raise CodecError(f"unknown message type {name!r}")
-    for index, hint in _tuple_fields(cls):
-        values[index] = _as_tuple(values[index], hint)
+    for index, as_tuple in _tuple_fields(cls):
+        values[index] = as_tuple(values[index])
     return cls(*values)
 
 
-def _tuple_fields(cls: type) -> list[tuple[int, Any]]:
+Convert = Callable[[Any], Any]
+
+
+def _tuple_fields(cls: type) -> list[tuple[int, Convert]]:
+    """(index, conversion) of the fields declared as tuples (msgpack gives lists back)."""
     if cls not in _TUPLE_FIELDS:
         hints = typing.get_type_hints(cls)
-        _TUPLE_FIELDS[cls] = [(i, hints[f.name]) for i, f in enumerate(dataclasses.fields(cls))
-                              if _tuple_hint(hints[f.name]) is not None]
+        conversions = [(i, _as_tuple(hints[f.name])) for i, f in enumerate(dataclasses.fields(cls))]
+        _TUPLE_FIELDS[cls] = [(i, convert) for i, convert in conversions if convert is not None]
     return _TUPLE_FIELDS[cls]
 
 
@@ -88,14 +124,23 @@ def _tuple_hint(hint: Any) -> Any:
     return None
 
 
-def _as_tuple(value: Any, hint: Any) -> Any:
+def _as_tuple(hint: Any) -> Convert | None:
+    """What turns a decoded value of a field declared `hint` back into tuples (None: nothing
+    to do); worked out once a type, since reading type hints is slow."""
     hint = _tuple_hint(hint)
-    if hint is None or not isinstance(value, list | tuple):
-        return value
+    if hint is None:
+        return None
     args = typing.get_args(hint)
     if len(args) == 2 and args[1] is Ellipsis:
-        return tuple(_as_tuple(v, args[0]) for v in value)
-    return tuple(_as_tuple(v, a) for v, a in zip(value, args, strict=False))
+        item = _as_tuple(args[0]) or _same
+        return lambda value: tuple(map(item, value)) if isinstance(value, list | tuple) else value
+    items = [_as_tuple(a) or _same for a in args]
+    return lambda value: (tuple(convert(v) for v, convert in zip(value, items, strict=False))
+                          if isinstance(value, list | tuple) else value)
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 def _register_domain() -> None:

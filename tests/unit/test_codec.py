@@ -1,5 +1,6 @@
 """The msgpack codec round-trips every message type of the service."""
 
+import concurrent.futures
 import dataclasses
 import inspect
 import typing
@@ -80,3 +81,22 @@ def test_unregistered_types_and_garbage_are_errors():
         codec.decode(b"\xc7\x03\x09abc")  # an extension type nobody registered
     with pytest.raises(codec.CodecError):
         codec.decode(b"\xc1")
+
+
+def test_a_failed_encoding_leaves_nothing_behind_for_the_next_one():
+    """The packers are kept per thread and depth: one that failed half-way through a nested
+    message must start the next message clean, in this thread and in others."""
+    @dataclasses.dataclass(frozen=True)
+    class Stranger:
+        x: int
+
+    placed = events.OrderPlaced("o", "o:1", 1, "t", "c", "s",
+                                (menu.OrderLine("m1", "Rice", 1000, 2),), 2000,
+                                commands.Address(1.0, 2.0, "here"))
+    expected = codec.encode(placed)
+    with pytest.raises(TypeError):
+        codec.encode([placed, {"deep": [placed, Stranger(1)]}])  # fails two levels down
+    assert codec.encode(placed) == expected
+    assert codec.decode(codec.encode([placed, placed])) == [placed, placed]
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        assert set(pool.map(lambda _: codec.encode(placed), range(200))) == {expected}
