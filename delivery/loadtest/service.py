@@ -3,6 +3,7 @@ it can SIGKILL it and start it again on the same data directory and port."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -39,16 +40,31 @@ class SpawnedService:
                     "--data-dir", str(self.data_dir)] + (["--config", config] if config else []) + \
             (["--workers", str(workers)] if workers > 1 else [])
         self.proc: subprocess.Popen | None = None
+        self.workers = workers
 
     async def start(self, timeout: float = 60.0) -> float:
         """Start it and wait until it is ready; returns the seconds that took."""
         started = time.monotonic()
         # What the service prints goes to a log beside its data: a start that fails says why.
         with open(self.data_dir / SERVICE_LOG, "ab") as log:
+            written = log.tell()  # the log is kept across restarts: only what follows is new
             self.proc = subprocess.Popen(self.cmd, cwd=ROOT, env=self.env, stdout=log,
                                          stderr=subprocess.STDOUT, start_new_session=True)
         await wait_up(f"{self.url}/ready", timeout, self.proc)
+        if self.workers > 1:  # one worker answering is not all: the parent says when all serve
+            # ("delivery serving on URL with N workers": each worker prints a line of its own)
+            await self._wait_for_line(f" with {self.workers} workers", written, started + timeout)
         return time.monotonic() - started
+
+    async def _wait_for_line(self, text: str, offset: int, deadline: float) -> None:
+        log = self.data_dir / SERVICE_LOG
+        while text.encode() not in log.read_bytes()[offset:]:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"the service exited ({self.proc.returncode}) before "
+                                   f"printing {text!r}; see {log}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the service did not print {text!r} in time; see {log}")
+            await asyncio.sleep(0.05)
 
     def kill(self) -> None:
         """SIGKILL every process of the service, as a power cut would stop them."""
