@@ -12,7 +12,7 @@ import orjson
 
 from .. import codec
 from ..domain import order
-from ..domain.geo import Location, bounding_box, distance_km
+from ..domain.geo import Location, bounding_box, haversine_km
 from ..domain.order import OrderState
 from ..jsontext import dumps
 from . import checkpoints
@@ -201,12 +201,13 @@ class ReadModel:
             " LEFT JOIN stores s ON s.id = v.store_id WHERE v.status = ? AND v.rider_id IS NULL"
             " AND v.lat BETWEEN ? AND ? AND v.lon BETWEEN ? AND ?",
             (order.COOKED, *bounding_box(rider, radius_km)))
-        found = []
+        found, stores = [], {}
         for oid, lat, lon, view, sid, name, slat, slon in rows:
-            d = distance_km(rider, Location(lat, lon))
+            d = haversine_km(rider.lat, rider.lon, lat, lon)
             if d <= radius_km:
-                store = None if sid is None else StoreSummary(sid, name, Location(slat, slon))
-                found.append(Deliverable(d, oid, view, store))
+                if sid is not None and sid not in stores:
+                    stores[sid] = StoreSummary(sid, name, Location(slat, slon))
+                found.append(Deliverable(d, oid, view, stores.get(sid)))
         found.sort(key=lambda entry: entry.distance_km)
         return found
 

@@ -7,7 +7,7 @@ from aiohttp import web
 
 from ...domain.area import approximate
 from ...domain.commands import Address, MoveRider, PickUp
-from ...domain.geo import Location, distance_km, location_json
+from ...domain.geo import Location, haversine_km, location_json
 from ...persistence.readmodel import Deliverable
 from .. import auth
 from ..keys import BRIDGE, DIRECTORY, READS, SETTINGS
@@ -55,7 +55,7 @@ def _area(found: Deliverable, rider: Location) -> dict:
         if len(_AREAS) >= AREAS_KEPT:
             del _AREAS[next(iter(_AREAS))]  # the oldest
         _AREAS[found.order_id] = area
-    distance = distance_km(rider, Location(area["lat"], area["lon"]))
+    distance = haversine_km(rider.lat, rider.lon, area["lat"], area["lon"])
     return {"delivery_address": {**area, "approximate": True}, "distance_km": round(distance, 1)}
 
 
