@@ -5,6 +5,8 @@ in the same run on the same machine, and the ratio of the two.
 Starts `run.py serve` and a hello-world server as subprocesses on free loopback ports with a
 temporary data directory, seeds a customer, a store, a rider and cooked orders, then loads each
 endpoint with wrk where installed, else with aiohttp clients from this process (said when so).
+With `--instructions N` it counts instead the instructions each request costs, under valgrind
+(callgrind.py): the same from run to run, where requests per second on a shared machine are not.
 """
 
 from __future__ import annotations
@@ -16,12 +18,14 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import aiohttp
 
 from .. import cli
 from ..jsontext import dumps
 from ..loadtest import database
+from . import callgrind
 from .limits import UNLIMITED
 from .localhost import ROOT, free_port, wait_up
 from .wrk import FALLBACK_NOTICE, Result, Target, find_wrk, run_python, run_wrk
@@ -34,21 +38,31 @@ COOKED = 3  # orders waiting for a rider: what `available` lists
 
 
 @contextmanager
-def _servers(storage_url: str, workers: int) -> Iterator[tuple[str, str]]:
-    """The service and the hello-world, running; (service base URL, hello-world URL)."""
+def _servers(storage_url: str, workers: int, counted: bool = False
+             ) -> Iterator[tuple[str, str, list[subprocess.Popen], Path]]:
+    """The service and the hello-world, running (under callgrind if `counted`); their URLs,
+    processes and the directory callgrind writes to."""
     with tempfile.TemporaryDirectory(prefix="delivery-httpbench-") as data_dir:
+        out = Path(data_dir) / "callgrind"
+        out.mkdir()
+
+        def run(command: list[str]) -> list[str]:
+            return callgrind.wrap(command, out) if counted else command
+
         port, hello_port = free_port(), free_port()
         env = {**os.environ, **UNLIMITED, "DELIVERY_ACTORS_ADMIN_PORT": str(free_port()),
                "DELIVERY_ADMIN_TOKEN": "httpbench-admin-token-01234"}
         if storage_url:
             env["DELIVERY_STORAGE_URL"] = storage_url
-        service = subprocess.Popen([sys.executable, "run.py", "serve", "--port", str(port),
-                                    "--data-dir", data_dir, "--workers", str(workers)], cwd=ROOT,
-                                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        hello = subprocess.Popen([sys.executable, "-c", HELLO, str(hello_port)],
+        service = subprocess.Popen(run([sys.executable, "run.py", "serve", "--port", str(port),
+                                        "--data-dir", data_dir, "--workers", str(workers)]),
+                                   cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        hello = subprocess.Popen(run([sys.executable, "-c", HELLO, str(hello_port)]),
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            yield f"http://127.0.0.1:{port}", f"http://127.0.0.1:{hello_port}/"
+            yield (f"http://127.0.0.1:{port}", f"http://127.0.0.1:{hello_port}/",
+                   [service, hello], out)
         finally:
             for proc in (service, hello):
                 proc.terminate()
@@ -92,7 +106,7 @@ async def _seed(base: str, hello_url: str) -> list[Target]:
 
 async def _bench(clients_list: list[int], seconds: float, wrk: str | None, storage_url: str,
                  workers: int) -> None:
-    with _servers(storage_url, workers) as (base, hello_url):
+    with _servers(storage_url, workers) as (base, hello_url, _, _):
         await wait_up(f"{base}/ready")
         await wait_up(hello_url)
         hello, *targets = await _seed(base, hello_url)
@@ -107,6 +121,23 @@ async def _bench(clients_list: list[int], seconds: float, wrk: str | None, stora
                 print(f"{target.name:<38}{clients:>8}{r.rps:>10.0f}{r.p50_ms:>9.2f}"
                       f"{r.p99_ms:>9.2f}{r.errors:>8}{h.rps:>10.0f}{r.rps / h.rps:>9.2f}",
                       flush=True)
+
+
+async def _count(requests: int, storage_url: str) -> None:
+    """Instructions per request of each endpoint and of the hello-world (callgrind.py)."""
+    with _servers(storage_url, 1, counted=True) as (base, hello_url, (service, world), out):
+        await wait_up(f"{base}/ready", COUNTED_START_S, service)
+        await wait_up(hello_url, COUNTED_START_S, world)
+        hello, *targets = await _seed(base, hello_url)
+        h = await callgrind.per_request(world.pid, out, hello, requests)
+        print(f"{'endpoint':<38}{'k instr/request':>16}{'hello k':>9}{'hello ÷ it':>11}")
+        print(f"{hello.name:<38}{h / 1000:>16.1f}{h / 1000:>9.1f}{1:>11.2f}", flush=True)
+        for target in targets:
+            n = await callgrind.per_request(service.pid, out, target, requests)
+            print(f"{target.name:<38}{n / 1000:>16.1f}{h / 1000:>9.1f}{h / n:>11.2f}", flush=True)
+
+
+COUNTED_START_S = 300.0  # starting under valgrind takes ten times as long
 
 
 async def _measure(wrk: str | None, target: Target, clients: int, seconds: float) -> Result:
@@ -128,7 +159,21 @@ def main(argv: list[str] | None = None) -> int:
                    f"the run (default: DELIVERY_STORAGE_URL, else SQLite)")
     p.add_argument("--workers", type=int, default=1,
                    help="serve --workers N (more than 1 needs PostgreSQL)")
+    p.add_argument("--instructions", type=int, default=0, metavar="N",
+                   help="instead of requests/s: the instructions the service executes per "
+                        "request, over N requests an endpoint, counted by valgrind's callgrind "
+                        "(the same from run to run, where requests/s on a shared machine are "
+                        "not); 0: off")
     args = p.parse_args(argv)
+    if args.instructions:
+        if not callgrind.available():
+            p.error("--instructions needs valgrind (apt-get install valgrind)")
+        if args.workers != 1:
+            p.error("--instructions counts one process: leave --workers at 1")
+        print(callgrind.NOTICE.format(n=args.instructions), flush=True)
+        with database.storage(database.chosen(args.storage_url, 1)) as url:
+            asyncio.run(_count(args.instructions, url))
+        return 0
     wrk = find_wrk(args.wrk)
     if wrk is None:
         print(FALLBACK_NOTICE.format(why=f"{args.wrk!r} not found"), flush=True)

@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+from delivery.tools import callgrind
 from tests.conftest import ROOT
 
 pytestmark = [pytest.mark.sqlite_only, pytest.mark.timeout(180)]  # the load generator is tested
@@ -48,3 +49,21 @@ def test_without_wrk_it_falls_back_to_python_clients_with_a_notice():
     assert first.startswith("load generator: Python aiohttp clients ('/nonexistent/wrk' not found)")
     assert "install wrk" in first
     _check(rows)
+
+
+@pytest.mark.skipif(not callgrind.available(), reason="valgrind is not installed (apt-get install valgrind)")
+def test_instructions_per_request_are_counted_beside_the_hello_world():
+    done = subprocess.run([sys.executable, "run.py", "httpbench", "--instructions", "16"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=170)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("counting instructions with valgrind's callgrind (16 requests")
+    rows = {name: line[len(name):].split() for line in lines
+            for name in ["hello world (JSON)", *ENDPOINTS] if line.startswith(name + " ")}
+    assert list(rows) == ["hello world (JSON)", *ENDPOINTS]
+    hello = float(rows["hello world (JSON)"][0])
+    for name, (k, hello_k, ratio) in rows.items():
+        assert float(hello_k) == hello and float(ratio) == pytest.approx(hello / float(k), abs=0.006)
+        # every endpoint does more than answer a constant, and placing an order far more
+        assert name == "hello world (JSON)" or float(k) > hello
+    assert float(rows["POST /orders"][0]) > 2 * float(rows["GET /orders/{id}"][0])
