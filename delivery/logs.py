@@ -25,7 +25,7 @@ from .config import LoggingSettings
 
 ACCESS = "delivery.access"
 REQUEST_ID = web.RequestKey("request_id", str)
-"""The request's id (X-Request-Id, given or made), set by the problem middleware."""
+"""The request's id (X-Request-Id, given or made), set by the front door's middleware (front.py)."""
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
