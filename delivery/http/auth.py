@@ -159,7 +159,8 @@ def admin(request: web.Request) -> None:
 
 
 def _is_admin(request: web.Request, token: str) -> bool:
-    return hmac.compare_digest(token.encode(), request.app[ADMIN_TOKEN].encode())
+    return hmac.compare_digest(token.encode("utf-8", "surrogateescape"),
+                               request.app[ADMIN_TOKEN].encode())
 
 
 @functools.lru_cache(maxsize=1024)  # asked on every request; parsing cost ~2 % of one

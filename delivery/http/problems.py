@@ -146,6 +146,8 @@ def failure_response(request: web.Request, failure: Exception, request_id: str) 
         return Problem(code, detail, status=failure.status).response(request_id)
     if isinstance(failure, ActorSystemUnavailable):
         return Problem("service_unavailable", str(failure), retry_after=1.0).response(request_id)
-    what = "an actor failed" if isinstance(failure, ActorFailure) else "failed"
-    log.error("request %s: %s", request_id, what, exc_info=failure)
+    if isinstance(failure, ActorFailure):
+        log.error("request %s: an actor failed", request_id, exc_info=failure)
+    else:
+        log.error("request %s failed", request_id, exc_info=failure)
     return Problem("internal_error", f"internal error; quote request id {request_id}").response(request_id)

@@ -63,7 +63,9 @@ def new_token() -> str:
 
 def hash_token(token: str) -> str:
     """What is stored of a token; tokens are random, so a plain SHA-256 cannot be guessed back."""
-    return hashlib.sha256(token.encode()).hexdigest()
+    # A header's bytes that are not UTF-8 arrive as lone surrogates: hashed as they came, such a
+    # token matches nobody (401), instead of failing to encode (500).
+    return hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 HOLDERS_KEPT = 100_000  # token hashes whose holder is remembered (~200 bytes each)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import os
@@ -15,6 +16,7 @@ from delivery.http.app import create_app
 from tests.conftest import ROOT, make_settings
 
 from .conftest import ADMIN, HOME
+from .served import Served
 
 PERSONAL = ["/customers/me/orders", "/customers/me/notifications", "/riders/me/deliveries/available"]
 
@@ -192,3 +194,24 @@ def test_a_short_configured_admin_token_stops_serve_with_one_line_naming_the_key
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "admin.token" in lines[0] and "24 characters" in lines[0], lines
     assert env["DELIVERY_ADMIN_TOKEN"] not in proc.stderr  # the secret itself is never printed
+
+
+@pytest.mark.parametrize("path", ["/customers/me/orders", "/admin/api/stats", "/stores"])
+async def test_a_bearer_token_that_is_not_utf8_is_a_401_or_ignored_never_a_500(tmp_path, path):
+    """Header bytes that are not UTF-8 reach the app as lone surrogates: hashing the token for
+    the rate limits or the holder's lookup, or comparing it with the admin token, must not fail."""
+    settings = make_settings(tmp_path / "data", **{"rate_limit.enabled": True})
+    served = await Served(create_app(settings, ADMIN)).start()
+    try:
+        reader, writer = await asyncio.open_connection(served.host, served.port)
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n".encode()
+                     + b"Authorization: Bearer \xff\xfe\x80abc\r\n\r\n")
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), 10)
+        writer.close()
+    finally:
+        await served.close()
+    status = int(answer.split(b" ", 2)[1])
+    # a public list ignores the token; everything else refuses it as unknown
+    assert status == (200 if path == "/stores" else 401), answer[:300]
+    assert b"Traceback" not in answer and b"nosniff" in answer

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from delivery.domain.geo import Location, distance_km
+from delivery.http.keys import DB
 
 from .conftest import ADMIN, FAR, HOME, NEAR, Api, make_api
 from .test_errors_and_access import problem
@@ -130,6 +131,16 @@ async def test_available_deliveries_show_an_area_and_only_the_picker_gets_the_ad
     _, view = await api.json("GET", f"/orders/{oid}", rt, status=200)
     assert view["delivery_address"] == HOME
     await api.json("GET", f"/orders/{oid}", parties["r2"][1], status=404)
+
+
+async def test_a_cooked_order_whose_store_is_gone_is_left_out_of_the_list_not_a_500(api, parties):
+    (_, ct), (sid, st), (_, rt) = parties["c1"], parties["s1"], parties["r1"]
+    await api.cooked(ct, sid, st)
+    db = api.http.app[DB]
+    with db.transaction():  # as if the row were lost: the order names a store nobody knows
+        db.execute("DELETE FROM stores WHERE id = ?", (sid,))
+    _, available = await api.json("GET", "/riders/me/deliveries/available", rt, status=200)
+    assert available == {"deliveries": []}
 
 
 async def test_a_rider_jumping_across_town_is_refused_and_stays_where_it_was(strict):

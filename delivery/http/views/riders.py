@@ -31,6 +31,8 @@ async def available(request: web.Request) -> web.Response:
     deliveries = []
     for found in request.app[READS].available_deliveries(location, radius):
         s = found.store
+        if s is None:
+            continue  # its store is not registered: there is nowhere to pick it up
         if s.id not in stores:
             stores[s.id] = {"id": s.id, "name": s.name, "location": location_json(s.location)}
         deliveries.append({"order_id": found.order_id, "store": stores[s.id],
