@@ -42,8 +42,9 @@ def token_hash(request: web.Request) -> str | None:
 
 
 def _holder_of(request: web.Request) -> Holder | None:
-    """Who holds the request's bearer token (which it carries)."""
-    return request.app[DIRECTORY].holder_by_hash(token_hash(request))
+    """Who holds the request's bearer token; None without a token or for an unknown one."""
+    hashed = token_hash(request)
+    return None if hashed is None else request.app[DIRECTORY].holder_by_hash(hashed)
 
 
 def bearer(request: web.Request) -> str:
@@ -148,8 +149,8 @@ def require_approved(found: Holder) -> None:
 
 def presents(request: web.Request, kind: str, id: str) -> bool:
     """Whether the request carries the token of this store or rider (no token: False)."""
-    token = bearer_token(request)
-    return token is not None and request.app[DIRECTORY].identify(kind, token) == id
+    found = _holder_of(request)
+    return found is not None and (found.kind, found.id) == (kind, id)
 
 
 def admin(request: web.Request) -> None:
