@@ -60,7 +60,6 @@ def front_door(settings: Settings, metrics: Metrics, admission: AdmissionControl
             response = failure_response(request, failure, request_id)
         if not response.prepared:  # a stream took its headers when it opened
             headers.add(request, response)
-            response.headers.setdefault("X-Request-Id", request_id)
         metrics.observe(request, response.status, time.perf_counter() - started)
         return response
 

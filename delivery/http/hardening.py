@@ -2,7 +2,7 @@
 
 The front door's middleware (front.py) adds the headers to every answer a handler returns or
 raises, problem documents and files included; a stream, whose headers go out before its handler
-returns, takes them from `SecurityHeaders.of` when it is opened (the order's event stream).
+returns, gets them from `SecurityHeaders.add` when it is opened (the order's event stream).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from ..logs import REQUEST_ID
 from .problems import Problem
 
 SERVER = "delivery"
@@ -35,8 +36,8 @@ class SecurityHeaders:
         # route -> whether its answers are personal: a few dozen routes, looked up per request
         self.personal: dict[web.AbstractRoute, bool] = {}
 
-    def of(self, request: web.Request) -> dict[str, str]:
-        """The headers of a successful answer to `request` (not to be modified)."""
+    def _of(self, request: web.Request) -> dict[str, str]:
+        """The security headers of an answer to `request` (not to be modified)."""
         route = request.match_info.route
         personal = self.personal.get(route)
         if personal is None:
@@ -47,9 +48,11 @@ class SecurityHeaders:
         return _PERSONAL if personal else _PUBLIC
 
     def add(self, request: web.Request, response: web.StreamResponse) -> None:
-        """Set the headers on an answer that has not been sent yet."""
+        """Set what every answer carries, before it is sent: the security headers and the
+        request's id (kept by the front door's middleware, front.py)."""
         h = response.headers
-        h.update(self.of(request))
+        h.update(self._of(request))
+        h.setdefault("X-Request-Id", request[REQUEST_ID])
         if response.status == 401:
             h.setdefault("WWW-Authenticate", 'Bearer realm="delivery"')
         exc = getattr(request.match_info, "http_exception", None)

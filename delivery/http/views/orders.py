@@ -10,7 +10,6 @@ from ...domain import order
 from ...domain.menu import MAX_LINES
 from ...domain.order import OrderState
 from ...jsontext import dumps
-from ...logs import REQUEST_ID
 from ...persistence.journal import Journal
 from .. import auth
 from ..fanout import TooManyStreams, Watch
@@ -112,7 +111,6 @@ async def _stream(request: web.Request, watch: Watch, state: OrderState) -> web.
     stream = EventSourceResponse(ping_interval=ping)
     # Its headers go out now, before the front door's middleware sees the answer.
     request.app[HEADERS].add(request, stream)
-    stream.headers["X-Request-Id"] = request[REQUEST_ID]
     await stream.prepare(request)
     async with stream:
         request.app[STREAMS].add(stream)
