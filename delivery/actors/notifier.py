@@ -16,7 +16,7 @@ from ..notify.webhook import alimtalk_message
 from ..persistence import checkpoints, notices, outbox
 from ..persistence.directory import Directory
 from ..persistence.journal import Record
-from ..persistence.readmodel import ReadModel, RecentStates
+from ..persistence.readmodel import ReadModel, Recent
 from .consumer import JournalConsumer
 from .messages import Nudge
 
@@ -39,7 +39,7 @@ class Notifier(JournalConsumer):
         self.sent = 0
         # The state after the last event seen of recent orders: a notice needs the order's
         # state, and evolving it here costs less than reading and decoding the view.
-        self.states = RecentStates(REMEMBERED_STATES)
+        self.states: Recent[str, OrderState] = Recent(REMEMBERED_STATES)
         return self.checkpoint()
 
     def checkpoint(self) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import orjson
 
@@ -22,6 +22,8 @@ from .inboxes import StoreInboxes
 from .journal import Journal, Record
 from .notices import Notices
 from .outbox import WebhookOutbox
+
+K, V = TypeVar("K"), TypeVar("V")
 
 
 class Deliverable(NamedTuple):
@@ -54,17 +56,17 @@ _STORE_PRIORITY = "CASE status " + " ".join(
         (order.PAID, order.ACCEPTED, order.COOKING, order.COOKED, order.PICKED_UP))) + " ELSE 9 END"
 
 
-class RecentStates(OrderedDict[str, OrderState]):
-    """The last `bound` order states remembered, least recently kept dropped first."""
+class Recent(OrderedDict[K, V]):
+    """The last `bound` entries kept (order states, areas), least recently kept dropped first."""
 
     def __init__(self, bound: int) -> None:
         super().__init__()
         self.bound = bound
 
-    def keep(self, states: dict[str, OrderState]) -> None:
-        for oid, state in states.items():
-            self[oid] = state
-            self.move_to_end(oid)
+    def keep(self, entries: dict[K, V]) -> None:
+        for key, value in entries.items():
+            self[key] = value
+            self.move_to_end(key)
         while len(self) > self.bound:
             self.popitem(last=False)
 
@@ -79,7 +81,7 @@ class ReadModel:
         # may have written behind its back (another node before a lease change, a rebuild)
         # calls `forget()`.
         self.remember = remember
-        self.states = RecentStates(remember)
+        self.states: Recent[str, OrderState] = Recent(remember)
 
     # -- writing (the projector) ------------------------------------------------------------
     def apply(self, records: Sequence[Record]) -> dict[str, OrderState]:

@@ -8,7 +8,7 @@ from aiohttp import web
 from ...domain.area import approximate
 from ...domain.commands import Address, MoveRider, PickUp
 from ...domain.geo import Location, haversine_km, location_json
-from ...persistence.readmodel import Deliverable
+from ...persistence.readmodel import Deliverable, Recent
 from .. import auth
 from ..keys import BRIDGE, DIRECTORY, READS, SETTINGS
 from ..problems import Problem
@@ -40,8 +40,7 @@ async def available(request: web.Request) -> web.Response:
     return respond(request, {"deliveries": deliveries})
 
 
-AREAS_KEPT = 4096
-_AREAS: dict[str, dict] = {}
+_AREAS: Recent[str, dict] = Recent(4096)
 """Order id -> the approximate area of its delivery address, worked out once: every rider
 nearby lists the same deliveries again and again, and an order's address never changes."""
 
@@ -54,9 +53,7 @@ def _area(found: Deliverable, rider: Location) -> dict:
     if area is None:
         address = orjson.loads(found.view)["delivery_address"]
         area = approximate(Address(address["lat"], address["lon"], address["text"]))
-        if len(_AREAS) >= AREAS_KEPT:
-            del _AREAS[next(iter(_AREAS))]  # the oldest
-        _AREAS[found.order_id] = area
+        _AREAS.keep({found.order_id: area})
     distance = haversine_km(rider.lat, rider.lon, area["lat"], area["lon"])
     return {"delivery_address": {**area, "approximate": True}, "distance_km": round(distance, 1)}
 
