@@ -18,7 +18,8 @@ import msgpack
 
 _EXT_DATACLASS = 1
 _TYPES: dict[str, type] = {}
-_TUPLE_FIELDS: dict[type, list[tuple[int, Any]]] = {}  # see _tuple_fields
+Convert = Callable[[Any], Any]
+_TUPLE_FIELDS: dict[type, list[tuple[int, Convert]]] = {}  # see _tuple_fields
 
 
 class CodecError(ValueError):
@@ -102,9 +103,6 @@ def _ext_hook(code: int, data: bytes) -> Any:
     for index, as_tuple in _tuple_fields(cls):
         values[index] = as_tuple(values[index])
     return cls(*values)
-
-
-Convert = Callable[[Any], Any]
 
 
 def _tuple_fields(cls: type) -> list[tuple[int, Convert]]:
