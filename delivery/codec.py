@@ -70,6 +70,20 @@ def decode(data: bytes) -> Any:
         raise CodecError(str(exc)) from exc
 
 
+def stream() -> msgpack.Unpacker:
+    """A decoder of a byte stream of encoded objects: `feed` it what arrives, then iterate it
+    for the objects complete so far (a bad one raises CodecError)."""
+    return _Stream(ext_hook=_ext_hook, raw=False, strict_map_key=False)
+
+
+class _Stream(msgpack.Unpacker):
+    def __next__(self) -> Any:
+        try:
+            return super().__next__()
+        except (ValueError, TypeError, KeyError, msgpack.FormatError, msgpack.StackError) as exc:
+            raise CodecError(str(exc)) from exc
+
+
 def _default(obj: Any) -> Any:
     cls = type(obj)
     values = _VALUES.get(cls)

@@ -53,6 +53,13 @@ class ActorSettings:
     allow_remote: bool
     reply_timeout_s: float
     sweep_interval_s: float
+    own_process: bool
+
+    @property
+    def apart(self) -> bool:
+        """Whether the actors run in a child process of their own, beside the front door's
+        (own_process; on multiprocTCPBase every actor has a process of its own anyway)."""
+        return self.own_process and self.in_process
 
     @property
     def in_process(self) -> bool:

@@ -17,9 +17,13 @@ FAST = ROOT / "config" / "fast-tests.toml"
 def make_settings(data_dir: Path, base: str = "simpleSystemBase", **overrides) -> dict:
     """Test configuration: the fast overlay, its own data directory and admin port, and the
     storage of the running test (its own PostgreSQL database in the postgresql variant)."""
+    # The app tests run their actors in the test's process (they look inside them, and start
+    # hundreds of apps); `serve`, which the tests of processes spawn, runs the default: the
+    # actors in a process of their own (tests/e2e/test_actor_process.py tests both ways).
     return config.load(FAST, env={}, **{"server.data_dir": str(data_dir), "actors.base": base,
                                         "actors.admin_port": free_port(),
-                                        "storage.url": pgtest.current(), **overrides})
+                                        "storage.url": pgtest.current(),
+                                        "actors.own_process": False, **overrides})
 
 
 def db_url(data_dir: Path) -> str:

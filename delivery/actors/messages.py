@@ -206,6 +206,12 @@ class Committed:
 
 
 @dataclass(frozen=True)
+class FlushGroup:
+    """Pump -> projector (simpleSystemBase): every actor has had its turn; commit the open group
+    and answer the commands it holds. One commit, one fsync, for all of a turn's commands."""
+
+
+@dataclass(frozen=True)
 class Nudge:
     """The journal has grown to `seq`; catch up."""
 
@@ -458,7 +464,7 @@ TRANSPORT_ONLY = (Envelope, Batch, Peers, Boot, Start, Activate, Booted, Committ
 
 codec.register(
     Reply, Finished, Retired, Sweep, SweepDue, GatherTimeout, RestartGateway, CheckDeadlines,
-    RetryRefund, RetryCatchUp, SendDue, Nudge, Leases, ResumeRefund, Charge, ChargeApproved, ChargeDeclined, Refund, RefundApproved,
+    RetryRefund, RetryCatchUp, SendDue, Nudge, FlushGroup, Leases, ResumeRefund, Charge, ChargeApproved, ChargeDeclined, Refund, RefundApproved,
     PaymentUnavailable, ProviderCall, CallDone, CrashGateway, InjectFault, CrashEntity,
     GetFaults, GetPaymentStatus, WebhookResult, PollResults, ResultsPolled, Bookings, Booking,
     GetStats, ActorInfo, ActorStats,

@@ -13,7 +13,7 @@ from ..persistence.journal import Record
 from ..persistence.readmodel import ReadModel
 from .base import handles, storage_refusal
 from .consumer import BATCH, JournalConsumer
-from .messages import Committed, Nudge, Reply
+from .messages import Committed, FlushGroup, Nudge, Reply
 
 REMEMBERED_STATES = 4096
 """Order states the projector keeps of the views it last wrote (an order in progress is read
@@ -32,26 +32,49 @@ class Projector(JournalConsumer):
         self.model = ReadModel(self.db, remember=REMEMBERED_STATES)
         self.projected = 0
         self.waiting: list[Committed] = []  # saved commands whose view is not written yet
+        self.held: list[Committed] = []  # of the open group, until the pump's FlushGroup
         self.told: dict[int, Record] = {}  # records of saved groups, not projected yet
-        # On a single process the notifier takes the records projected from us (see Nudge).
-        self.pass_records = self.settings.actors.in_process
+        # On a single process the notifier takes the records projected from us (see Nudge),
+        # and the pump ends each turn with a FlushGroup (see on_committed).
+        self.pass_records = self.grouped = self.settings.actors.in_process
         return self.model.checkpoint()
 
     @handles(Committed)
     def on_committed(self, m: Committed, sender: Any) -> None:
-        if not self._saved(m):
-            # The disk refused the group holding these events: they do not exist. Their
-            # order actor forgets them before its next message (OrderActor._forget_lost_events).
-            if m.corr and m.reply_to is not None:
-                fault = StorageFault(HEALTH.fault or "the journal's group commit failed")
-                self.send(m.reply_to, Reply(m.corr, None, storage_refusal(fault)))
+        if m.group and self.journal_db.outcome(m.group) == OPEN and self.grouped:
+            # The pump sends FlushGroup once every actor has had its turn: the group then holds
+            # all of the turn's commands, however many hops each took, and one commit saves them.
+            self.held.append(m)
             return
-        if m.corr and m.reply_to is not None:
-            self.waiting.append(m)
+        self._settle([m])
+
+    @handles(FlushGroup)
+    def on_flush(self, m: FlushGroup, sender: Any) -> None:
+        held, self.held = self.held, []
+        if not held and self.journal_db.group_open:  # nothing waits on it; it must not stay open
+            with contextlib.suppress(StorageFault):
+                self.journal_db.flush()
+        self._settle(held)
+
+    def _settle(self, committed: list[Committed]) -> None:
+        """Commit the open group if these are in it, refuse those whose group failed, project,
+        and answer those projected (the rest when their records are)."""
+        last = self.position
+        for m in committed:
+            if not self._saved(m):
+                # The disk refused the group holding these events: they do not exist. Their
+                # order actor forgets them before its next message (OrderActor._forget_lost_events).
+                if m.corr and m.reply_to is not None:
+                    fault = StorageFault(HEALTH.fault or "the journal's group commit failed")
+                    self.send(m.reply_to, Reply(m.corr, None, storage_refusal(fault)))
+                continue
+            if m.corr and m.reply_to is not None:
+                self.waiting.append(m)
+            last = max(last, m.seq)
         for rec in self.journal_db.take_committed():
             if rec.seq > self.position:
                 self.told[rec.seq] = rec
-        if m.seq > self.position and not self._project_told(m.seq):
+        if last > self.position and not self._project_told(last):
             self.catch_up()  # answers what it projected
         else:
             self._answer_projected()

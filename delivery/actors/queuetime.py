@@ -17,6 +17,12 @@ class QueueTime:
             self._count += 1
             self._total_s += waited_s
 
+    def add(self, count: int, total_s: float) -> None:
+        """Totals taken elsewhere (the actors' own process, actors/host.py)."""
+        with self._lock:
+            self._count += count
+            self._total_s += total_s
+
     def take(self) -> tuple[int, float]:
         """Requests taken since the last call and their total wait in seconds; starts afresh."""
         with self._lock:

@@ -7,6 +7,7 @@ through a queue and get concurrent.futures.Future objects back, resolved by corr
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import heapq
 import itertools
@@ -19,6 +20,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -26,10 +28,10 @@ from typing import Any
 from ..config import RuntimeFacts, Settings
 from ..datadir import DataDirLock
 from ..logs import log_defs
-from ..persistence.db import database_path, is_postgres
+from ..persistence.db import database_path, groups_started, is_postgres
 from . import loopback, offload, unpickler
 from .base import RECEIVED
-from .messages import ActorStats, Batch, Boot, Booted, Envelope, GetStats, Reply
+from .messages import ActorStats, Batch, Boot, Booted, Envelope, FlushGroup, GetStats, Reply
 from .queuetime import QueueTime
 
 log = logging.getLogger("delivery.system")
@@ -58,7 +60,7 @@ class ActorRuntime:
         self.settings = settings
         self.base = settings.actors.base
         self.data_dir = Path(settings.server.data_dir)
-        self.db_path = settings.storage.url or str(database_path(self.data_dir))
+        self.db_path = database_of(settings)
         self.runtime_id = uuid.uuid4().hex
         self.facts = RuntimeFacts(self.db_path, self.runtime_id)
         self.reply_timeout = settings.actors.reply_timeout_s
@@ -73,6 +75,7 @@ class ActorRuntime:
         self.peers = None
         self.admin_sid: int | None = None
         self.sent = self.received = 0
+        self._groups_seen = 0  # group commits started when the pump last ended a turn
         self.queue_time = QueueTime()
         self.cluster = None  # this node's ClusterNode on PostgreSQL (leases, wake-ups)
         self.node_name = ""
@@ -119,6 +122,18 @@ class ActorRuntime:
         self._thread = None
         self._lock.release()
 
+    async def open(self) -> None:
+        """start() without blocking the event loop (the front door's way in)."""
+        await asyncio.get_running_loop().run_in_executor(None, self.start)
+
+    async def close(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, self.stop)
+
+    def wake_on_commit(self, wake: Callable[[], None]) -> None:
+        """Call `wake` (from another thread) when another node commits (PostgreSQL only)."""
+        if self.cluster is not None:
+            self.cluster.on_commit.append(wake)
+
     @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive() and self._booted.is_set() \
@@ -139,6 +154,10 @@ class ActorRuntime:
             return future
         self._requests.put((target, body, timeout or self.reply_timeout, future, time.monotonic()))
         return future
+
+    async def ask(self, target: str, body: Any) -> Reply:
+        """The reply, awaited on the event loop (the bridge's way in)."""
+        return await asyncio.wrap_future(self.request(target, body))
 
     def tell(self, target: str, body: Any) -> None:
         """Hand `body` to the well-known actor `target` from any thread; no reply."""
@@ -237,10 +256,25 @@ class ActorRuntime:
                 else:
                     requests.append(self._envelope(*item))
             self._send(asys, [r for r in requests if r is not None])
+            self._end_turn(asys)
             answered = self._drain(asys, listen_wait)
+            if self._end_turn(asys):  # a timer that fired while listening wrote to the journal
+                answered = self._drain(asys, 0.0) or answered
             self._expire()
             if base_wait:
                 idle_wait = base_wait if batch or answered else min(IDLE_WAIT_MAX_S, idle_wait * 2)
+
+    def _end_turn(self, asys) -> bool:
+        """simpleSystemBase: once every actor is idle, have the projector commit the journal's
+        group if one was started in this turn: all of the turn's commands in one commit (and one
+        fsync), whatever number of hops each took; their answers go out when it is on disk and
+        projected. (A write of another kind may have committed it earlier: answered then too.)"""
+        started = groups_started()
+        if not self.settings.actors.in_process or started == self._groups_seen:
+            return False
+        self._groups_seen = started
+        asys.tell(self.peers.projector, FlushGroup())
+        return True
 
     def _envelope(self, target: str, body: Any, timeout: float, future: Future,
                   enqueued: float) -> tuple[str, Envelope] | None:
@@ -324,6 +358,11 @@ class ActorRuntime:
         if port_in_use(self.settings.actors.bind_address, port):
             raise ActorSystemUnavailable(
                 f"actors.admin_port {port} is in use by another process; stop it or choose another port")
+
+
+def database_of(settings: Settings) -> str:
+    """The database the actors journal in: storage.url, or the SQLite file in the data directory."""
+    return settings.storage.url or str(database_path(Path(settings.server.data_dir)))
 
 
 def register_alone(db_path: str, name: str, partitions: int) -> None:

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from ..actors.host import ActorProcess
 from ..actors.messages import GetPaymentStatus, GetStats
 from ..actors.system import ActorRuntime, ActorSystemUnavailable
 from ..admintoken import load_or_create
@@ -91,8 +92,9 @@ async def _actor_system(app: web.Application) -> AsyncIterator[None]:
     load_secret(app[SETTINGS].server.data_dir)  # made, or refused, before anything starts
     # The runtime starts first: on multiprocTCPBase its admin is forked, and it must not inherit
     # this process's database connection.
-    runtime = ActorRuntime(app[SETTINGS])
-    await loop.run_in_executor(None, runtime.start)
+    settings = app[SETTINGS]
+    runtime = ActorProcess(settings) if settings.actors.apart else ActorRuntime(settings)
+    await runtime.open()
     db = Database(runtime.db_path)
     app[RUNTIME], app[BRIDGE], app[DB] = runtime, Bridge(runtime), db
     app[ADMISSION].attach(runtime.queue_time.take)
@@ -102,15 +104,14 @@ async def _actor_system(app: web.Application) -> AsyncIterator[None]:
     streams = app[SETTINGS].streams
     app[FEED] = OrderFeed(Journal(db), streams.max_per_token)
     feeder = asyncio.create_task(app[FEED].run(streams.poll_interval_ms / 1000))
-    if getattr(runtime, "cluster", None) is not None:  # PostgreSQL: others' commits wake it
-        runtime.cluster.on_commit.append(app[FEED].wake_from(loop))
+    runtime.wake_on_commit(app[FEED].wake_from(loop))  # PostgreSQL: others' commits wake it
     sampler = asyncio.create_task(_sample_history(app))
     try:
         yield
     finally:
         feeder.cancel()
         sampler.cancel()
-        await loop.run_in_executor(None, runtime.stop)
+        await runtime.close()
         db.conn.close()
 
 

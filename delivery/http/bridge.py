@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
+from ..actors.host import ActorProcess
 from ..actors.messages import Reply
 from ..actors.system import ActorRuntime
 from .problems import Problem
@@ -13,7 +13,7 @@ from .problems import Problem
 class Bridge:
     """Sends a message into the actor system and awaits its reply as an asyncio future."""
 
-    def __init__(self, runtime: ActorRuntime) -> None:
+    def __init__(self, runtime: ActorRuntime | ActorProcess) -> None:
         self.runtime = runtime
         self.in_flight = 0
 
@@ -21,7 +21,7 @@ class Bridge:
         """The reply; a timeout or a stopped system raises ActorSystemUnavailable (503)."""
         self.in_flight += 1
         try:
-            return await asyncio.wrap_future(self.runtime.request(target, body))
+            return await self.runtime.ask(target, body)
         finally:
             self.in_flight -= 1
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from ..actors.host import ActorProcess
 from ..actors.system import ActorRuntime
 from ..config import Settings
 from ..persistence.db import Database
@@ -16,7 +17,7 @@ from .hardening import SecurityHeaders
 from .metrics import Metrics
 
 SETTINGS = web.AppKey("settings", Settings)
-RUNTIME = web.AppKey("runtime", ActorRuntime)
+RUNTIME = web.AppKey("runtime", ActorRuntime | ActorProcess)
 BRIDGE = web.AppKey("bridge", Bridge)
 DB = web.AppKey("db", Database)
 READS = web.AppKey("reads", ReadModel)

@@ -13,6 +13,7 @@ import sys
 from aiohttp import web
 
 from .. import cli, config, logs
+from ..actors.host import ActorProcess
 from ..actors.system import ActorSystemUnavailable
 from ..admintoken import AdminTokenError, token_path
 from ..datadir import DataDirInUse
@@ -98,7 +99,10 @@ async def _serve(settings: config.Settings, token: str, demo: bool,
             port = await listen(runner, host, server.port, reuse_port=ready_fd is not None)
         except OSError as exc:  # the finally below stops the actors and frees the directory
             return _refuse(f"cannot listen on {host}:{server.port}: {_reason(exc)}")
-        print(f"delivery serving on http://{host}:{port} (actors: {app[RUNTIME].base}, "
+        runtime = app[RUNTIME]
+        actors = f"{runtime.base} in process {runtime.pid}" \
+            if isinstance(runtime, ActorProcess) else runtime.base
+        print(f"delivery serving on http://{host}:{port} (actors: {actors}, "
               f"data: {server.data_dir}); Ctrl-C or SIGTERM stops it", flush=True)
         if ready_fd is not None:  # a worker: its parent seeds demo data and waits for this
             os.write(ready_fd, b"ready\n")

@@ -10,7 +10,6 @@ SIGTERM and SIGINT to the workers, restarts one that dies, and exits when they h
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import logging
 import os
 import select
@@ -21,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+from ..children import die_with_parent, ended
 from ..config import Settings
 from ..datadir import DataDirInUse, DataDirLock
 from ..persistence.db import is_postgres
@@ -65,7 +65,7 @@ class Worker:
         read, write = os.pipe()
         try:
             self.proc = subprocess.Popen([*self.argv, "--ready-fd", str(write)], env=self.env,
-                                         pass_fds=(write,), preexec_fn=_die_with_parent)
+                                         pass_fds=(write,), preexec_fn=die_with_parent)
         finally:
             os.close(write)
         self.ready_fd, self.ready, self.started_at = read, False, time.monotonic()
@@ -208,7 +208,7 @@ def _tend(pool: list[Worker]) -> None:
         delay, w.backoff_s = w.backoff_s, min(BACKOFF_MAX_S, w.backoff_s * 2)
         w.restart_at = now + delay
         log.warning("worker %d (pid %d) %s; restarting it in %.1f s", w.index, w.proc.pid,
-                    _ended(code), delay)
+                    ended(code), delay)
 
 
 def _stop_all(pool: list[Worker], failed: bool = False) -> int:
@@ -238,12 +238,3 @@ def _stop_all(pool: list[Worker], failed: bool = False) -> int:
     print("stopped", flush=True)
     return 0 if all(code == 0 for code in codes) else 1
 
-
-def _ended(code: int) -> str:
-    return f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
-
-
-def _die_with_parent() -> None:
-    """In the worker before exec: SIGTERM it when this parent dies, even by SIGKILL (Linux)."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG

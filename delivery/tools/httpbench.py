@@ -54,6 +54,8 @@ def _servers(storage_url: str, workers: int, counted: bool = False
                "DELIVERY_ADMIN_TOKEN": "httpbench-admin-token-01234"}
         if storage_url:
             env["DELIVERY_STORAGE_URL"] = storage_url
+        if counted:  # callgrind counts one process: the actors run in the front door's
+            env["DELIVERY_ACTORS_OWN_PROCESS"] = "false"
         service = subprocess.Popen(run([sys.executable, "run.py", "serve", "--port", str(port),
                                         "--data-dir", data_dir, "--workers", str(workers)]),
                                    cwd=ROOT, env=env, stdout=subprocess.DEVNULL,

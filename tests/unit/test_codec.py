@@ -100,3 +100,35 @@ def test_a_failed_encoding_leaves_nothing_behind_for_the_next_one():
     assert codec.decode(codec.encode([placed, placed])) == [placed, placed]
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
         assert set(pool.map(lambda _: codec.encode(placed), range(200))) == {expected}
+
+
+def test_a_stream_gives_back_each_object_however_the_bytes_are_cut():
+    placed = events.OrderPlaced("o", "o:1", 1, "t", "c", "s",
+                                (menu.OrderLine("m1", "Rice", 1000, 2),), 2000,
+                                commands.Address(1.0, 2.0, "here"))
+    sent = [[1, "orders", placed], [2, "x", None], messages.Reply("r1", {"id": "o"})]
+    data = b"".join(codec.encode(obj) for obj in sent)
+    for size in (1, 3, 7, len(data)):
+        stream, got = codec.stream(), []
+        for start in range(0, len(data), size):
+            stream.feed(data[start:start + size])
+            got += list(stream)
+        assert got == sent
+    assert isinstance(got[0][2].lines, tuple)
+
+
+def test_a_stream_that_holds_an_unknown_type_is_an_error():
+    stream = codec.stream()
+    stream.feed(codec.encode([1]) + b"\xc7\x03\x09abc")
+    assert next(stream) == [1]
+    with pytest.raises(codec.CodecError):
+        next(stream)
+
+
+def test_the_settings_cross_to_the_actor_process_whole():
+    from delivery import config
+    from delivery.actors.host import register_settings
+
+    register_settings()
+    settings = config.load(env={}, **{"actors.own_process": True, "server.port": 9999})
+    assert codec.decode(codec.encode(settings)) == settings
