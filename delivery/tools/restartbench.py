@@ -79,6 +79,9 @@ def seed(data_dir: str, orders: int) -> tuple[str, str, list[str]]:
     return "cus_bench", "sto_bench", placed
 
 
+ADMIN = "restartbench-admin-token-0"
+
+
 def pss_kib(root_pid: int, sid: int | None) -> int:
     """Proportional set size of the service: the server's process tree and the admin's session."""
     pids = set()
@@ -119,7 +122,7 @@ async def measure(orders: int, base: str, memory: bool, cold: bool) -> None:
         if cold:
             drop_read_model(data_dir)
         port = free_port()
-        env = {**os.environ, "DELIVERY_ACTORS_BASE": base, "DELIVERY_ADMIN_TOKEN": "restartbench-admin-token-0",
+        env = {**os.environ, "DELIVERY_ACTORS_BASE": base, "DELIVERY_ADMIN_TOKEN": ADMIN,
                "DELIVERY_ACTORS_ADMIN_PORT": str(free_port())}
         t0 = time.perf_counter()
         proc = subprocess.Popen([sys.executable, "run.py", "serve", "--port", str(port),
@@ -143,7 +146,8 @@ async def measure(orders: int, base: str, memory: bool, cold: bool) -> None:
                                           json={"method": "card", "card_token": "t"},
                                           headers={"Authorization": f"Bearer {TOKEN}"}) as r:
                             assert r.status == 200, await r.text()
-                    async with s.get("/admin/api/stats", headers={"Authorization": "Bearer x"}) as r:
+                    async with s.get("/admin/api/stats", headers={"Authorization": f"Bearer {ADMIN}"}) as r:
+                        assert r.status == 200, await r.text()
                         live = (await r.json())["live_order_actors"]
                 await asyncio.sleep(0.5)
                 busy = pss_kib(proc.pid, sid)
