@@ -93,7 +93,6 @@ class ActorProcess:
         self._channel: _Channel | None = None
         self._child: subprocess.Popen | None = None
         self._keeper: asyncio.Task | None = None
-        self._closing = False
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def open(self) -> None:
@@ -105,7 +104,6 @@ class ActorProcess:
 
     async def close(self) -> None:
         """Stop the child: its actor system stops as in-process, then it exits."""
-        self._closing = True
         if self._keeper is not None:
             self._keeper.cancel()
         await self._end_child()

@@ -403,7 +403,7 @@ def kill_session(sid: int, wait: float = 5.0) -> int:
 
 def session_pids(sid: int) -> list[int]:
     """Live processes of a session."""
-    return [pid for pid in _pids() if _session_of(pid) == sid and _alive(pid)]
+    return [pid for pid in _pids() if _session_of(pid) == sid and alive(pid)]
 
 
 def _pids() -> list[int]:
@@ -426,7 +426,8 @@ def _same_interpreter(pid: int) -> bool:
         return False
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether the process `pid` runs (a zombie does not)."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from delivery.actors.host import ActorProcess
-from delivery.actors.system import ActorRuntime, ActorSystemUnavailable
+from delivery.actors.system import ActorRuntime, ActorSystemUnavailable, alive
 from delivery.datadir import DataDirInUse
 from delivery.http.keys import RUNTIME
 from delivery.loadtest.service import SERVICE_LOG, SpawnedService
@@ -20,14 +20,6 @@ from tests.conftest import make_settings
 from .conftest import make_api
 
 PAY = {"method": "card", "card_token": "tok_visa"}
-
-
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 async def gone(pid: int, within_s: float = 10.0) -> bool:
