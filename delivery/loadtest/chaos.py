@@ -1,5 +1,6 @@
 """Chaos for a load test: a seeded random schedule of faults (payment crash/slow/fail, store
-down/crash, SIGKILL of the whole service with a restart) and the outage clients ride through."""
+down/crash, SIGKILL of the actor process, SIGKILL of the whole service with a restart) and the
+outage clients ride through."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ def schedule(seed: int, duration_s: float, store_ids: list[str]) -> list[str]:
     kills = max(1, round(duration_s / 60))
     span = (end - start) / kills
     specs = [f"service:kill@{start + span * (i + rng.uniform(0.3, 0.7)):.1f}s" for i in range(kills)]
-    kinds = ["payment:crash", "payment:slow", "payment:fail", "store:down", "store:crash"]
+    kinds = ["payment:crash", "payment:slow", "payment:fail", "store:down", "store:crash",
+             "actors:kill"]
     count = max(len(kinds), int(duration_s / 5))
     order = [kind for _ in range(count // len(kinds) + 1) for kind in rng.sample(kinds, len(kinds))]
     for kind in order[:count]:
@@ -40,8 +42,8 @@ def schedule(seed: int, duration_s: float, store_ids: list[str]) -> list[str]:
 
 def _spec(kind: str, at: float, until: float, rng: random.Random, store_ids: list[str]) -> str:
     window = f"@{at:.1f}s-{until:.1f}s"
-    if kind == "payment:crash":
-        return f"payment:crash@{at:.1f}s"
+    if kind in ("payment:crash", "actors:kill"):
+        return f"{kind}@{at:.1f}s"
     if kind == "payment:slow":
         return f"payment:slow:{rng.choice(PAYMENT_DELAYS_MS)}{window}"
     if kind == "payment:fail":
@@ -101,6 +103,18 @@ async def kill_and_restart(service: SpawnedService, outage: Outage) -> float:
     try:
         service.kill()
         await service.start()
+    finally:
+        outage.end()
+    return outage.downtimes[-1]
+
+
+async def kill_actors_and_wait(service: SpawnedService, outage: Outage) -> float | None:
+    """SIGKILL the service's actor process and wait until its front door has started it again
+    (ready); seconds that took. None: the service runs its actors in its own process."""
+    outage.begin()
+    try:
+        if not await service.kill_actors():
+            return None
     finally:
         outage.end()
     return outage.downtimes[-1]

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 KILL = {"target": "service", "kind": "kill"}  # not an admin call: the harness kills its child
+KILL_ACTORS = {"target": "actors", "kind": "kill"}  # the service's actor process alone
+KILLS = (KILL, KILL_ACTORS)
 SPEC = re.compile(r"^(?P<what>[^@]+)@(?P<start>\d+(?:\.\d+)?)s(?:-(?P<end>\d+(?:\.\d+)?)s)?$")
 
 
@@ -32,7 +34,8 @@ def parse(spec: str) -> list[FaultAction]:
     """Actions for one specification; a window (`@a-b`) injects at a and clears at b.
 
     payment:crash@10s | payment:slow:MS@a-b | payment:fail:RATE@a-b | store:ID:down@a-b |
-    store:ID:crash@a | service:kill@a (SIGKILL and restart on the same data; needs --spawn)
+    store:ID:crash@a | service:kill@a (SIGKILL and restart on the same data; needs --spawn) |
+    actors:kill@a (SIGKILL the actor process alone; its front door starts it again; needs --spawn)
     """
     m = SPEC.match(spec.strip())
     if not m:
@@ -45,6 +48,8 @@ def parse(spec: str) -> list[FaultAction]:
         return [FaultAction(start, {"target": "payment", "kind": "crash"}, spec)]
     if parts == ["service", "kill"]:
         return [FaultAction(start, KILL, spec)]
+    if parts == ["actors", "kill"]:
+        return [FaultAction(start, KILL_ACTORS, spec)]
     if len(parts) == 3 and parts[0] == "store" and parts[2] == "crash":
         return [FaultAction(start, {"target": "store", "store_id": parts[1], "kind": "crash"}, spec)]
     if len(parts) == 3 and parts[:2] == ["payment", "slow"]:

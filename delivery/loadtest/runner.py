@@ -192,9 +192,9 @@ async def run(args: argparse.Namespace, url: str, admin_token: str,
         client = Client(session, rec, started, args.overload_tries, routes(cast),
                         throttle_of(args, random.Random(args.seed)))
         client.seen = seen if seen is not None else client.seen
-        if service and any(a.body == faultmod.KILL for a in actions):
+        if service and any(a.body in faultmod.KILLS for a in actions):
             client.outage = chaos.Outage()
-        kills: list[dict[str, float]] = []
+        kills: list[dict[str, Any]] = []
         mix = Mix.of(args)
         tasks: set[asyncio.Task] = set()
         stop_at = started + args.duration
@@ -230,6 +230,12 @@ async def run(args: argparse.Namespace, url: str, admin_token: str,
                 kills.append({"at_s": at, "downtime_s": await asyncio.shield(
                     chaos.kill_and_restart(service, client.outage))})
                 return True
+            if action.body == faultmod.KILL_ACTORS:
+                at = round(time.perf_counter() - started, 3)
+                down = await asyncio.shield(chaos.kill_actors_and_wait(service, client.outage))
+                if down is not None:
+                    kills.append({"at_s": at, "downtime_s": down, "actors_only": True})
+                return down is not None
             try:
                 async with session.post("/admin/api/faults", json=action.body, headers={
                         "Authorization": f"Bearer {admin_token}"}) as r:
@@ -415,8 +421,8 @@ def main(argv: list[str] | None = None) -> int:
     actions = [action for spec in args.fault for action in faultmod.parse(spec)]
     if args.chaos and not args.spawn:
         raise SystemExit("--chaos needs --spawn: it kills and restarts the service it owns")
-    if not args.spawn and any(action.body == faultmod.KILL for action in actions):
-        raise SystemExit("service:kill needs --spawn")
+    if not args.spawn and any(action.body in faultmod.KILLS for action in actions):
+        raise SystemExit("service:kill and actors:kill need --spawn")
     report = plots.stamped(asyncio.run(_main(args)), argv)
     print_summary(report, Console())
     if args.report:

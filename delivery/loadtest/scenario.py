@@ -132,9 +132,13 @@ class Client:
             sent = time.perf_counter()
             status, data, response_headers = await self._send(method, self.at(path, token),
                                                               body, headers)
-            if status != 0 or self.outage is None or not self.outage.covers(sent):
+            # A kill meets a request as a lost connection (the whole service) or as 503
+            # service_unavailable (the actor process alone, while its front door restarts it).
+            met = status == 0 or (status == 503 and isinstance(data, dict)
+                                  and data.get("code") == "service_unavailable")
+            if not met or self.outage is None or not self.outage.covers(sent):
                 break
-            self.recorder.during_kill(endpoint, "connection_error")
+            self.recorder.during_kill(endpoint, data.get("code", "connection_error"))
             await self.outage.over()
             rode, intended = True, time.perf_counter()
         done = time.perf_counter()

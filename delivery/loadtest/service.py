@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..actors.system import PID_FILE, kill_session
+from ..actors.system import PID_FILE, children, kill_session
 from ..tools.localhost import ROOT, restartable_port, wait_up
 
 ADMIN_TOKEN = "loadtest-admin-token-0123456"
@@ -76,6 +76,32 @@ class SpawnedService:
         self.proc.wait(10)
         if admin_sid:  # multiprocTCPBase: the actor admin lives in a session of its own
             kill_session(admin_sid)
+
+    def actor_process(self) -> int | None:
+        """The pid of the service's actor process (actors.own_process), if it has one."""
+        if self.proc is None or self.proc.poll() is not None:
+            return None
+        for pid in children(self.proc.pid):
+            with contextlib.suppress(OSError):
+                if b"delivery.actors.host" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    return pid
+        return None
+
+    async def kill_actors(self, timeout: float = 60.0) -> bool:
+        """SIGKILL the actor process alone and wait until the front door has started another
+        and is ready again; False when the service has no actor process of its own."""
+        killed = self.actor_process()
+        if killed is None:
+            return False
+        os.kill(killed, signal.SIGKILL)
+        deadline = time.monotonic() + timeout
+        # Until the front door has seen it die, /ready may still say 200: wait for the new one.
+        while self.actor_process() in (killed, None):
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise RuntimeError("the front door did not start its actor process again")
+            await asyncio.sleep(0.05)
+        await wait_up(f"{self.url}/ready", max(1.0, deadline - time.monotonic()), self.proc)
+        return True
 
     def stop(self, timeout: float = 30.0) -> int | None:
         """SIGTERM and wait (SIGKILL if it does not stop); the exit code of a clean stop."""

@@ -1,5 +1,6 @@
-"""A short chaos soak as CI runs it: random faults and one SIGKILL of the whole service with a
-restart on the same data, customers riding through, then a clean audit of the data directory."""
+"""A short chaos soak as CI runs it: random faults, one SIGKILL of the actor process (its front
+door starts it again) and one of the whole service with a restart on the same data, customers
+riding through, then a clean audit of the data directory."""
 
 from __future__ import annotations
 
@@ -22,8 +23,11 @@ def test_a_short_chaos_run_with_a_kill_loses_nothing_and_audits_clean(tmp_path):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     data = json.loads(report.read_text())
     c = data["chaos"]
-    assert c["faults"]["injected"]["service:kill"] == 1 and len(c["kills"]) == 1
-    assert sum(c["faults"]["injected"].values()) >= 5 and c["settled"] is True
+    injected = c["faults"]["injected"]
+    assert injected["service:kill"] == 1 and injected["actors:kill"] == 1
+    assert [k.get("actors_only", False) for k in c["kills"]].count(True) == 1 == \
+        len(c["kills"]) - 1
+    assert sum(injected.values()) >= 6 and c["settled"] is True
     assert c["unexpected_errors"] == 0 and data["lifecycles"].get("failed", 0) == 0
     assert c["audit"]["ok"] is True and c["audit"]["violations"] == []
     assert c["audit"]["counts"]["acknowledged"] >= 50  # what the clients were told was checked

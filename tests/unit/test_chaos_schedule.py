@@ -29,7 +29,7 @@ def test_a_schedule_kills_once_a_minute_and_leaves_the_end_quiet(duration):
 def test_a_long_schedule_holds_every_kind_of_fault():
     kinds = {a.kind for a in chaos.actions(chaos.schedule(1, 600, STORES))}
     assert kinds == {"payment:crash", "payment:slow", "payment:fail", "store:down",
-                     "store:crash", "service:kill", None}  # None: the end of a window
+                     "store:crash", "service:kill", "actors:kill", None}  # None: a window's end
 
 
 def test_a_run_too_short_for_chaos_gets_none():

@@ -99,6 +99,7 @@ def test_the_report_charts_have_labelled_axes_and_the_ramp_its_overload_curve():
                                   (3, {"target": "payment", "kind": "clear"})]),
     ("store:sto_1:down@5s-8s", [(5, {"target": "store", "store_id": "sto_1", "kind": "down"}),
                                 (8, {"target": "store", "store_id": "sto_1", "kind": "up"})]),
+    ("actors:kill@4s", [(4, {"target": "actors", "kind": "kill"})]),  # the harness kills it
 ])
 def test_fault_specifications_become_timed_admin_calls(spec, bodies):
     assert [(a.at_s, a.body) for a in faults.parse(spec)] == bodies
