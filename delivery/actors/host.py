@@ -217,8 +217,8 @@ class ActorProcess:
                         "no reply from the actor system in time"))
             if not done:
                 continue
-            code = await self._end_child()
             self._fail_pending("the actor process ended")
+            code = await self._end_child()
             log.error("the actor process %s; starting it again", ended(code))
             while True:
                 try:
@@ -320,8 +320,11 @@ def _frames(sock: socket.socket, stream: Any):
 
 
 def child_main(fd: int, parent: int) -> int:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the front door, which stops us
-    die_with_parent()
+    # Ctrl-C, or a stop of the whole process group (systemd), reaches the front door, which
+    # finishes its requests and then closes the socket: that ends us (see the end of this file).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    die_with_parent(signal.SIGKILL)  # SIGTERM is ignored; nothing unacknowledged is lost
     if os.getppid() != parent:
         return 0  # the front door died before we asked to be told
     sock = socket.socket(fileno=fd)

@@ -51,10 +51,10 @@ class Projector(JournalConsumer):
     @handles(FlushGroup)
     def on_flush(self, m: FlushGroup, sender: Any) -> None:
         held, self.held = self.held, []
-        if not held and self.journal_db.group_open:  # nothing waits on it; it must not stay open
+        self._settle(held)
+        if self.journal_db.group_open:  # nothing waits on it; it must not stay open
             with contextlib.suppress(StorageFault):
                 self.journal_db.flush()
-        self._settle(held)
 
     def _settle(self, committed: list[Committed]) -> None:
         """Commit the open group if these are in it, refuse those whose group failed, project,

@@ -398,7 +398,7 @@ def groups_started() -> int:
     """How many group commits this thread has started, so far (a caller that saw the same
     number before knows no group was started since)."""
     pid, thread = os.getpid(), threading.get_ident()
-    return sum(db.group_gen for key, db in _SHARED.items()
+    return sum(db.group_gen for key, db in list(_SHARED.items())
                if key[0] == pid and db.group_thread == thread)
 
 
