@@ -36,12 +36,12 @@ class Projector(JournalConsumer):
         self.told: dict[int, Record] = {}  # records of saved groups, not projected yet
         # On a single process the notifier takes the records projected from us (see Nudge),
         # and the pump ends each turn with a FlushGroup (see on_committed).
-        self.pass_records = self.grouped = self.settings.actors.in_process
+        self.in_process = self.settings.actors.in_process
         return self.model.checkpoint()
 
     @handles(Committed)
     def on_committed(self, m: Committed, sender: Any) -> None:
-        if m.group and self.journal_db.outcome(m.group) == OPEN and self.grouped:
+        if m.group and self.journal_db.outcome(m.group) == OPEN and self.in_process:
             # The pump sends FlushGroup once every actor has had its turn: the group then holds
             # all of the turn's commands, however many hops each took, and one commit saves them.
             self.held.append(m)
@@ -127,7 +127,7 @@ class Projector(JournalConsumer):
         self.model.apply(records)
         since, self.position = self.position, records[-1].seq
         self.projected += len(records)
-        if self.pass_records:
+        if self.in_process:
             self.send(self.peers.notifier, Nudge(self.position, records=tuple(records),
                                                  since=since))
         else:
