@@ -22,10 +22,16 @@ class EntityActor(ServiceActor):
     def activated(self) -> None:
         """Load state for self.key (the hook subclasses fill in)."""
 
+    reported = 0
+    """Messages counted by the registry already (see Finished)."""
+
     def finished(self) -> None:
-        """Ask the registry to passivate this actor: nothing more will happen to the entity."""
-        self.send(self.registry, Finished(self.key))
+        """Ask the registry to passivate this actor: nothing more will happen to the entity.
+        The registry counts our messages from this, the exit request it sends included."""
+        counted = self.messages_in + 1
+        self.send(self.registry, Finished(self.key, counted - self.reported))
+        self.reported = counted
 
     def on_stop(self) -> None:
-        if getattr(self, "registry", None) is not None:
-            self.send(self.registry, Retired(self.key, self.messages_in))
+        if getattr(self, "registry", None) is not None and self.messages_in != self.reported:
+            self.send(self.registry, Retired(self.key, self.messages_in - self.reported))

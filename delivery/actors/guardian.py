@@ -37,6 +37,8 @@ from .registry import Registry
 from .supervisor import PaymentSupervisor
 from .webhook_sender import WebhookSender
 
+REGISTRIES = ("orders", "stores", "riders")
+
 
 class Guardian(LeaseHolder, Gatherer):
     """Parent of every singleton actor of the service; it hears which leases this node holds
@@ -114,8 +116,18 @@ class Guardian(LeaseHolder, Gatherer):
 
     @handles(Batch)
     def on_batch(self, batch: Batch, sender: Any) -> None:
+        # One message per registry, not one per request: a registry routes a batch itself.
+        by_target: dict[str, list[tuple[str, Envelope]]] = {}
         for target, envelope in batch.items:
-            self.send(getattr(self.peers, target), Envelope(envelope.corr, envelope.body, sender))
+            by_target.setdefault(target, []).append(
+                (target, Envelope(envelope.corr, envelope.body, sender)))
+        for target, items in by_target.items():
+            address = getattr(self.peers, target)
+            if target in REGISTRIES:
+                self.send(address, Batch(tuple(items)))
+            else:
+                for _, envelope in items:
+                    self.send(address, envelope)
 
     @handles(Sweep)
     def on_sweep(self, envelope: Envelope, sender: Any) -> None:

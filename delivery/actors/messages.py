@@ -29,8 +29,9 @@ class Envelope:
 class Batch:
     """Requests that arrived together at the front door, handed in with one message.
 
-    On simpleSystemBase they are then all queued before any is handled, so the commands of one
-    batch share a group commit of the journal.
+    The pump hands them to the guardian, which gives each registry its share as one Batch too
+    (a registry routes each as if it had come alone): one message per registry and turn instead
+    of two per request.
     """
 
     items: tuple[tuple[str, Envelope], ...]
@@ -126,16 +127,20 @@ class Finished:
 
     key: str
     """The entity's id."""
+    messages_in: int = 0
+    """Messages it received since it last said, the exit request to come included (so that
+    no Retired has to follow)."""
 
 
 @dataclass(frozen=True)
 class Retired:
-    """An entity's last word before it stops: how many messages it handled."""
+    """An entity's last word before it stops: how many messages it handled that it has not
+    counted in a Finished (none after a Finished and the exit request alone: then it is not sent)."""
 
     key: str
     """The entity's id."""
     messages_in: int
-    """Messages it received in its life."""
+    """Messages it received in its life, less those counted in its Finished."""
 
 
 @dataclass(frozen=True)

@@ -129,11 +129,16 @@ class OrderActor(EntityActor):
     def _published(self, records: list[Record], envelope: Envelope | None, sender: Any) -> None:
         group, seq = self.unsaved_group, records[-1].seq
         if envelope and envelope.corr:
-            self.send(self.peers.projector, Committed(self.key, seq, order.view(self.state),
-                                                      envelope.corr, envelope.reply_to or sender,
-                                                      group))
+            committed = Committed(self.key, seq, order.view(self.state), envelope.corr,
+                                  envelope.reply_to or sender, group)
         else:
-            self.send(self.peers.projector, Committed(self.key, seq, group=group))
+            committed = Committed(self.key, seq, group=group)
+        if group and self.db.outcome(group) == OPEN:
+            # One process: the projector takes it when the pump ends the turn (FlushGroup), so
+            # a message to say so would only be held until then.
+            self.db.waiting.append(committed)
+        else:
+            self.send(self.peers.projector, committed)
 
     # -- storage faults ------------------------------------------------------------------------
     def receiveMessage(self, message: Any, sender: Any) -> None:

@@ -50,7 +50,8 @@ class Projector(JournalConsumer):
 
     @handles(FlushGroup)
     def on_flush(self, m: FlushGroup, sender: Any) -> None:
-        held, self.held = self.held, []
+        held, self.held = self.held + self.journal_db.waiting, []
+        self.journal_db.waiting = []  # the order actors' Committed of the turn (OrderActor._published)
         self._settle(held)
         if self.journal_db.group_open:  # nothing waits on it; it must not stay open
             with contextlib.suppress(StorageFault):

@@ -14,6 +14,7 @@ from .leased import LeaseHolder
 from .messages import (
     Activate,
     ActorStats,
+    Batch,
     CrashEntity,
     Envelope,
     Finished,
@@ -71,6 +72,18 @@ class Registry(LeaseHolder, Gatherer):
         if message.reply_to is None:
             message = Envelope(message.corr, message.body, sender)
         self.route(getattr(message.body, self.key_field), message)
+
+    @handles(Batch)
+    def on_batch(self, batch: Batch, sender: Any) -> None:
+        """The guardian's share of a batch for this registry (each names its requester): each
+        handled as if it had come alone."""
+        for _, envelope in batch.items:
+            name = self.dispatch.get(type(envelope.body))
+            if name is None:
+                log.warning("%s registry has no handler for %s", self.entity,
+                            type(envelope.body).__name__)
+                continue
+            getattr(self, name)(envelope, sender)
 
     @handles(Nudge)
     def on_nudge(self, message: Nudge, sender: Any) -> None:
@@ -143,6 +156,9 @@ class Registry(LeaseHolder, Gatherer):
 
     @handles(Finished)
     def on_finished(self, message: Finished, sender: Any) -> None:
+        # Counted whether or not it is still ours: one evicted or forgotten already has its
+        # exit request coming too, and is no longer among the live ones a gather asks.
+        self.retired_messages += message.messages_in
         if self.live.get(message.key) == sender:
             del self.live[message.key]
             self._passivate(sender)

@@ -74,6 +74,9 @@ class Database:
         self.part_open = False  # PostgreSQL: the last part's savepoint is not released yet
         self.notified_group = 0  # PostgreSQL: the group whose transaction sends NOTIFY already
         self.committed_records: list[Any] = []  # saved by group commits, for the projector
+        # What in-process writers hand whoever ends the turn with a flush (the order actors'
+        # Committed for the projector): kept whatever the group's outcome, so it is settled.
+        self.waiting: list[Any] = []
         self.group_thread: int | None = None
         self.group_gen = 0  # number of the open (or last) group
         self.failed_groups: set[int] = set()
