@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 
 from aiohttp import web
 
+from ..domain.geo import Location
 from ..domain.onboarding import APPROVED
 from ..persistence.directory import Holder, hash_token
 from .keys import ADMIN_TOKEN, DIRECTORY
@@ -54,6 +55,10 @@ def bearer(request: web.Request) -> str:
     return token
 
 
+HOLDER = web.RequestKey("holder", Holder)
+"""The holder `holder` found, as read with the token (a rider's location too: see `located`)."""
+
+
 def holder(request: web.Request, kind: str) -> Holder:
     """The customer, store or rider (`kind`) whose token the request carries, with its status.
 
@@ -63,7 +68,13 @@ def holder(request: web.Request, kind: str) -> Holder:
     found = _holder_of(request)
     if found is None or found.kind != kind:
         refuse(request, token, found, kind[:-1])
+    request[HOLDER] = found
     return found
+
+
+def located(request: web.Request) -> Location | None:
+    """The calling rider's last reported location, read with its token (no second lookup)."""
+    return request[HOLDER].location
 
 
 def principal(request: web.Request, kind: str) -> str:

@@ -71,13 +71,18 @@ def hash_token(token: str) -> str:
 HOLDERS_KEPT = 100_000  # token hashes whose holder is remembered (~200 bytes each)
 
 # Finding a token's holder: one statement over the three tables (each searched by its unique
-# index); checking a remembered one: its row by primary key. Customers have no status.
-_FIND = ("SELECT 'customers', id, token_hash, NULL FROM customers WHERE token_hash = ?"
-         " UNION ALL SELECT 'stores', id, token_hash, status FROM stores WHERE token_hash = ?"
-         " UNION ALL SELECT 'riders', id, token_hash, status FROM riders WHERE token_hash = ?")
-_CHECK = {"customers": "SELECT token_hash, NULL FROM customers WHERE id = ?",
-          "stores": "SELECT token_hash, status FROM stores WHERE id = ?",
-          "riders": "SELECT token_hash, status FROM riders WHERE id = ?"}
+# index); checking a remembered one: its row by primary key. Customers have no status; a rider's
+# row gives its last reported location too (its list of deliveries needs no second lookup).
+# (Riders first: PostgreSQL types a UNION's columns from left to right, and NULL beside NULL
+# would be text, not a number.)
+_FIND = ("SELECT 'riders', id, token_hash, status, lat, lon FROM riders WHERE token_hash = ?"
+         " UNION ALL SELECT 'stores', id, token_hash, status, NULL, NULL FROM stores"
+         " WHERE token_hash = ?"
+         " UNION ALL SELECT 'customers', id, token_hash, NULL, NULL, NULL FROM customers"
+         " WHERE token_hash = ?")
+_CHECK = {"customers": "SELECT token_hash, NULL, NULL, NULL FROM customers WHERE id = ?",
+          "stores": "SELECT token_hash, status, NULL, NULL FROM stores WHERE id = ?",
+          "riders": "SELECT token_hash, status, lat, lon FROM riders WHERE id = ?"}
 
 
 class Holder(NamedTuple):  # a tuple: made on every request, cheaper than a dataclass
@@ -89,6 +94,8 @@ class Holder(NamedTuple):  # a tuple: made on every request, cheaper than a data
     """Its id."""
     status: str | None
     """Onboarding status of a store or rider (pending, approved, suspended); None: a customer."""
+    location: Location | None = None
+    """A rider's last reported location (None before the first report, and for the others)."""
 
 
 @dataclass(frozen=True)
@@ -197,7 +204,7 @@ class Directory:
             kind, id = known
             row = self.db.execute(_CHECK[kind], (id,)).fetchone()
             if row is not None and hmac.compare_digest(row[0], hashed):
-                return Holder(kind, id, row[1])
+                return Holder(kind, id, row[1], None if row[2] is None else Location(row[2], row[3]))
             self._holders.pop(hashed, None)  # revoked (or gone): refused below unless it moved
         row = self.db.execute(_FIND, (hashed, hashed, hashed)).fetchone()
         if row is None or not hmac.compare_digest(row[2], hashed):
@@ -205,7 +212,7 @@ class Directory:
         if len(self._holders) >= HOLDERS_KEPT:
             del self._holders[next(iter(self._holders))]  # the oldest remembered
         self._holders[hashed] = (row[0], row[1])
-        return Holder(row[0], row[1], row[3])
+        return Holder(row[0], row[1], row[3], None if row[4] is None else Location(row[4], row[5]))
 
     def identify(self, kind: str, token: str) -> str | None:
         """The id of the customer, store or rider holding `token`, or None."""
@@ -256,13 +263,6 @@ class Directory:
             "SELECT id, name, lat, lon FROM stores WHERE lat BETWEEN ? AND ? AND lon BETWEEN ? AND ?"
             " AND status = ?", (*bounding_box(center, radius_km), APPROVED))
         return [StoreSummary(r[0], r[1], Location(r[2], r[3])) for r in rows]
-
-    def rider_location(self, rider_id: str) -> tuple[bool, Location | None]:
-        """(whether the rider exists, its last reported location)."""
-        row = self.db.execute("SELECT lat, lon FROM riders WHERE id = ?", (rider_id,)).fetchone()
-        if row is None:
-            return False, None
-        return True, None if row[0] is None else Location(row[0], row[1])
 
     def rider_seen(self, rider_id: str) -> tuple[bool, Location | None, str | None]:
         """(whether the rider exists, where and when it last reported its location)."""

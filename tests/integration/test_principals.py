@@ -54,9 +54,9 @@ def _counting(d: Directory) -> Directory:
 def test_a_known_token_is_one_lookup_by_id_and_names_its_holder_and_status(nodes):
     here = _counting(nodes[0])
     tokens = _register(here)
-    assert here.holder("tok-rider") == Holder("riders", "rid_1", "approved")
+    assert here.holder("tok-rider") == Holder("riders", "rid_1", "approved", HERE)
     before = _lookups(here)
-    assert here.holder("tok-rider") == Holder("riders", "rid_1", "approved")
+    assert here.holder("tok-rider") == Holder("riders", "rid_1", "approved", HERE)
     assert here.holder("tok-customer") == Holder("customers", "cus_1", None)
     assert here.holder("tok-customer") == Holder("customers", "cus_1", None)
     assert _lookups(here) - before == 3  # the rider's again, the customer's twice
@@ -84,7 +84,7 @@ def test_a_suspension_on_another_node_shows_at_the_next_lookup(nodes, kind):
     id = here.identify(kind, tokens[kind])
     assert here.holder(tokens[kind]).status == "approved"
     there.set_status(kind, id, "suspended")
-    assert here.holder(tokens[kind]) == Holder(kind, id, "suspended")
+    assert here.holder(tokens[kind])[:3] == (kind, id, "suspended")
     there.set_status(kind, id, "approved")
     assert here.holder(tokens[kind]).status == "approved"
 
@@ -100,3 +100,16 @@ def test_the_remembered_holders_are_bounded(nodes, monkeypatch):
     assert len(here._holders) == 2
     assert [here.identify("customers", f"tok-{i}") for i in range(5)] == [
         f"cus_{i}" for i in range(5)]  # forgotten ones are found again
+
+
+def test_a_rider_s_location_comes_with_its_token_as_last_reported_also_by_another_node(nodes):
+    """The list of deliveries nearby takes the location from the token's lookup (no second
+    one): it must be the last reported, wherever it was reported."""
+    here, there = nodes
+    _register(there)
+    assert here.holder("tok-rider").location == HERE  # found, then remembered
+    there.move_rider("rid_1", Location(37.6, 127.1), T)
+    assert here.holder("tok-rider").location == Location(37.6, 127.1)
+    there.add_rider("rid_2", "Park", "010", None, "tok-rider-2", T, status="approved")
+    assert here.holder("tok-rider-2") == Holder("riders", "rid_2", "approved", None)
+    assert here.holder("tok-store").location is None  # a store's place is not asked here

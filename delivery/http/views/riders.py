@@ -10,7 +10,7 @@ from ...domain.commands import Address, MoveRider, PickUp
 from ...domain.geo import Location, haversine_km, location_json
 from ...persistence.readmodel import Deliverable, Recent
 from .. import auth
-from ..keys import BRIDGE, DIRECTORY, READS, SETTINGS
+from ..keys import BRIDGE, READS, SETTINGS
 from ..problems import Problem
 from ..wire import read_body, respond
 
@@ -22,8 +22,7 @@ async def move(request: web.Request) -> web.Response:
 
 
 async def available(request: web.Request) -> web.Response:
-    rider_id = auth.caller(request)
-    _, location = request.app[DIRECTORY].rider_location(rider_id)
+    location = auth.located(request)
     if location is None:
         raise Problem("conflict", "report your location first (PUT /riders/me/location)")
     radius = request.app[SETTINGS].dispatch.radius_km
