@@ -11,7 +11,7 @@ from ..persistence.faults import HEALTH, StorageFault
 from ..persistence.inboxes import concerns_store
 from ..persistence.journal import Record
 from ..persistence.readmodel import ReadModel
-from .base import handles, storage_refusal
+from .base import handles, log, storage_refusal
 from .consumer import BATCH, JournalConsumer
 from .messages import Committed, FlushGroup, Nudge, Reply
 
@@ -52,10 +52,42 @@ class Projector(JournalConsumer):
     def on_flush(self, m: FlushGroup, sender: Any) -> None:
         held, self.held = self.held + self.journal_db.waiting, []
         self.journal_db.waiting = []  # the order actors' Committed of the turn (OrderActor._published)
+        self._project_with_group()
         self._settle(held)
         if self.journal_db.group_open:  # nothing waits on it; it must not stay open
             with contextlib.suppress(StorageFault):
                 self.journal_db.flush()
+
+    def _project_with_group(self) -> None:
+        """Write the views of the turn's events in the journal's own group, then commit it: one
+        transaction (and one fsync) a turn for the journal and the views, not two. The views
+        exist exactly when the events do; if the group fails, both are gone, and the projector
+        has moved nothing on. Whenever the group's records do not follow on from the position
+        (another node or a tool appended; a failed append left a gap), or this node does not
+        project, the records are projected after the commit, as before (`_settle`)."""
+        db = self.journal_db
+        records = db.group_records
+        if not (self.in_process and db.group_open and records and not self.retry_due
+                and (not self.LEASE or self.holds())
+                and all(rec.seq == self.position + i for i, rec in enumerate(records, 1))):
+            return
+        records, gen = list(records), db.group_gen
+        try:
+            # atomic: no savepoint on SQLite. Should the second statement fail, the views the
+            # first wrote are written again by the projection after the commit, and the guarded
+            # upsert never takes a view back.
+            with db.grouped(atomic=True) as conn:
+                touched = self.model.write(conn, records)
+        except StorageFault:
+            return  # the whole group is lost with it: its commands are refused in _settle
+        except Exception:  # noqa: BLE001 - a view that cannot be written: project after the commit
+            log.exception("projector: the views could not join the journal's group")
+            return
+        with contextlib.suppress(StorageFault):
+            db.flush()
+        if db.outcome(gen) == COMMITTED:
+            self.model.keep(touched)
+            self._projected(records)
 
     def _settle(self, committed: list[Committed]) -> None:
         """Commit the open group if these are in it, refuse those whose group failed, project,
@@ -126,6 +158,11 @@ class Projector(JournalConsumer):
 
     def consume(self, records: Sequence[Record]) -> int:
         self.model.apply(records)
+        self._projected(records)
+        return len(records)
+
+    def _projected(self, records: Sequence[Record]) -> None:
+        """The views of these records are committed: move on, and tell who reads after us."""
         since, self.position = self.position, records[-1].seq
         self.projected += len(records)
         if self.in_process:
@@ -135,7 +172,6 @@ class Projector(JournalConsumer):
             self.send(self.peers.notifier, Nudge(self.position))
         for store_id in sorted({r.store_id for r in records if concerns_store(r)}):
             self.send(self.peers.stores, Nudge(self.position, store_id))
-        return len(records)
 
     def describe(self) -> str:
         db = getattr(self, "journal_db", None)

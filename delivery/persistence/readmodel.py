@@ -86,20 +86,30 @@ class ReadModel:
     # -- writing (the projector) ------------------------------------------------------------
     def apply(self, records: Sequence[Record]) -> dict[str, OrderState]:
         """Apply journal records in one transaction with the checkpoint; the states touched."""
-        touched: dict[str, OrderState] = {}
         with self.db.transaction() as conn:
-            for rec in records:
-                oid = rec.event.order_id
-                state = touched.get(oid) or self._known_state(oid, rec.event.version)
-                if state is not None and state.version >= rec.event.version:
-                    continue  # already projected: a replay after a crash
-                touched[oid] = order.evolve(state, rec.event)
-            self._write(conn, list(touched.values()))
-            if records:
-                checkpoints.save(conn, checkpoints.PROJECTOR, records[-1].seq)
-        if self.remember:  # only once committed: a failed write leaves the views as they were
-            self.states.keep(touched)
+            touched = self.write(conn, records)
+        self.keep(touched)  # only once committed: a failed write leaves the views as they were
         return touched
+
+    def write(self, conn: Any, records: Sequence[Record]) -> dict[str, OrderState]:
+        """Apply journal records and move the checkpoint within the caller's transaction (which
+        may be the journal's own group commit); `keep` the states touched once it committed."""
+        touched: dict[str, OrderState] = {}
+        for rec in records:
+            oid = rec.event.order_id
+            state = touched.get(oid) or self._known_state(oid, rec.event.version)
+            if state is not None and state.version >= rec.event.version:
+                continue  # already projected: a replay after a crash
+            touched[oid] = order.evolve(state, rec.event)
+        self._write(conn, list(touched.values()))
+        if records:
+            checkpoints.save(conn, checkpoints.PROJECTOR, records[-1].seq)
+        return touched
+
+    def keep(self, touched: dict[str, OrderState]) -> None:
+        """Remember the states a committed `write` left in the views."""
+        if self.remember:
+            self.states.keep(touched)
 
     def _known_state(self, order_id: str, version: int) -> OrderState | None:
         """The view's state before event `version`: remembered if it is the one just before."""

@@ -22,7 +22,13 @@ def test_commands_of_one_turn_share_one_commit_whatever_hops_they_take(world):
     for oid in paid:
         c.pay(oid, world.customer)
     journal = Database.shared(rt.db_path)
+    derived = Database.shared(rt.db_path, durable=False)
     before = journal.groups
+    written: dict[str, list[str]] = {"journal": [], "derived": []}
+    traced = journal.dialect == "sqlite"  # the statements are seen on SQLite's connections
+    if traced:
+        journal.conn.set_trace_callback(written["journal"].append)
+        derived.conn.set_trace_callback(written["derived"].append)
     # A pick-up goes through the riders' registry and the rider before the order appends; an
     # accept goes straight to the order. Handed in as one batch, they are one turn of the pump.
     items = [("riders", Envelope(f"pick{i}", PickUp(world.riders[i], oid)))
@@ -35,6 +41,15 @@ def test_commands_of_one_turn_share_one_commit_whatever_hops_they_take(world):
     while statuses(model, cooked + paid) != ["picked_up"] * 2 + ["accepted"] * 2:
         assert time.monotonic() < deadline, statuses(model, cooked + paid)
         time.sleep(0.02)
+    if traced:
+        journal.conn.set_trace_callback(None)
+        derived.conn.set_trace_callback(None)
+        # The views went with the events, in the same commit: no transaction of their own (the
+        # derived connection's one transaction is the notifier's notices).
+        assert sum(sql.startswith("INSERT INTO order_views") for sql in written["journal"]) == 1
+        assert sum(sql == "COMMIT" for sql in written["journal"]) == 1
+        assert not any(sql.startswith("INSERT INTO order_views") for sql in written["derived"])
+        assert sum(sql.startswith("BEGIN") for sql in written["derived"]) == 1, written["derived"]
     assert journal.groups == before + 1
     # and what came after, one command at a time, commits as before
     assert c.confirm(cooked[0], world.customer)["status"] == "completed"
