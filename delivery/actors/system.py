@@ -216,7 +216,7 @@ class ActorRuntime:
             guardian = asys.createActor(Guardian)
             reply = asys.ask(guardian, Envelope("boot", Boot(self.settings, self.facts)), 30)
             if not isinstance(reply, Reply) or not isinstance(reply.result, Booted):
-                raise ActorSystemUnavailable(f"guardian did not boot: {reply!r}")
+                raise ActorSystemUnavailable(f"guardian did not boot: {_why(reply)}")
         except BaseException:
             asys.shutdown()
             raise
@@ -358,6 +358,18 @@ class ActorRuntime:
         if port_in_use(self.settings.actors.bind_address, port):
             raise ActorSystemUnavailable(
                 f"actors.admin_port {port} is in use by another process; stop it or choose another port")
+
+
+def _why(reply: Any) -> str:
+    """What the operator reads of a boot that failed: the exception that failed the guardian
+    (the last line of the traceback Thespian keeps with the message it returns), not its repr."""
+    from thespian.actors import PoisonMessage
+
+    if reply is None:
+        return "no answer in time"
+    if isinstance(reply, PoisonMessage) and reply.details:
+        return str(reply.details).strip().splitlines()[-1]
+    return repr(reply)
 
 
 def database_of(settings: Settings) -> str:
