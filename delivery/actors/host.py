@@ -43,6 +43,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from msgpack import BufferFull
+
 from .. import codec, logs
 from ..children import die_with_parent, ended
 from ..config import Settings
@@ -255,8 +257,8 @@ class _Channel(asyncio.Protocol):
             self.transport.write(codec.encode(obj))
 
     def data_received(self, data: bytes) -> None:
-        self.stream.feed(data)
         try:
+            self.stream.feed(data)  # BufferFull past the 100 MiB it holds undecoded
             for frame in self.stream:
                 if frame[0]:
                     self.answered(frame)
@@ -264,8 +266,8 @@ class _Channel(asyncio.Protocol):
                     self.started.set_result(frame)
                 else:
                     self.event(frame)
-        except (codec.CodecError, ValueError, TypeError) as exc:
-            log.error("the actor process sent what is not a frame (%s); ending it", exc)
+        except (codec.CodecError, ValueError, TypeError, BufferFull) as exc:
+            log.error("the actor process sent what is not a frame (%r); ending it", exc)
             self.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
