@@ -31,6 +31,7 @@ import dataclasses
 import itertools
 import logging
 import os
+import queue
 import signal
 import socket
 import subprocess
@@ -285,16 +286,40 @@ class _Channel(asyncio.Protocol):
 
 
 class _Sender:
-    """Writes frames to the front door from any thread (answers come from the pump thread)."""
+    """Writes frames to the front door from any thread, through a thread of its own.
+
+    Answers come from the pump thread, which may hold the journal's write lock: were it to wait
+    on a full socket while the front door waits on that lock (not reading), both would wait for
+    ever. What queues up meanwhile goes out in one write.
+    """
 
     def __init__(self, sock: socket.socket) -> None:
-        self.sock, self.lock = sock, threading.Lock()
+        self.sock = sock
+        self._queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()  # None: close
+        self.writer = threading.Thread(target=self._write, name="to-front-door", daemon=True)
+        self.writer.start()
 
     def __call__(self, obj: Any) -> None:
-        data = codec.encode(obj)
-        # OSError: the front door is gone; the read loop sees it and stops.
-        with self.lock, contextlib.suppress(OSError):
-            self.sock.sendall(data)
+        self._queue.put(codec.encode(obj))  # encoded here: TypeError reaches the caller
+
+    def close(self, timeout: float) -> None:
+        """Write what is queued (waiting at most `timeout`), then stop."""
+        self._queue.put(None)
+        self.writer.join(timeout)
+
+    def _write(self) -> None:
+        while True:
+            chunks = [self._queue.get()]
+            with contextlib.suppress(queue.Empty):
+                while chunks[-1] is not None:
+                    chunks.append(self._queue.get_nowait())
+            closing = chunks[-1] is None
+            try:
+                self.sock.sendall(b"".join(chunks[:-1] if closing else chunks))
+            except OSError:
+                return  # the front door is gone: the read loop sees it and stops
+            if closing:
+                return
 
 
 def _answer(send: _Sender, runtime: ActorRuntime, corr: int, future: Any) -> None:
@@ -341,6 +366,7 @@ def child_main(fd: int, parent: int) -> int:
         runtime.start()
     except Exception as exc:
         send([0, "failed", type(exc).__name__, str(exc)])
+        send.close(EXIT_GRACE_S)
         return 1
     runtime.wake_on_commit(partial(send, [0, "commit"]))
     send([0, "ready", runtime.base, runtime.node_name])
@@ -353,6 +379,7 @@ def child_main(fd: int, parent: int) -> int:
         watchdog.daemon = True
         watchdog.start()
         runtime.stop()
+        send.close(EXIT_GRACE_S)  # the answers of the stop too, if the front door still reads
     return 0
 
 

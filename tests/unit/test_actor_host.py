@@ -4,11 +4,77 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
+import threading
 
 import pytest
 
 from delivery import codec
-from delivery.actors.host import REPLY, _Channel
+from delivery.actors.host import REPLY, _Channel, _Sender
+
+# -- the child's end: answers go out from a thread of their own ----------------------------------
+
+
+def test_the_sender_returns_at_once_when_nobody_reads_and_keeps_the_order():
+    ours, theirs = socket.socketpair()
+    send = _Sender(theirs)
+    # Far more than the socket's buffers hold: a blocking write would wait for the reader.
+    frames = [[n, REPLY, bytes([n]) * 100_000, n, 0, 0.0] for n in range(1, 51)]
+    sending = threading.Thread(target=lambda: [send(frame) for frame in frames], daemon=True)
+    try:
+        sending.start()
+        sending.join(5.0)
+        assert not sending.is_alive(), "the sender waited for the front door to read"
+        with pytest.raises(TypeError):  # what the codec does not know fails in the caller
+            send([1, REPLY, object(), 0, 0, 0.0])
+        stream, got = codec.stream(), []
+        ours.settimeout(10.0)
+        while len(got) < len(frames):
+            stream.feed(ours.recv(1 << 16))
+            got += list(stream)
+        assert got == frames
+    finally:
+        ours.close()  # a sender stuck in a write gets EPIPE and lets go
+        theirs.close()
+
+
+class _GatedSocket:
+    """A socket whose first write waits for the test; every write is kept."""
+
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+        self.writing, self.gate = threading.Event(), threading.Event()
+
+    def sendall(self, data: bytes) -> None:
+        self.writes.append(bytes(data))
+        if len(self.writes) == 1:
+            self.writing.set()
+            self.gate.wait(5.0)
+
+
+def test_what_queues_up_behind_a_write_goes_out_in_one_and_close_flushes_it():
+    sock = _GatedSocket()
+    send = _Sender(sock)  # type: ignore[arg-type]
+    send([1, "a"])
+    assert sock.writing.wait(5.0)
+    for corr in (2, 3, 4):
+        send([corr, "b"])
+    sock.gate.set()
+    send.close(5.0)
+    assert sock.writes == [codec.encode([1, "a"]),
+                           b"".join(codec.encode([corr, "b"]) for corr in (2, 3, 4))]
+
+
+def test_a_sender_whose_front_door_is_gone_stops_quietly():
+    ours, theirs = socket.socketpair()
+    ours.close()
+    send = _Sender(theirs)
+    send([1, REPLY, None, 0, 0, 0.0])
+    send([2, REPLY, None, 0, 0, 0.0])
+    send.close(5.0)
+    assert not send.writer.is_alive()
+    theirs.close()
+
 
 # -- the front door's end: what is not a stream of frames closes the channel ---------------------
 
