@@ -18,9 +18,9 @@ Both ways the socket carries a stream of msgpack objects (codec.py), no other fr
   node commits (PostgreSQL: the event streams wake at once).
 
 The child runs only while the front door does: it ends when the socket closes, and the kernel
-sends it SIGTERM if the front door dies. A child that dies is started again (backing off) while
-commands are answered `503` meanwhile; nothing acknowledged is lost, since a command is answered
-only once committed.
+sends it SIGTERM if the front door dies. A child that dies (or whose actor system's pump thread
+ends: it exits then) is started again (backing off) while commands are answered `503`
+meanwhile; nothing acknowledged is lost, since a command is answered only once committed.
 """
 
 from __future__ import annotations
@@ -369,18 +369,44 @@ def child_main(fd: int, parent: int) -> int:
         send.close(EXIT_GRACE_S)
         return 1
     runtime.wake_on_commit(partial(send, [0, "commit"]))
+    pump_died = threading.Event()
+
+    def pump_ended() -> None:
+        log.error("the actor system's pump thread ended; the actor process exits, "
+                  "for the front door to start another")
+        pump_died.set()
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RD)  # the loop below ends as when the front door closes
+
+    stopping = _on_pump_end(runtime, pump_ended)
     send([0, "ready", runtime.base, runtime.node_name])
     try:
         for corr, target, body in frames:
             runtime.request(target, body).add_done_callback(partial(_answer, send, runtime, corr))
     finally:
+        stopping.set()
         # The actor system stops as in-process; should it hang, the process ends regardless.
         watchdog = threading.Timer(EXIT_GRACE_S, os._exit, (1,))
         watchdog.daemon = True
         watchdog.start()
         runtime.stop()
         send.close(EXIT_GRACE_S)  # the answers of the stop too, if the front door still reads
-    return 0
+    return 1 if pump_died.is_set() else 0
+
+
+def _on_pump_end(runtime: ActorRuntime, ended: Callable[[], None]) -> threading.Event:
+    """Call `ended` (from a thread of its own) should the runtime's pump thread end before the
+    event returned is set. Without it a child whose pump died would live on, answering every
+    command 503, while its socket told the front door all was well."""
+    stopping = threading.Event()
+
+    def watch() -> None:
+        runtime.wait_pump()
+        if not stopping.is_set():
+            ended()
+
+    threading.Thread(target=watch, name="pump-watch", daemon=True).start()
+    return stopping
 
 
 def _first_settings(frames: Any) -> Settings | None:

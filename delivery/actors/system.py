@@ -139,6 +139,14 @@ class ActorRuntime:
         return self._thread is not None and self._thread.is_alive() and self._booted.is_set() \
             and self._boot_error is None
 
+    def wait_pump(self, timeout: float | None = None) -> bool:
+        """Wait for the pump thread to end, on stop() or because something escaped it; whether
+        it has (a process whose actors are gone for good must notice, see host.py)."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+        return thread is None or not thread.is_alive()
+
     def __enter__(self) -> ActorRuntime:
         return self.start()
 

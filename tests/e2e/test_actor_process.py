@@ -6,16 +6,20 @@ import asyncio
 import os
 import re
 import signal
+import socket
+import subprocess
+import sys
 import time
 
 import pytest
 
-from delivery.actors.host import ActorProcess
+from delivery import codec
+from delivery.actors.host import UNAVAILABLE, ActorProcess, register_settings
 from delivery.actors.system import ActorRuntime, ActorSystemUnavailable, alive
-from delivery.datadir import DataDirInUse
+from delivery.datadir import DataDirInUse, DataDirLock
 from delivery.http.keys import RUNTIME
 from delivery.loadtest.service import SERVICE_LOG, SpawnedService
-from tests.conftest import make_settings
+from tests.conftest import ROOT, make_settings
 
 from .conftest import make_api
 
@@ -148,3 +152,96 @@ async def test_a_front_door_killed_by_sigkill_takes_its_actor_process_with_it(tm
         await service.start()  # the data directory is free: the next start takes it
     finally:
         service.kill()
+
+
+# -- the child alone, driven over its socket as the front door drives it -------------------------
+
+PUMP_DIES = """
+import sys
+
+from delivery.actors.host import child_main
+from delivery.actors.system import ActorRuntime
+
+end_turn = ActorRuntime._end_turn
+
+
+def dying_end_turn(self, asys):
+    if self._futures:  # the turn of the test's request: something escapes the pump
+        raise RuntimeError("the pump dies (injected by the test)")
+    return end_turn(self, asys)
+
+
+ActorRuntime._end_turn = dying_end_turn
+sys.exit(child_main(int(sys.argv[1]), int(sys.argv[2])))
+"""
+HEALTHY = "import sys; from delivery.actors.host import child_main; " \
+          "sys.exit(child_main(int(sys.argv[1]), int(sys.argv[2])))"
+
+
+class Child:
+    """`python -c code FD PID`, as ActorProcess starts `-m delivery.actors.host`; stderr kept."""
+
+    def __init__(self, code: str, settings, log_path) -> None:
+        register_settings()
+        self.sock, theirs = socket.socketpair()
+        self.log_path = log_path
+        with open(log_path, "wb") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-c", code, str(theirs.fileno()), str(os.getpid())],
+                pass_fds=(theirs.fileno(),), stderr=log, cwd=ROOT)
+        theirs.close()
+        self.sock.settimeout(30.0)
+        self.stream = codec.stream()
+        self.sock.sendall(codec.encode(settings))
+
+    def frame(self) -> list | None:
+        """The next frame; None at the end of the stream."""
+        for frame in self.stream:
+            return frame
+        while data := self.sock.recv(1 << 16):
+            self.stream.feed(data)
+            for frame in self.stream:
+                return frame
+        return None
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+    def end(self) -> None:
+        self.sock.close()
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def test_an_actor_process_whose_pump_dies_says_so_and_exits(tmp_path):
+    settings = make_settings(tmp_path / "data", **{"actors.own_process": True})
+    child = Child(PUMP_DIES, settings, tmp_path / "child.log")
+    try:
+        assert child.frame()[1] == "ready"
+        child.sock.sendall(codec.encode([1, "guardian", None]))
+        # The request in the pump's hands when it died is answered, not left hanging...
+        corr, outcome, reason = child.frame()[:3]
+        assert (corr, outcome, reason) == (1, UNAVAILABLE, "actor system stopped")
+        # ...and the process ends, not answering 503 forever behind a socket that looks alive:
+        # the front door sees the end of the stream and starts a new one.
+        assert child.proc.wait(15) != 0
+        assert child.frame() is None
+        assert "pump thread ended" in child.log()
+        DataDirLock(tmp_path / "data").acquire().release()  # free for the next child
+    finally:
+        child.end()
+
+
+def test_an_actor_process_told_to_stop_logs_no_error(tmp_path):
+    settings = make_settings(tmp_path / "data", **{"actors.own_process": True})
+    child = Child(HEALTHY, settings, tmp_path / "child.log")
+    try:
+        assert child.frame()[1] == "ready"
+        child.sock.sendall(codec.encode([1, "nobody", None]))
+        assert child.frame()[:2] == [1, 3]  # UNKNOWN: no actor of that name
+        child.sock.shutdown(socket.SHUT_WR)  # the front door's close, as the child sees it
+        assert child.proc.wait(15) == 0
+        assert "ERROR" not in child.log()
+    finally:
+        child.end()
