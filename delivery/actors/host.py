@@ -18,7 +18,7 @@ Both ways the socket carries a stream of msgpack objects (codec.py), no other fr
   node commits (PostgreSQL: the event streams wake at once).
 
 The child runs only while the front door does: it ends when the socket closes, and the kernel
-sends it SIGTERM if the front door dies. A child that dies (or whose actor system's pump thread
+sends it SIGKILL if the front door dies. A child that dies (or whose actor system's pump thread
 ends: it exits then) is started again (backing off) while commands are answered `503`
 meanwhile; nothing acknowledged is lost, since a command is answered only once committed.
 """
