@@ -32,28 +32,33 @@ class Projector(JournalConsumer):
         self.model = ReadModel(self.db, remember=REMEMBERED_STATES)
         self.projected = 0
         self.waiting: list[Committed] = []  # saved commands whose view is not written yet
-        self.held: list[Committed] = []  # of the open group, until the pump's FlushGroup
         self.told: dict[int, Record] = {}  # records of saved groups, not projected yet
         # On a single process the notifier takes the records projected from us (see Nudge),
-        # and the pump ends each turn with a FlushGroup (see on_committed).
+        # and the pump ends each turn with a FlushGroup (see on_flush).
         self.in_process = self.settings.actors.in_process
+        self.journal_db.waiting = []  # left by a runtime before us in this process, if any
         return self.model.checkpoint()
 
     @handles(Committed)
     def on_committed(self, m: Committed, sender: Any) -> None:
-        if m.group and self.journal_db.outcome(m.group) == OPEN and self.in_process:
-            # The pump sends FlushGroup once every actor has had its turn: the group then holds
-            # all of the turn's commands, however many hops each took, and one commit saves them.
-            self.held.append(m)
-            return
+        """A command whose events are committed (or were appended where no FlushGroup comes:
+        another base, a transaction of their own)."""
         self._settle([m])
 
     @handles(FlushGroup)
     def on_flush(self, m: FlushGroup, sender: Any) -> None:
-        held, self.held = self.held + self.journal_db.waiting, []
-        self.journal_db.waiting = []  # the order actors' Committed of the turn (OrderActor._published)
-        self._project_with_group()
-        self._settle(held)
+        """The pump's end of a turn: every actor has had its go, so the open group holds all of
+        the turn's commands, however many hops each took; the order actors left their Committed
+        on the connection (OrderActor._published). One commit saves them all."""
+        held, self.journal_db.waiting = self.journal_db.waiting, []
+        try:
+            self._project_with_group()
+            self._settle(held)
+        except Exception:
+            # Settled again when Thespian hands us the FlushGroup again: nobody is left waiting
+            # for their timeout (an answer given twice is dropped by whoever asked).
+            self.journal_db.waiting = held + self.journal_db.waiting
+            raise
         if self.journal_db.group_open:  # nothing waits on it; it must not stay open
             with contextlib.suppress(StorageFault):
                 self.journal_db.flush()
@@ -73,13 +78,16 @@ class Projector(JournalConsumer):
             return
         records, gen = list(records), db.group_gen
         try:
-            # atomic: no savepoint on SQLite. Should the second statement fail, the views the
-            # first wrote are written again by the projection after the commit, and the guarded
-            # upsert never takes a view back.
+            # The states first, outside the group: a view read on our own connection that
+            # fails must not take the journal's group with it.
+            touched = self.model.evolved(records)
+            # atomic: no savepoint on SQLite. Should a later statement fail, the views the
+            # earlier ones wrote are written again by the projection after the commit, and the
+            # guarded upsert never takes a view back.
             with db.grouped(atomic=True) as conn:
-                touched = self.model.write(conn, records)
+                self.model.save(conn, touched, records)
         except StorageFault:
-            return  # the whole group is lost with it: its commands are refused in _settle
+            return  # a read: after the commit, as before; a write: the group is lost (_settle)
         except Exception:  # noqa: BLE001 - a view that cannot be written: project after the commit
             log.exception("projector: the views could not join the journal's group")
             return

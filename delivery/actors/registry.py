@@ -83,7 +83,13 @@ class Registry(LeaseHolder, Gatherer):
                 log.warning("%s registry has no handler for %s", self.entity,
                             type(envelope.body).__name__)
                 continue
-            getattr(self, name)(envelope, sender)
+            try:
+                getattr(self, name)(envelope, sender)
+            except Exception as exc:  # noqa: BLE001 - one request's failure is its own
+                # Alone, it would have come back to its requester as a PoisonMessage; so it
+                # does, and the rest of the batch goes on (handled once, not again on a retry).
+                log.exception("%s registry failed on %s", self.entity, type(envelope.body).__name__)
+                self.send(envelope.reply_to, PoisonMessage(envelope, repr(exc)))
 
     @handles(Nudge)
     def on_nudge(self, message: Nudge, sender: Any) -> None:

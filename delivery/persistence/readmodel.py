@@ -87,13 +87,14 @@ class ReadModel:
     def apply(self, records: Sequence[Record]) -> dict[str, OrderState]:
         """Apply journal records in one transaction with the checkpoint; the states touched."""
         with self.db.transaction() as conn:
-            touched = self.write(conn, records)
+            touched = self.evolved(records)
+            self.save(conn, touched, records)
         self.keep(touched)  # only once committed: a failed write leaves the views as they were
         return touched
 
-    def write(self, conn: Any, records: Sequence[Record]) -> dict[str, OrderState]:
-        """Apply journal records and move the checkpoint within the caller's transaction (which
-        may be the journal's own group commit); `keep` the states touched once it committed."""
+    def evolved(self, records: Sequence[Record]) -> dict[str, OrderState]:
+        """The orders' states after these records (reading a view only if its state is not
+        remembered), those already projected left out."""
         touched: dict[str, OrderState] = {}
         for rec in records:
             oid = rec.event.order_id
@@ -101,10 +102,14 @@ class ReadModel:
             if state is not None and state.version >= rec.event.version:
                 continue  # already projected: a replay after a crash
             touched[oid] = order.evolve(state, rec.event)
+        return touched
+
+    def save(self, conn: Any, touched: dict[str, OrderState], records: Sequence[Record]) -> None:
+        """Write these states and move the checkpoint past the records, in the caller's
+        transaction (which may be the journal's own group commit); `keep` them once committed."""
         self._write(conn, list(touched.values()))
         if records:
             checkpoints.save(conn, checkpoints.PROJECTOR, records[-1].seq)
-        return touched
 
     def keep(self, touched: dict[str, OrderState]) -> None:
         """Remember the states a committed `write` left in the views."""

@@ -211,7 +211,7 @@ def test_the_bench_counts_statements_per_order_within_the_budget_it_was_cut_to()
     # 96 per order before issue 16's cuts; 39 at 16 in flight after them. Fewer in flight share
     # fewer group commits, so the bound here leaves room, but not for a read-back to return.
     assert 20 < result["statements_per_order"] < 60
-    # Messages: 38 at 16 in flight before the third round's cuts (one message per registry per
+    # Messages: 38 at 16 in flight before the fourth round's cuts (one message per registry per
     # batch, the order's Committed handed over in the process, Retired folded into Finished),
     # ~23 after; 27 here with fewer in flight. A hop put back costs 7 a lifecycle.
     assert 18 < result["actor_messages_per_order"] < 31
