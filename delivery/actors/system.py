@@ -428,29 +428,27 @@ def session_pids(sid: int) -> list[int]:
 
 def children(pid: int) -> list[int]:
     """Live processes whose parent is `pid`."""
-    found = []
-    for child in _pids():
-        try:
-            with open(f"/proc/{child}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid and fields[0] != "Z":
-            found.append(child)
-    return found
+    return [child for child in _pids()
+            if (fields := _stat(child)) and fields[1] == str(pid) and fields[0] != "Z"]
 
 
 def _pids() -> list[int]:
     return [int(name) for name in os.listdir("/proc") if name.isdigit() and int(name) != os.getpid()]
 
 
-def _session_of(pid: int) -> int | None:
+def _stat(pid: int) -> list[str]:
+    """The fields of /proc/PID/stat after the command's name: state, ppid, pgrp, session, ...
+    (empty when the process is gone)."""
     try:
         with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return int(fields[3])  # after ')': state, ppid, pgrp, session
-    except (OSError, IndexError, ValueError):
-        return None
+            return f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []
+
+
+def _session_of(pid: int) -> int | None:
+    fields = _stat(pid)
+    return int(fields[3]) if len(fields) > 3 else None
 
 
 def _same_interpreter(pid: int) -> bool:
@@ -462,11 +460,8 @@ def _same_interpreter(pid: int) -> bool:
 
 def alive(pid: int) -> bool:
     """Whether the process `pid` runs (a zombie does not)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+    fields = _stat(pid)
+    return bool(fields) and fields[0] != "Z"
 
 
 def port_in_use(host: str, port: int) -> bool:
