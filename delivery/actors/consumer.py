@@ -61,10 +61,15 @@ class JournalConsumer(LeaseHolder, ServiceActor):
                 and self.consume_given(message.records)):
             self.catch_up()
 
+    def consuming(self) -> bool:
+        """Whether records handed over may be consumed now: this node consumes (its lease, if
+        the consumer has one), and no refused write waits for its retry."""
+        return not self.retry_due and (not self.LEASE or self.holds())
+
     def consume_given(self, records: Sequence[Record]) -> bool:
         """Consume records handed over rather than read; False when they could not all be
         (the caller reads the journal). A write the disk refuses is retried as in catch_up."""
-        if self.retry_due or (self.LEASE and not self.holds()):
+        if not self.consuming():
             return False
         try:
             done = self.consume(records)

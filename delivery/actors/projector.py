@@ -72,8 +72,7 @@ class Projector(JournalConsumer):
         project, the records are projected after the commit, as before (`_settle`)."""
         db = self.journal_db
         records = db.group_records
-        if not (self.in_process and db.group_open and records and not self.retry_due
-                and (not self.LEASE or self.holds())
+        if not (db.group_open and records and self.consuming()  # a group: one process
                 and all(rec.seq == self.position + i for i, rec in enumerate(records, 1))):
             return
         records, gen = list(records), db.group_gen
