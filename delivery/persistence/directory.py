@@ -85,6 +85,11 @@ _CHECK = {"customers": "SELECT token_hash, NULL, NULL, NULL FROM customers WHERE
           "riders": "SELECT token_hash, status, lat, lon FROM riders WHERE id = ?"}
 
 
+def _location(lat: float | None, lon: float | None) -> Location | None:
+    """A rider's reported location, or None before its first report."""
+    return None if lat is None else Location(lat, lon)
+
+
 class Holder(NamedTuple):  # a tuple: made on every request, cheaper than a dataclass
     """Whoever holds a bearer token, as the database says now."""
 
@@ -204,7 +209,7 @@ class Directory:
             kind, id = known
             row = self.db.execute(_CHECK[kind], (id,)).fetchone()
             if row is not None and hmac.compare_digest(row[0], hashed):
-                return Holder(kind, id, row[1], None if row[2] is None else Location(row[2], row[3]))
+                return Holder(kind, id, row[1], _location(row[2], row[3]))
             self._holders.pop(hashed, None)  # revoked (or gone): refused below unless it moved
         row = self.db.execute(_FIND, (hashed, hashed, hashed)).fetchone()
         if row is None or not hmac.compare_digest(row[2], hashed):
@@ -212,7 +217,7 @@ class Directory:
         if len(self._holders) >= HOLDERS_KEPT:
             del self._holders[next(iter(self._holders))]  # the oldest remembered
         self._holders[hashed] = (row[0], row[1])
-        return Holder(row[0], row[1], row[3], None if row[4] is None else Location(row[4], row[5]))
+        return Holder(row[0], row[1], row[3], _location(row[4], row[5]))
 
     def identify(self, kind: str, token: str) -> str | None:
         """The id of the customer, store or rider holding `token`, or None."""
@@ -270,7 +275,7 @@ class Directory:
                               (rider_id,)).fetchone()
         if row is None:
             return False, None, None
-        return True, (None if row[0] is None else Location(row[0], row[1])), row[2]
+        return True, _location(row[0], row[1]), row[2]
 
     def move_rider(self, rider_id: str, loc: Location, at: str) -> None:
         with self.db.transaction() as conn:
