@@ -11,7 +11,7 @@ from ..domain.catalogue import DEFAULT_RADIUS_KM
 from ..persistence import inboxes
 from .admission import criticality
 from .idempotency import KEY_PATTERN, MAX_KEY
-from .paging import DEFAULT_LIMIT, MAX_LIMIT
+from .paging import DEFAULT_LIMIT, INBOX_PAGE, MAX_LIMIT
 from .problems import CODES
 from .ratelimit import EXEMPT as RATE_EXEMPT
 from .wire import UNSAFE_CHARS
@@ -144,9 +144,11 @@ SCHEMAS: dict[str, Any] = {
                                          "picked (GET /orders/{id})"},
         distance_km={**NUM, "description": "to the approximate area, 0.1 km steps"})}),
     "Status": _obj(["status"], status=STR),
-    "Inbox": _obj(["received"], received={"type": "array", "items": _obj(
+    "Inbox": _obj(["received", "next_cursor"], received={"type": "array", "items": _obj(
         ["order_id", "kind", "seq", "received_at"], order_id=STR,
-        kind={"enum": list(inboxes.ENTRY_KINDS.values())}, seq=INT, received_at=STR)}),
+        kind={"enum": list(inboxes.ENTRY_KINDS.values())}, seq=INT, received_at=STR)},
+        next_cursor={"type": ["string", "null"],
+                     "description": "Pass as `cursor` for the next page; null on the last page."}),
     "ActorTree": _obj(["actors"], actors={"type": "array", "items": _obj(
         ["address", "kind", "key", "parent", "pid", "started_at", "restarts", "messages_in",
          "state"], address=STR, kind=STR, key=STR, parent=STR, pid=INT, started_at=STR,
@@ -214,6 +216,15 @@ SCHEMAS: dict[str, Any] = {
                     status=INT, detail=STR, code={"enum": sorted(CODES)}, field=STR,
                     request_id=STR, retry_after_s=NUM),
 }
+
+INBOX_QUERY = (
+    {"name": "limit", "in": "query",
+     "schema": {**INT, "minimum": 1, "maximum": INBOX_PAGE, "default": INBOX_PAGE},
+     "description": f"Entries per page; above {INBOX_PAGE} is 422 `limit_too_large`."},
+    {"name": "cursor", "in": "query", "schema": STR,
+     "description": "`next_cursor` of the previous page: the journal position of the last entry "
+                    "given, so pages neither repeat nor skip one while orders arrive."},
+)
 
 STORE_LIST_QUERY = (
     {"name": "lat", "in": "query", "schema": {**NUM, "minimum": -90, "maximum": 90},

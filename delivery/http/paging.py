@@ -13,21 +13,25 @@ from .problems import Problem
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
+INBOX_PAGE = 500
+"""A store's inbox entries a page holds unless `limit` says fewer (the whole inbox was one
+answer of up to this many before it had pages: a client that reads one page sees what it saw)."""
 
 
-def page_limit(request: web.Request) -> int:
-    """`limit` of the query: 1..MAX_LIMIT, DEFAULT_LIMIT when absent."""
+def page_limit(request: web.Request, default: int = DEFAULT_LIMIT,
+               maximum: int = MAX_LIMIT) -> int:
+    """`limit` of the query: 1..maximum, `default` when absent."""
     raw = request.query.get("limit")
     if raw is None:
-        return DEFAULT_LIMIT
+        return default
     try:
         limit = int(raw)
     except ValueError:
         raise Problem("invalid_query", "limit must be a whole number", "limit") from None
     if limit < 1:
         raise Problem("invalid_query", "limit must be at least 1", "limit")
-    if limit > MAX_LIMIT:
-        raise Problem("limit_too_large", f"limit must be at most {MAX_LIMIT}", "limit")
+    if limit > maximum:
+        raise Problem("limit_too_large", f"limit must be at most {maximum}", "limit")
     return limit
 
 

@@ -116,7 +116,9 @@ ROUTES = [
     Route("GET", "/stores/{store_id}/inbox", store_owner.store_inbox,
           "What store management received (paid orders, cancellations, refunds), in order; "
           "while the store is down nothing arrives, and all of it arrives once when it is up",
-          "store", response="Inbox", errors=["unauthorized", "forbidden"], tag="store"),
+          "store", response="Inbox", errors=["unauthorized", "forbidden", "invalid_query",
+                                             "limit_too_large"], tag="store",
+          query=openapi.INBOX_QUERY),
     Route("PUT", "/riders/me/location", riders.move,
           "Report where the rider is; a move faster than dispatch.max_speed_kmh is refused",
           "rider", request="Location", response="RiderLocation",

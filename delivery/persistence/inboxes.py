@@ -73,10 +73,12 @@ class StoreInboxes:
             if records:
                 checkpoints.save(conn, checkpoints.store_inbox(store_id), records[-1].seq)
 
-    def entries(self, store_id: str, limit: int = 500) -> list[dict[str, Any]]:
-        """What store management received, in the order it received it (oldest first)."""
+    def entries(self, store_id: str, limit: int = 500, after: int = 0) -> list[dict[str, Any]]:
+        """What store management received after journal position `after`, in the order it
+        received it (oldest first)."""
         rows = self.db.execute("SELECT order_id, kind, seq, received_at FROM store_inbox"
-                               " WHERE store_id = ? ORDER BY seq LIMIT ?", (store_id, limit))
+                               " WHERE store_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+                               (store_id, after, limit))
         return [{"order_id": r[0], "kind": r[1], "seq": r[2], "received_at": r[3]} for r in rows]
 
     def rows(self) -> list[InboxRow]:

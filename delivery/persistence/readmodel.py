@@ -264,9 +264,10 @@ class ReadModel:
         """A person's notifications, newest first (kept by `notices`)."""
         return Notices(self.db).of(recipient_kind, recipient_id, limit)
 
-    def store_inbox(self, store_id: str, limit: int = 500) -> list[dict[str, Any]]:
-        """What store management received, oldest first (kept by `inboxes`)."""
-        return StoreInboxes(self.db).entries(store_id, limit)
+    def store_inbox(self, store_id: str, limit: int = 500, after: int = 0) -> list[dict[str, Any]]:
+        """What store management received after position `after`, oldest first (kept by
+        `inboxes`)."""
+        return StoreInboxes(self.db).entries(store_id, limit, after)
 
     def notification_stats(self) -> dict[str, int]:
         """Notices sent, pending and failed (see `notices.Notices.stats`)."""

@@ -249,8 +249,12 @@ async def assert_delivered_once(node: Node, burst: Burst) -> None:
                 if status != "placed" and burst.owner[oid] == i}
 
         async def inbox(sid=sid, stoken=stoken) -> list[str]:
-            data = await node.ok("GET", f"/stores/{sid}/inbox", stoken)
-            return [x["order_id"] for x in data["received"] if x["kind"] == "new_order"]
+            got, cursor = [], ""
+            while True:  # every page: a burst brings a store more than one page of orders
+                data = await node.ok("GET", f"/stores/{sid}/inbox?cursor={cursor}", stoken)
+                got += [x["order_id"] for x in data["received"] if x["kind"] == "new_order"]
+                if not (cursor := data["next_cursor"]):
+                    return got
 
         received = await eventually(inbox, lambda got, paid=paid: paid <= set(got))
         assert paid <= set(received), f"{len(paid - set(received))} paid orders not in {sid}'s inbox"

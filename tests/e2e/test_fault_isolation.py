@@ -88,3 +88,32 @@ async def test_a_crashed_store_actor_is_replaced_and_catches_up(api, parties):
 async def test_bad_store_faults_are_refused(api, parties, body, field):
     r, data = await api.json("POST", "/admin/api/faults", ADMIN, body)
     assert r.status in (404, 422) and data["field"] == field
+
+
+async def test_a_store_reads_its_inbox_page_by_page_without_a_gap_or_a_repeat(api, parties):
+    """A busy store's inbox outgrows one answer: `next_cursor` pages on, oldest first, while
+    orders keep arriving; without `limit` a page holds up to 500, as the one answer did."""
+    (_, ct), (sid, st) = parties["c1"], parties["s1"]
+    pay = {"method": "card", "card_token": "tok_visa"}
+    paid = []
+    for _ in range(3):
+        _, order = await api.place(ct, sid, status=201)
+        await api.json("POST", f"/orders/{order['id']}/payment", ct, pay, status=200)
+        paid.append(order["id"])
+    await wait_inbox(api, sid, st, len(paid))
+    _, first = await api.json("GET", f"/stores/{sid}/inbox?limit=2", st, status=200)
+    assert [x["order_id"] for x in first["received"]] == paid[:2] and first["next_cursor"]
+    _, order = await api.place(ct, sid, status=201)
+    await api.json("POST", f"/orders/{order['id']}/payment", ct, pay, status=200)
+    await wait_inbox(api, sid, st, len(paid) + 1)
+    _, second = await api.json("GET", f"/stores/{sid}/inbox?limit=2&cursor={first['next_cursor']}",
+                               st, status=200)
+    assert [x["order_id"] for x in second["received"]] == [paid[2], order["id"]]
+    assert second["next_cursor"] is None
+    _, whole = await api.json("GET", f"/stores/{sid}/inbox", st, status=200)
+    assert len(whole["received"]) == 4 and whole["next_cursor"] is None
+    _, bad = await api.json("GET", f"/stores/{sid}/inbox?cursor=bm9wZQ", st, status=400)
+    assert (bad["code"], bad["field"]) == ("invalid_query", "cursor")
+    _, big = await api.json("GET", f"/stores/{sid}/inbox?limit=501", st, status=422)
+    assert (big["code"], big["field"]) == ("limit_too_large", "limit")
+

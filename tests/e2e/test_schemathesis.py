@@ -39,6 +39,10 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404",
 include-name = "GET /stores"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "400"]
 
+[[operations]]
+include-name = "GET /stores/{store_id}/inbox"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403", "404"]
+
 # A jump from the rider's last location is refused by speed: a rule on state, not on the body.
 [[operations]]
 include-name = "PUT /riders/me/location"

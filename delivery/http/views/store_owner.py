@@ -8,6 +8,7 @@ from ...domain import commands as c
 from ...domain.order import STATUSES
 from .. import auth
 from ..keys import BRIDGE, READS
+from ..paging import INBOX_PAGE, cursor_position, make_cursor, page_limit
 from ..problems import Problem
 from ..wire import read_body, respond
 
@@ -50,5 +51,12 @@ async def store_notifications(request: web.Request) -> web.Response:
 
 
 async def store_inbox(request: web.Request) -> web.Response:
+    """One page of what the store received, oldest first; `next_cursor` while more follow (a
+    busy store passes a page in an evening, and its newest orders are on the last one)."""
     store_id = auth.caller(request)
-    return respond(request, {"received": request.app[READS].store_inbox(store_id)})
+    limit = page_limit(request, INBOX_PAGE, INBOX_PAGE)
+    after = cursor_position(request, "inbox")
+    page = request.app[READS].store_inbox(store_id, limit + 1, int(after[0]) if after else 0)
+    more, page = len(page) > limit, page[:limit]
+    return respond(request, {"received": page, "next_cursor": make_cursor(
+        "inbox", page[-1]["seq"], page[-1]["order_id"]) if more else None})
