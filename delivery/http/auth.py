@@ -64,10 +64,9 @@ def holder(request: web.Request, kind: str) -> Holder:
 
     401 without a token or with an unknown one; 403 `wrong_role` for another role's token.
     """
-    token = bearer(request)
-    found = _holder_of(request)
+    found = _holder_of(request)  # reads the token once; `bearer` only on the way to a refusal
     if found is None or found.kind != kind:
-        refuse(request, token, found, kind[:-1])
+        refuse(request, bearer(request), found, kind[:-1])
     request[HOLDER] = found
     return found
 
@@ -103,10 +102,9 @@ def refuse(request: web.Request, token: str, found: Holder | None, wanted: str) 
 
 def anyone(request: web.Request) -> tuple[str, str]:
     """(kind, id) of the customer, store or rider whose token the request carries."""
-    token = bearer(request)
     found = _holder_of(request)
     if found is None:
-        refuse(request, token, None, "customer, store or rider")
+        refuse(request, bearer(request), None, "customer, store or rider")
     return found.kind, found.id
 
 

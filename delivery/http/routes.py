@@ -218,7 +218,12 @@ def public_routes() -> frozenset[tuple[str, str]]:
 
 
 def add_routes(app: web.Application) -> None:
-    """Every route, behind the check of its `auth` (applied here, not in the views)."""
-    for route in ROUTES:
+    """Every route, behind the check of its `auth` (applied here, not in the views).
+
+    Reads are registered before the rest: aiohttp tries the routes under one path prefix
+    ("/orders" for "/orders/ord_1") in the order they were added, a regular expression each,
+    and a read costs a few dozen microseconds where a command costs milliseconds. No path
+    matches two routes, so the order changes which is tried first, never which answers."""
+    for route in sorted(ROUTES, key=lambda r: r.method != "GET"):  # stable: table order within
         app.router.add_route(route.method, route.path, auth.guard(route.auth, route.handler))
     app[OPENAPI] = document()

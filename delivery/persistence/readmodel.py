@@ -32,8 +32,6 @@ class Deliverable(NamedTuple):
     distance_km: float
     """From the rider to the delivery address."""
     order_id: str
-    view: str
-    """The order's view as stored (JSON text), for what the list shows of the address."""
     store: StoreSummary | None
     """Where to pick it up (None if the store is not registered)."""
 
@@ -54,6 +52,10 @@ CREATE INDEX IF NOT EXISTS order_views_by_status ON order_views (status, payment
 _STORE_PRIORITY = "CASE status " + " ".join(
     f"WHEN '{status}' THEN {rank}" for rank, status in enumerate(
         (order.PAID, order.ACCEPTED, order.COOKING, order.COOKED, order.PICKED_UP))) + " ELSE 9 END"
+
+
+def _first(row: tuple) -> Any:
+    return row[0]
 
 
 class Recent(OrderedDict[K, V]):
@@ -208,24 +210,31 @@ class ReadModel:
 
     def available_deliveries(self, rider: Location, radius_km: float) -> list[Deliverable]:
         """Cooked, unpicked orders within the radius of the rider, nearest first, each with its
-        store read in the same lookup; the view is left undecoded (a rider's list shows an
-        area, not the order).
+        store read in the same lookup; not the view (a rider's list shows an area, not the
+        order).
 
         This is `domain.order.visible_to_rider` in SQL (a bounding box narrows, the distance
         decides); tests/integration/test_rider_visibility.py holds the two together."""
+        return [Deliverable(d, oid, None if sid is None else
+                            StoreSummary(sid, name, Location(slat, slon)))
+                for d, oid, sid, name, slat, slon in self.deliverable_rows(rider, radius_km)]
+
+    def deliverable_rows(self, rider: Location, radius_km: float
+                         ) -> list[tuple[float, str, str | None, str, float, float]]:
+        """`available_deliveries` as rows (distance, order id, store id, name, lat, lon), no
+        object made: the list every rider nearby asks for again and again."""
         rows = self.db.execute(
-            "SELECT v.id, v.lat, v.lon, v.view, s.id, s.name, s.lat, s.lon FROM order_views v"
+            "SELECT v.id, v.lat, v.lon, s.id, s.name, s.lat, s.lon FROM order_views v"
             " LEFT JOIN stores s ON s.id = v.store_id WHERE v.status = ? AND v.rider_id IS NULL"
             " AND v.lat BETWEEN ? AND ? AND v.lon BETWEEN ? AND ?",
             (order.COOKED, *bounding_box(rider, radius_km)))
-        found, stores = [], {}
-        for oid, lat, lon, view, sid, name, slat, slon in rows:
-            d = haversine_km(rider.lat, rider.lon, lat, lon)
+        lat, lon = rider.lat, rider.lon
+        found = []
+        for oid, olat, olon, sid, name, slat, slon in rows:
+            d = haversine_km(lat, lon, olat, olon)
             if d <= radius_km:
-                if sid is not None and sid not in stores:
-                    stores[sid] = StoreSummary(sid, name, Location(slat, slon))
-                found.append(Deliverable(d, oid, view, stores.get(sid)))
-        found.sort(key=lambda entry: entry.distance_km)
+                found.append((d, oid, sid, name, slat, slon))
+        found.sort(key=_first)
         return found
 
     def unpaid_before(self, placed_before: str, limit: int = 500) -> list[str]:

@@ -8,7 +8,7 @@ from aiohttp import web
 from ...domain.area import approximate
 from ...domain.commands import Address, MoveRider, PickUp
 from ...domain.geo import Location, haversine_km, location_json
-from ...persistence.readmodel import Deliverable, Recent
+from ...persistence.readmodel import Recent
 from .. import auth
 from ..keys import BRIDGE, READS, SETTINGS
 from ..problems import Problem
@@ -26,35 +26,52 @@ async def available(request: web.Request) -> web.Response:
     if location is None:
         raise Problem("conflict", "report your location first (PUT /riders/me/location)")
     radius = request.app[SETTINGS].dispatch.radius_km
-    stores = {}
+    lat, lon = location.lat, location.lon
+    reads = request.app[READS]
     deliveries = []
-    for found in request.app[READS].available_deliveries(location, radius):
-        s = found.store
-        if s is None:
+    for _, order_id, store_id, name, slat, slon in reads.deliverable_rows(location, radius):
+        if store_id is None:
             continue  # its store is not registered: there is nowhere to pick it up
-        if s.id not in stores:
-            stores[s.id] = {"id": s.id, "name": s.name, "location": location_json(s.location)}
-        deliveries.append({"order_id": found.order_id, "store": stores[s.id],
-                           **_area(found, location)})
+        area = _AREAS.get(order_id) or _area(order_id, reads.view_json(order_id))
+        if area is None:
+            continue  # gone since the lookup
+        address, alat, alon = area
+        deliveries.append({"order_id": order_id, "store": _store(store_id, name, slat, slon),
+                           "delivery_address": address,
+                           "distance_km": round(haversine_km(lat, lon, alat, alon), 1)})
     return respond(request, {"deliveries": deliveries})
 
 
-_AREAS: Recent[str, dict] = Recent(4096)
-"""Order id -> the approximate area of its delivery address, worked out once: every rider
-nearby lists the same deliveries again and again, and an order's address never changes."""
+_AREAS: Recent[str, tuple[dict, float, float]] = Recent(4096)
+"""Order id -> the approximate area of its delivery address as the list shows it, and the
+area's centre, worked out once: every rider nearby lists the same deliveries again and again,
+and an order's address never changes."""
+
+_STORES: Recent[tuple[str, str, float, float], dict] = Recent(1024)
+"""A store's row -> the store as the list shows it (the row is the key: a renamed or moved
+store is a new entry)."""
 
 
-def _area(found: Deliverable, rider: Location) -> dict:
-    """The address as a rider sees it before the pick: an area of a few hundred metres and its
-    district, and the distance to that area (an exact distance would give the door away to a
-    rider reporting from three places)."""
-    area = _AREAS.get(found.order_id)
-    if area is None:
-        address = orjson.loads(found.view)["delivery_address"]
-        area = approximate(Address(address["lat"], address["lon"], address["text"]))
-        _AREAS.keep({found.order_id: area})
-    distance = haversine_km(rider.lat, rider.lon, area["lat"], area["lon"])
-    return {"delivery_address": {**area, "approximate": True}, "distance_km": round(distance, 1)}
+def _area(order_id: str, view: str | None) -> tuple[dict, float, float] | None:
+    """The address of an order (its `view`) as a rider sees it before the pick, kept: an area
+    of a few hundred metres and its district (the list gives the distance to that area: an
+    exact distance would give the door away to a rider reporting from three places)."""
+    if view is None:
+        return None
+    address = orjson.loads(view)["delivery_address"]
+    shown = approximate(Address(address["lat"], address["lon"], address["text"]))
+    area = ({**shown, "approximate": True}, shown["lat"], shown["lon"])
+    _AREAS.keep({order_id: area})
+    return area
+
+
+def _store(id: str, name: str, lat: float, lon: float) -> dict:
+    key = (id, name, lat, lon)
+    shown = _STORES.get(key)
+    if shown is None:
+        shown = {"id": id, "name": name, "location": location_json(Location(lat, lon))}
+        _STORES.keep({key: shown})
+    return shown
 
 
 async def pick(request: web.Request) -> web.Response:
