@@ -53,11 +53,13 @@ class SecurityHeaders:
         h = response.headers
         h.update(self._of(request))
         h.setdefault("X-Request-Id", request[REQUEST_ID])
-        if response.status == 401:
+        status = response.status
+        if status == 401:
             h.setdefault("WWW-Authenticate", 'Bearer realm="delivery"')
-        exc = getattr(request.match_info, "http_exception", None)
-        if response.status == 405 and isinstance(exc, web.HTTPMethodNotAllowed):
-            h["Allow"] = ", ".join(sorted(exc.allowed_methods))
+        elif status == 405:  # (a matched route's info has no http_exception: getattr raises)
+            exc = getattr(request.match_info, "http_exception", None)
+            if isinstance(exc, web.HTTPMethodNotAllowed):
+                h["Allow"] = ", ".join(sorted(exc.allowed_methods))
 
 
 # -- the admin page's Content-Security-Policy --
