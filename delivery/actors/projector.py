@@ -83,7 +83,7 @@ class Projector(JournalConsumer):
             # atomic: no savepoint on SQLite. Should a later statement fail, the views the
             # earlier ones wrote are written again by the projection after the commit, and the
             # guarded upsert never takes a view back.
-            with db.grouped(atomic=True) as conn:
+            with db.grouped(atomic=True, counted=False) as conn:  # not a command of the turn
                 self.model.save(conn, touched, records)
         except StorageFault:
             return  # a read: after the commit, as before; a write: the group is lost (_settle)

@@ -135,7 +135,7 @@ class Database:
         self._commit()
 
     @contextmanager
-    def grouped(self, atomic: bool = False) -> Iterator[Any]:
+    def grouped(self, atomic: bool = False, counted: bool = True) -> Iterator[Any]:
         """Write as part of a group commit: the changes are durable only after `flush()`.
 
         A failure rolls back this part alone (a savepoint), not the rest of the group, unless
@@ -147,6 +147,9 @@ class Database:
         statement undoes itself and leaves the transaction open, it needs no savepoint (two
         statements fewer per command). PostgreSQL aborts the whole transaction on any failed
         statement, so there the savepoint stays.
+
+        counted: the part is a write of its own, counted in `group_size` (the console's
+        commits/group); the projector's views of the group's records are not.
         """
         savepoint = not (atomic and self.dialect == "sqlite")
         # PostgreSQL: a round trip costs more than a statement, so the savepoint goes with the
@@ -198,7 +201,8 @@ class Database:
             raise
         if savepoint and not merge:
             self.conn.execute("RELEASE part")
-        self.group_size += 1
+        if counted:
+            self.group_size += 1
 
     def flush(self) -> int:
         """Commit the open group, if any, with one fsync; returns how many writes it held.

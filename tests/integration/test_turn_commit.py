@@ -55,6 +55,8 @@ def test_commands_of_one_turn_share_one_commit_whatever_hops_they_take(world):
         assert not any(sql.startswith("INSERT INTO order_views") for sql in written["derived"])
         assert sum(sql.startswith("BEGIN") for sql in written["derived"]) == 1, written["derived"]
     assert journal.groups == before + 1
+    # the console's commits/group counts the turn's commands, not the views' write with them
+    assert journal.group_size == len(items), journal.group_size
     # and what came after, one command at a time, commits as before
     assert c.confirm(cooked[0], world.customer)["status"] == "completed"
     assert journal.groups == before + 2
