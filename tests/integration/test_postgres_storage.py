@@ -137,3 +137,21 @@ def test_migrations_are_applied_once_and_give_the_tables_of_the_sqlite_schema(st
     lite.close()
     # PostgreSQL spells out the rowid that SQLite tables have implicitly; otherwise the same.
     assert {t: cols - {"rowid"} for t, cols in pg.items()} == sq
+
+
+def test_the_journal_keeps_the_same_indexes_as_on_sqlite_none_on_event_id(storage, tmp_path):
+    """Every index of the journal is written on every append (migration 0004): event_id is
+    unique through (order_id, version), and only OrderPlaced events are indexed by customer."""
+    Database(storage).close()
+    with other(storage) as conn:
+        pg = {name: sql for name, sql in conn.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'events'")}
+    Database(tmp_path / "delivery.sqlite3").close()
+    lite = sqlite3.connect(tmp_path / "delivery.sqlite3")
+    named = {r[0] for r in lite.execute("SELECT name FROM sqlite_master WHERE type = 'index'"
+                                        " AND tbl_name = 'events' AND sql IS NOT NULL")}
+    lite.close()
+    assert named == {"events_by_store", "events_placed_by_customer"}
+    assert set(pg) == named | {"events_pkey", "events_order_id_version_key"}
+    assert "WHERE (kind = 'OrderPlaced'::text)" in pg["events_placed_by_customer"]
+    assert not any("event_id" in sql for sql in pg.values())

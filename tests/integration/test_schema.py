@@ -3,6 +3,7 @@
 import sqlite3
 
 from delivery.persistence.db import Database, database_path
+from delivery.persistence.journal import Journal
 from delivery.persistence.outbox import WebhookOutbox
 
 
@@ -23,5 +24,42 @@ def test_the_old_webhook_deliveries_table_becomes_the_webhook_outbox_with_its_ro
         assert [e.notice_id for e in WebhookOutbox(db).due(now=1.0, limit=10)] == ["n1"]
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         assert "deliveries" not in tables
+    finally:
+        db.close()
+
+
+def test_a_journal_of_an_earlier_version_gets_the_partial_index_by_customer(tmp_path):
+    """The index of every event by customer becomes one of OrderPlaced events only (fewer pages
+    written per append); the unpaid-orders count is the same and reads through it."""
+    path = database_path(tmp_path)
+    old = sqlite3.connect(path)
+    old.executescript("""
+        CREATE TABLE events (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            order_id TEXT NOT NULL, version INTEGER NOT NULL,
+            customer_id TEXT NOT NULL, store_id TEXT NOT NULL,
+            kind TEXT NOT NULL, event_id TEXT NOT NULL UNIQUE, at TEXT NOT NULL, body BLOB NOT NULL,
+            UNIQUE (order_id, version));
+        CREATE INDEX events_by_store ON events (store_id, seq);
+        CREATE INDEX events_by_customer ON events (customer_id, kind, at);
+        INSERT INTO events (order_id, version, customer_id, store_id, kind, event_id, at, body)
+        VALUES ('o1', 1, 'c1', 's1', 'OrderPlaced', 'o1:1', '2026-11-27T01:00:00Z', x''),
+               ('o2', 1, 'c1', 's1', 'OrderPlaced', 'o2:1', '2026-11-27T01:00:01Z', x''),
+               ('o2', 2, 'c1', 's1', 'OrderPaid', 'o2:2', '2026-11-27T01:00:02Z', x''),
+               ('o3', 1, 'c2', 's1', 'OrderPlaced', 'o3:1', '2026-11-27T01:00:03Z', x'');
+    """)
+    old.close()
+
+    db = Database(path)
+    try:
+        indexes = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'"
+                                            " AND tbl_name = 'events' AND sql IS NOT NULL")}
+        assert indexes == {"events_by_store", "events_placed_by_customer"}
+        asked: list[str] = []
+        db.conn.set_trace_callback(asked.append)  # the count's own statement, values bound
+        assert Journal.unpaid_orders(db.conn, "c1", "2026-11-27T00:00:00Z") == 1
+        db.conn.set_trace_callback(None)
+        plan = " ".join(str(r) for r in db.execute(f"EXPLAIN QUERY PLAN {asked[-1]}"))
+        assert "events_placed_by_customer" in plan, plan
     finally:
         db.close()
