@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Any, NamedTuple, TypeVar
+from operator import itemgetter
+from typing import Any, TypeVar
 
 import orjson
 
@@ -17,23 +18,12 @@ from ..domain.order import OrderState
 from ..jsontext import dumps
 from . import checkpoints
 from .db import Database, insert_rows
-from .directory import StoreSummary
 from .inboxes import StoreInboxes
 from .journal import Journal, Record
 from .notices import Notices
 from .outbox import WebhookOutbox
 
 K, V = TypeVar("K"), TypeVar("V")
-
-
-class Deliverable(NamedTuple):
-    """An order a rider nearby may pick (`ReadModel.available_deliveries`)."""
-
-    distance_km: float
-    """From the rider to the delivery address."""
-    order_id: str
-    store: StoreSummary | None
-    """Where to pick it up (None if the store is not registered)."""
 
 
 SCHEMA = """
@@ -52,10 +42,6 @@ CREATE INDEX IF NOT EXISTS order_views_by_status ON order_views (status, payment
 _STORE_PRIORITY = "CASE status " + " ".join(
     f"WHEN '{status}' THEN {rank}" for rank, status in enumerate(
         (order.PAID, order.ACCEPTED, order.COOKING, order.COOKED, order.PICKED_UP))) + " ELSE 9 END"
-
-
-def _first(row: tuple) -> Any:
-    return row[0]
 
 
 class Recent(OrderedDict[K, V]):
@@ -208,21 +194,14 @@ class ReadModel:
         return self._views("SELECT view FROM order_views WHERE store_id = ? AND status = ?"
                            " ORDER BY created_at, id LIMIT ?", (store_id, status, limit))
 
-    def available_deliveries(self, rider: Location, radius_km: float) -> list[Deliverable]:
+    def available_deliveries(self, rider: Location, radius_km: float
+                             ) -> list[tuple[float, str, str | None, str, float, float]]:
         """Cooked, unpicked orders within the radius of the rider, nearest first, each with its
-        store read in the same lookup; not the view (a rider's list shows an area, not the
-        order).
+        store read in the same lookup, as rows (distance, order id, store id, name, lat, lon):
+        no object made, and not the view (a rider's list shows an area, not the order).
 
         This is `domain.order.visible_to_rider` in SQL (a bounding box narrows, the distance
         decides); tests/integration/test_rider_visibility.py holds the two together."""
-        return [Deliverable(d, oid, None if sid is None else
-                            StoreSummary(sid, name, Location(slat, slon)))
-                for d, oid, sid, name, slat, slon in self.deliverable_rows(rider, radius_km)]
-
-    def deliverable_rows(self, rider: Location, radius_km: float
-                         ) -> list[tuple[float, str, str | None, str, float, float]]:
-        """`available_deliveries` as rows (distance, order id, store id, name, lat, lon), no
-        object made: the list every rider nearby asks for again and again."""
         rows = self.db.execute(
             "SELECT v.id, v.lat, v.lon, s.id, s.name, s.lat, s.lon FROM order_views v"
             " LEFT JOIN stores s ON s.id = v.store_id WHERE v.status = ? AND v.rider_id IS NULL"
@@ -234,7 +213,7 @@ class ReadModel:
             d = haversine_km(lat, lon, olat, olon)
             if d <= radius_km:
                 found.append((d, oid, sid, name, slat, slon))
-        found.sort(key=_first)
+        found.sort(key=itemgetter(0))
         return found
 
     def unpaid_before(self, placed_before: str, limit: int = 500) -> list[str]:

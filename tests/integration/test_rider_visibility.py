@@ -59,7 +59,7 @@ def test_available_deliveries_are_exactly_the_orders_visible_to_the_rider(model)
         states[f"o{i}"] = order.replay(events)
     reads.catch_up(journal)
 
-    found = {d.order_id for d in reads.available_deliveries(RIDER, RADIUS_KM)}
+    found = {row[1] for row in reads.available_deliveries(RIDER, RADIUS_KM)}  # (distance, id, ...)
     expected = {oid for oid, s in states.items() if order.visible_to_rider(s, RIDER, RADIUS_KM)}
 
     assert found == expected

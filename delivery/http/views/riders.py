@@ -29,7 +29,7 @@ async def available(request: web.Request) -> web.Response:
     lat, lon = location.lat, location.lon
     reads = request.app[READS]
     deliveries = []
-    for _, order_id, store_id, name, slat, slon in reads.deliverable_rows(location, radius):
+    for _, order_id, store_id, name, slat, slon in reads.available_deliveries(location, radius):
         if store_id is None:
             continue  # its store is not registered: there is nowhere to pick it up
         area = _AREAS.get(order_id) or _area(order_id, reads.view_json(order_id))
