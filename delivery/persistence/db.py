@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .faults import HEALTH, StorageFault, fault_from, is_storage_error
+from .marks import ChangeMarks
 
 FILE_NAME = "delivery.sqlite3"
 
@@ -36,6 +37,8 @@ PROCESS_TAG = uuid.uuid4().hex[:16]
 """This node's process (its actor processes inherit it): its own wake-ups are not news to it."""
 
 _SHARED: dict[tuple[int, str, bool], Database] = {}
+CHANGED = "row_changed"
+"""SQLite: the function a table's trigger calls with the key of a row it changed (marks.py)."""
 _OPENING = threading.Lock()
 
 
@@ -81,6 +84,10 @@ class Database:
         self.group_gen = 0  # number of the open (or last) group
         self.failed_groups: set[int] = set()
         self.forgotten_before = 0  # failed groups before this one are no longer remembered
+        # SQLite: the change marks of the file (marks.py), and the keys this connection's
+        # triggers reported changed in the open transaction, marked once it ends.
+        self.marks: ChangeMarks | None = None
+        self.changed_keys: set[str] = set()
         self._connect()
 
     @classmethod
@@ -112,6 +119,9 @@ class Database:
             del _SHARED[key]
         with contextlib.suppress(Exception):
             self.conn.close()
+        if self.marks is not None:
+            self.marks.close()
+            self.marks = None
 
     # -- transactions ------------------------------------------------------------------------
     @contextmanager
@@ -220,6 +230,8 @@ class Database:
                 raise fault from exc
             raise
         HEALTH.ok()
+        if self.changed_keys:
+            self._mark_changed()
         self.group_open = False
         self.groups += 1
         if len(self.committed_records) < MAX_COMMITTED_RECORDS:
@@ -244,7 +256,7 @@ class Database:
         return COMMITTED if gen > self.forgotten_before else UNKNOWN
 
     def _abort_group(self, exc: BaseException) -> StorageFault:
-        self._rollback()
+        self._rollback()  # marks what its writes reported (harmless: nothing changed)
         self.group_open = False
         self.group_records = []  # they do not exist
         self.failed_groups.add(self.group_gen)
@@ -262,12 +274,23 @@ class Database:
                 raise fault_from(exc, "commit") from exc
             raise
         HEALTH.ok()
+        if self.changed_keys:
+            self._mark_changed()
 
     def _rollback(self) -> None:
         # After a storage fault the transaction may be gone already: then there is nothing to do.
         with contextlib.suppress(Exception):
             if self.in_transaction:
                 self.conn.execute("ROLLBACK")
+        if self.changed_keys:  # an undone change needs no mark; one too many only costs a read
+            self._mark_changed()
+
+    def _mark_changed(self) -> None:
+        """Mark the keys the ended transaction's triggers reported (after its COMMIT: marks.py)."""
+        keys = tuple(self.changed_keys)
+        self.changed_keys.clear()  # the same set: the connection's function adds to it
+        if self.marks is not None:
+            self.marks.mark(keys)
 
 
 class SqliteDatabase(Database):
@@ -285,9 +308,16 @@ class SqliteDatabase(Database):
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute(f"PRAGMA synchronous={'FULL' if self.durable else 'NORMAL'}")
             self.conn.execute("PRAGMA foreign_keys=ON")
+            # The tables' triggers report the keys of changed rows through this function; a
+            # connection without it (the sqlite3 shell) cannot change such a row: it would
+            # leave the front door's remembered holders stale (marks.py).
+            self.conn.create_function(CHANGED, 1, self.changed_keys.add, deterministic=False)
             from .schema import create_tables  # the owner modules import this one
 
             create_tables(self.conn)
+            self.marks = ChangeMarks(None if self.path in ("", ":memory:")
+                                     else f"{self.path}-marks")
+            self.marks.mark_everything()  # a writer killed before its marks did not leave any
 
     @property
     def in_transaction(self) -> bool:
@@ -304,7 +334,10 @@ class SqliteDatabase(Database):
             raise
 
     def execute(self, sql: str, params: tuple = ()) -> sqlite3.Cursor:
-        return self.conn.execute(sql, params)
+        cursor = self.conn.execute(sql, params)
+        if self.changed_keys and not self.conn.in_transaction:  # a statement of its own
+            self._mark_changed()
+        return cursor
 
 
 class PostgresDatabase(Database):

@@ -12,7 +12,7 @@ from .. import codec
 from ..domain.geo import Location, bounding_box
 from ..domain.menu import MenuItem
 from ..domain.onboarding import APPROVED
-from .db import Database
+from .db import CHANGED, Database
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS customers (
@@ -27,7 +27,12 @@ CREATE TABLE IF NOT EXISTS riders (
     token_hash TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL, located_at TEXT,
     status TEXT NOT NULL DEFAULT 'approved');
 CREATE INDEX IF NOT EXISTS stores_by_place ON stores (lat, lon, id, name);
-"""
+""" + "".join(
+    f"CREATE TRIGGER IF NOT EXISTS {kind}_{event.lower()}_marked AFTER {event} ON {kind}"
+    f" BEGIN SELECT {CHANGED}(OLD.id); END;\n"
+    for kind in ("customers", "stores", "riders") for event in ("UPDATE", "DELETE"))
+# The triggers (SQLite) report every changed or deleted holder to its connection, which marks
+# it once committed: the front door remembers holders by those marks (`holder_by_hash`).
 # The DEFAULT is for rows of a data directory from before onboarding (see `migrate`): they keep
 # working. Every registration writes its status explicitly.
 
@@ -68,7 +73,7 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
 
 
-HOLDERS_KEPT = 100_000  # token hashes whose holder is remembered (~200 bytes each)
+HOLDERS_KEPT = 100_000  # token hashes whose holder is remembered (~500 bytes each)
 
 # Finding a token's holder: one statement over the three tables (each searched by its unique
 # index); checking a remembered one: its row by primary key. Customers have no status; a rider's
@@ -136,7 +141,9 @@ class Directory:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._holders: dict[str, tuple[str, str]] = {}  # token hash -> (kind, id); see holder
+        # token hash -> (kind, id, the holder as last read and the marks taken before, or None
+        # twice); see `holder`
+        self._holders: dict[str, tuple[str, str, Holder | None, tuple[int, int, int] | None]] = {}
 
     def add_customer(self, id: str, name: str, phone: str, loc: Location, token: str, at: str) -> None:
         with self.db.transaction() as conn:
@@ -195,28 +202,39 @@ class Directory:
     def holder(self, token: str) -> Holder | None:
         """Who holds `token` now (a customer, a store or a rider, with its status), or None.
 
-        Who held a token is remembered (by its hash, never the token), so a known token costs
-        one lookup by primary key instead of a search of three tables; that lookup re-reads
-        the holder's row on every call, so a revoked token or a suspension is seen at once, by
-        every process and node sharing the database, with nothing to invalidate.
+        Who holds a token is remembered (by its hash, never the token), so a known token costs
+        one lookup by primary key instead of a search of three tables. On SQLite the holder
+        itself is remembered too, with the change marks of its row taken before the row was
+        read (marks.py): while they are unchanged no process has changed or deleted the row
+        since, so a revoked token, a suspension or a rider's move is seen at once without
+        reading the row on every request. On PostgreSQL (nodes on other hosts) the row is read
+        again on every call.
         """
         return self.holder_by_hash(hash_token(token))
 
     def holder_by_hash(self, hashed: str) -> Holder | None:
         """`holder` of the token whose `hash_token` this is."""
         known = self._holders.get(hashed)
+        marks = self.db.marks
         if known is not None:
-            kind, id = known
+            kind, id, held, stamp = known
+            if held is not None and marks.fresh(stamp):  # held only where there are marks
+                return held
+            stamp = None if marks is None else marks.stamp(id)  # before the row is read
             row = self.db.execute(_CHECK[kind], (id,)).fetchone()
             if row is not None and hmac.compare_digest(row[0], hashed):
-                return Holder(kind, id, row[1], _location(row[2], row[3]))
+                held = Holder(kind, id, row[1], _location(row[2], row[3]))
+                if stamp is not None:
+                    self._holders[hashed] = (kind, id, held, stamp)
+                return held
             self._holders.pop(hashed, None)  # revoked (or gone): refused below unless it moved
         row = self.db.execute(_FIND, (hashed, hashed, hashed)).fetchone()
         if row is None or not hmac.compare_digest(row[2], hashed):
             return None
         if len(self._holders) >= HOLDERS_KEPT:
             del self._holders[next(iter(self._holders))]  # the oldest remembered
-        self._holders[hashed] = (row[0], row[1])
+        # The holder is kept from the next call on: its marks are taken before a read by id.
+        self._holders[hashed] = (row[0], row[1], None, None)
         return Holder(row[0], row[1], row[3], _location(row[4], row[5]))
 
     def identify(self, kind: str, token: str) -> str | None:

@@ -1,18 +1,21 @@
 """The front door remembers who holds a token (issue 16), yet a suspended rider and a revoked
-token are refused at the next request, with the cache warm: in one node on both storage
-adapters, and over `serve --workers 2` on PostgreSQL, whichever worker answers."""
+token are refused at the next request, and a rider's move counts at its next list, with the
+cache warm: in one node on both storage adapters, and over `serve --workers 2` on PostgreSQL,
+whichever worker answers."""
 
 from __future__ import annotations
 
 import aiohttp
 import pytest
 
+from delivery.actors.host import ActorProcess
+from delivery.http.keys import RUNTIME
 from delivery.loadtest.service import SpawnedService
 from delivery.persistence.db import Database
 from delivery.persistence.directory import Directory
 from tests.conftest import db_url
 
-from .conftest import ADMIN, HOME, make_api
+from .conftest import ADMIN, FAR, HOME, NEAR, make_api
 from .test_errors_and_access import problem
 
 WARM = 5
@@ -42,6 +45,25 @@ async def test_a_suspended_rider_and_a_revoked_token_are_refused_at_the_next_req
     _revoke(db_url(tmp_path / "data"), "customers", cid)
     _, data = await api.json("GET", f"/orders/{oid}", ct)
     problem(data, "unauthorized", 401)
+
+
+async def test_a_rider_s_move_written_by_the_actor_process_shows_in_its_next_list(
+        aiohttp_client, tmp_path):
+    """The rider's location comes with its token, remembered by the front door: the actor
+    process that writes a move marks it, so the very next list is the new place's."""
+    api = await make_api(aiohttp_client, tmp_path, **{"actors.own_process": True})
+    assert isinstance(api.http.app[RUNTIME], ActorProcess)  # the move is another process's write
+    (_, ct), (sid, st), (_, rt) = await api.customer(), await api.store(), await api.rider()
+    oid = await api.cooked(ct, sid, st)
+    for _ in range(WARM):
+        _, listed = await api.json("GET", "/riders/me/deliveries/available", rt, status=200)
+        assert [d["order_id"] for d in listed["deliveries"]] == [oid]
+    await api.json("PUT", "/riders/me/location", rt, FAR, status=200)
+    _, listed = await api.json("GET", "/riders/me/deliveries/available", rt, status=200)
+    assert listed["deliveries"] == []
+    await api.json("PUT", "/riders/me/location", rt, NEAR, status=200)
+    _, listed = await api.json("GET", "/riders/me/deliveries/available", rt, status=200)
+    assert [d["order_id"] for d in listed["deliveries"]] == [oid]
 
 
 async def _statuses(s: aiohttp.ClientSession, path: str, token: str, n: int = 16) -> list[int]:

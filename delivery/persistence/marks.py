@@ -1,0 +1,96 @@
+"""Change marks: counters in a small file that every process of one SQLite file maps, so that a
+process can tell at the cost of two memory reads that a row it remembers has not changed since.
+
+What they are for: the front door remembers who holds a token (`Directory.holder_by_hash`)
+instead of reading the holder's row on every request, and still sees a suspension, a revoked
+token or a rider's new location at once, whichever process wrote it. Rows are marked, not
+tables: a key (a holder's id) falls in one of SLOTS counters, and a write adds one to the
+counter of each key it changed.
+
+The order that makes it exact:
+- a writer marks its keys after its COMMIT returns, before it tells anyone of the change
+  (`SqliteDatabase` does, for the rows its triggers reported: see directory.py);
+- a reader takes the marks of a key (`stamp`) before it reads the row, and keeps the row with
+  them; the row is still current while the marks are unchanged (`fresh`). A reader that took the
+  marks before a writer's mark read either the old row, which the mark then makes stale, or the
+  new one.
+- Counter 0 is marked by every connection that opens the file: a writer killed between its
+  COMMIT and its mark cannot leave a remembered row current past its restart.
+
+A database that is not a file (":memory:") has its marks in this process only. PostgreSQL has
+none: nodes on other hosts cannot map a file, so there every holder is read again.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import mmap
+import os
+import zlib
+from collections.abc import Iterable
+
+SLOTS = 4096
+"""Counters a key can fall in (8 bytes each): two ids in one counter only cost a needless read."""
+EVERYTHING = 0
+_SIZE = 8 * (SLOTS + 1)
+_WRAP = 2**64
+
+
+def slot(key: str) -> int:
+    """The counter of `key` (1..SLOTS; 0 is everything's)."""
+    return 1 + zlib.crc32(key.encode("utf-8", "surrogateescape")) % SLOTS
+
+
+class ChangeMarks:
+    """The counters of the file `path` (created beside the database), or of this process only."""
+
+    def __init__(self, path: str | None) -> None:
+        self.path = path
+        self._fd: int | None = None
+        if path is None:
+            self._map: mmap.mmap | bytearray = bytearray(_SIZE)
+        else:
+            self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            if os.fstat(self._fd).st_size < _SIZE:
+                os.ftruncate(self._fd, _SIZE)  # zeros; never shrinks a file another process maps
+            self._map = mmap.mmap(self._fd, _SIZE)
+        self._view = memoryview(self._map)
+        self.counters = self._view.cast("Q")
+
+    def stamp(self, key: str) -> tuple[int, int, int]:
+        """(counter of `key`, its marks, everything's marks): taken before the row is read."""
+        at = slot(key)
+        counters = self.counters
+        return at, counters[at], counters[EVERYTHING]
+
+    def fresh(self, stamp: tuple[int, int, int]) -> bool:
+        """Whether nothing was marked in the stamp's counter, nor everything, since the stamp."""
+        counters = self.counters
+        return counters[stamp[0]] == stamp[1] and counters[EVERYTHING] == stamp[2]
+
+    def mark(self, keys: Iterable[str]) -> None:
+        """The rows of `keys` changed (call after their COMMIT)."""
+        self._add({slot(key) for key in keys})
+
+    def mark_everything(self) -> None:
+        self._add({EVERYTHING})
+
+    def _add(self, slots: set[int]) -> None:
+        # Writers of other processes add too: one at a time (readers take no lock).
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            counters = self.counters
+            for at in slots:
+                counters[at] = (counters[at] + 1) % _WRAP
+        finally:
+            if self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        self.counters.release()
+        self._view.release()
+        if self._fd is not None:
+            self._map.close()
+            os.close(self._fd)
+            self._fd = None

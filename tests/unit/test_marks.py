@@ -1,0 +1,87 @@
+"""Change marks (persistence/marks.py): counters a process reads to know that a row it
+remembers has not changed since; every mapping of one file sees every other's marks."""
+
+from __future__ import annotations
+
+import pytest
+
+from delivery.persistence.marks import SLOTS, ChangeMarks, slot
+
+
+@pytest.fixture
+def two(tmp_path):
+    """Two mappings of one marks file, as two processes have."""
+    a, b = ChangeMarks(str(tmp_path / "x-marks")), ChangeMarks(str(tmp_path / "x-marks"))
+    try:
+        yield a, b
+    finally:
+        a.close()
+        b.close()
+
+
+def test_a_mark_made_through_one_mapping_makes_the_other_s_stamp_stale(two):
+    a, b = two
+    stamp = b.stamp("rid_1")
+    assert b.fresh(stamp)
+    a.mark(["rid_1"])
+    assert not b.fresh(stamp)
+    assert b.fresh(b.stamp("rid_1"))
+
+
+def test_a_mark_of_another_key_leaves_a_stamp_fresh_unless_it_shares_its_counter(two):
+    a, b = two
+    stamp = b.stamp("rid_1")
+    other = next(f"rid_{i}" for i in range(2, 10_000) if slot(f"rid_{i}") != slot("rid_1"))
+    a.mark([other])
+    assert b.fresh(stamp)
+    twin = next(f"rid_{i}" for i in range(2, 100_000) if slot(f"rid_{i}") == slot("rid_1"))
+    a.mark([twin])  # a needless read again, never a stale one
+    assert not b.fresh(stamp)
+
+
+def test_marking_everything_makes_every_stamp_stale(two):
+    a, b = two
+    stamps = [b.stamp(f"cus_{i}") for i in range(50)]
+    a.mark_everything()
+    assert not any(b.fresh(s) for s in stamps)
+
+
+def test_slots_stay_within_the_file_and_spare_the_counter_of_everything():
+    slots = {slot(f"sto_{i}") for i in range(20_000)}
+    assert min(slots) >= 1 and max(slots) <= SLOTS
+    assert len(slots) > SLOTS // 2  # spread, not piled into a few counters
+    assert 1 <= slot("\udcff") <= SLOTS  # a lone surrogate (undecodable header) is a key too
+
+
+def test_a_counter_wraps_around_instead_of_overflowing(tmp_path):
+    m = ChangeMarks(str(tmp_path / "w-marks"))
+    try:
+        at = slot("rid_1")
+        m.counters[at] = 2**64 - 1
+        stamp = m.stamp("rid_1")
+        m.mark(["rid_1"])
+        assert m.counters[at] == 0 and not m.fresh(stamp)
+    finally:
+        m.close()
+
+
+def test_a_marks_file_is_made_to_size_and_never_shrunk(tmp_path):
+    path = tmp_path / "y-marks"
+    path.write_bytes(b"\x00" * (8 * (SLOTS + 1) + 100))  # larger (a later version's): kept
+    m = ChangeMarks(str(path))
+    m.close()
+    assert path.stat().st_size == 8 * (SLOTS + 1) + 100
+    path.unlink()
+    m = ChangeMarks(str(path))
+    m.close()
+    assert path.stat().st_size == 8 * (SLOTS + 1)
+    assert path.stat().st_mode & 0o077 == 0
+
+
+def test_marks_of_a_database_in_memory_are_this_process_s_own():
+    m = ChangeMarks(None)
+    stamp = m.stamp("cus_1")
+    m.mark(["cus_1"])
+    assert not m.fresh(stamp)
+    assert m.fresh(m.stamp("cus_1"))
+    m.close()
