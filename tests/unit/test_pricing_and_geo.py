@@ -1,10 +1,11 @@
 """Order totals with validation; great-circle distance and location checks."""
 
 import math
+import random
 
 import pytest
 
-from delivery.domain.geo import Location, check_location, distance_km
+from delivery.domain.geo import EARTH_RADIUS_KM, Location, check_location, distance_km, haversine_km
 from delivery.domain.menu import MenuItem, check_price, price_order
 from delivery.domain.refusal import Refusal
 
@@ -71,3 +72,22 @@ def test_out_of_range_or_non_numeric_coordinates_name_the_field(lat, lon, field)
 def test_valid_coordinates_become_a_location():
     assert check_location(90, -180) == Location(90.0, -180.0)
     assert check_location(37.5, 127) == Location(37.5, 127.0)
+
+
+def test_haversine_gives_the_same_bits_as_the_textbook_spelling():
+    """`haversine_km` skips math.radians and the module lookups for speed; the distance must be
+    the very same float (the SQL listing and the domain's visibility rule compare it)."""
+    def textbook(lat1, lon1, lat2, lon2):
+        p1, p2 = math.radians(lat1), math.radians(lat2)
+        dp, dl = p2 - p1, math.radians(lon2 - lon1)
+        h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+        return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
+
+    rng = random.Random(16)
+    for _ in range(20_000):
+        lat, lon = rng.uniform(-90, 90), rng.uniform(-180, 180)
+        near = (lat + rng.uniform(-0.05, 0.05), lon + rng.uniform(-0.05, 0.05))
+        far = (rng.uniform(-90, 90), rng.uniform(-180, 180))
+        for other in (near, far):
+            assert haversine_km(lat, lon, *other) == textbook(lat, lon, *other)
+    assert haversine_km(0, 0, 0, 180) == textbook(0, 0, 0, 180)  # antipodes: the clamp at 1
