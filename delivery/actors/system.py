@@ -398,7 +398,7 @@ def register_alone(db_path: str, name: str, partitions: int) -> None:
             nodes.register(conn, db.dialect, name, 0, os.getpid(), clock.now())
             nodes.heartbeat(conn, db.dialect, name, frozenset(all_leases(partitions)))
     finally:
-        db.conn.close()  # not close(): that would drop the actors' shared connection's entry
+        db.close()  # a connection of its own, not the actors' shared one (`Database.shared`)
 
 
 def kill_session(sid: int, wait: float = 5.0) -> int:

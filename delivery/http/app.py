@@ -112,7 +112,7 @@ async def _actor_system(app: web.Application) -> AsyncIterator[None]:
         feeder.cancel()
         sampler.cancel()
         await runtime.close()
-        db.conn.close()
+        db.close()
 
 
 async def _sample_history(app: web.Application, interval_s: float = 1.0) -> None:

@@ -230,8 +230,6 @@ class Database:
                 raise fault from exc
             raise
         HEALTH.ok()
-        if self.changed_keys:
-            self._mark_changed()
         self.group_open = False
         self.groups += 1
         if len(self.committed_records) < MAX_COMMITTED_RECORDS:
@@ -239,6 +237,8 @@ class Database:
         else:  # nobody takes them (the projector runs on another node): it reads the journal
             self.committed_records = []
         self.group_records = []
+        if self.changed_keys:  # committed and recorded so: the writer is told only after this
+            self._mark_changed()
         return self.group_size
 
     def take_committed(self) -> list[Any]:
@@ -308,6 +308,8 @@ class SqliteDatabase(Database):
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute(f"PRAGMA synchronous={'FULL' if self.durable else 'NORMAL'}")
             self.conn.execute("PRAGMA foreign_keys=ON")
+            # A REPLACE deletes the row it replaces: with this, that fires the DELETE triggers.
+            self.conn.execute("PRAGMA recursive_triggers=ON")
             # The tables' triggers report the keys of changed rows through this function; a
             # connection without it (the sqlite3 shell) cannot change such a row: it would
             # leave the front door's remembered holders stale (marks.py).

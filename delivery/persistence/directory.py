@@ -29,10 +29,13 @@ CREATE TABLE IF NOT EXISTS riders (
 CREATE INDEX IF NOT EXISTS stores_by_place ON stores (lat, lon, id, name);
 """ + "".join(
     f"CREATE TRIGGER IF NOT EXISTS {kind}_{event.lower()}_marked AFTER {event} ON {kind}"
-    f" BEGIN SELECT {CHANGED}(OLD.id); END;\n"
-    for kind in ("customers", "stores", "riders") for event in ("UPDATE", "DELETE"))
-# The triggers (SQLite) report every changed or deleted holder to its connection, which marks
-# it once committed: the front door remembers holders by those marks (`holder_by_hash`).
+    f" BEGIN SELECT {CHANGED}({row}.id); END;\n"
+    for kind in ("customers", "stores", "riders")
+    for event, row in (("INSERT", "NEW"), ("UPDATE", "OLD"), ("DELETE", "OLD")))
+# The triggers (SQLite) report every holder row written or deleted to its connection, which
+# marks it once committed: the front door remembers holders by those marks (`holder_by_hash`).
+# INSERT too: an INSERT OR REPLACE is a delete and an insert (and a connection that cannot mark,
+# such as the sqlite3 shell, is refused any write to these tables).
 # The DEFAULT is for rows of a data directory from before onboarding (see `migrate`): they keep
 # working. Every registration writes its status explicitly.
 
@@ -218,7 +221,7 @@ class Directory:
         marks = self.db.marks
         if known is not None:
             kind, id, held, stamp = known
-            if held is not None and marks.fresh(stamp):  # held only where there are marks
+            if held is not None and marks is not None and marks.fresh(stamp):
                 return held
             stamp = None if marks is None else marks.stamp(id)  # before the row is read
             row = self.db.execute(_CHECK[kind], (id,)).fetchone()

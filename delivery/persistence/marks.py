@@ -26,6 +26,7 @@ from __future__ import annotations
 import fcntl
 import mmap
 import os
+import threading
 import zlib
 from collections.abc import Iterable
 
@@ -51,9 +52,16 @@ class ChangeMarks:
             self._map: mmap.mmap | bytearray = bytearray(_SIZE)
         else:
             self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            if os.fstat(self._fd).st_size < _SIZE:
-                os.ftruncate(self._fd, _SIZE)  # zeros; never shrinks a file another process maps
-            self._map = mmap.mmap(self._fd, _SIZE)
+            try:
+                # Blocks on disk, not a sparse file: a write to a mapped page the file system
+                # cannot supply (a full disk) would kill the process with SIGBUS; this raises
+                # OSError (ENOSPC) here instead. Zeros; a larger file is left as it is.
+                os.posix_fallocate(self._fd, 0, _SIZE)
+                self._map = mmap.mmap(self._fd, _SIZE)
+            except BaseException:
+                os.close(self._fd)
+                raise
+        self._lock = threading.Lock()
         self._view = memoryview(self._map)
         self.counters = self._view.cast("Q")
 
@@ -76,16 +84,18 @@ class ChangeMarks:
         self._add({EVERYTHING})
 
     def _add(self, slots: set[int]) -> None:
-        # Writers of other processes add too: one at a time (readers take no lock).
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
-        try:
-            counters = self.counters
-            for at in slots:
-                counters[at] = (counters[at] + 1) % _WRAP
-        finally:
+        # One writer at a time: the threads of this process (the lock), and other processes
+        # (flock, which does not tell this process's threads apart). Readers take no lock.
+        with self._lock:
             if self._fd is not None:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                counters = self.counters
+                for at in slots:
+                    counters[at] = (counters[at] + 1) % _WRAP
+            finally:
+                if self._fd is not None:
+                    fcntl.flock(self._fd, fcntl.LOCK_UN)
 
     def close(self) -> None:
         self.counters.release()

@@ -14,7 +14,7 @@ import pytest
 
 from delivery.domain.geo import Location
 from delivery.persistence.db import CHANGED, Database, database_path
-from delivery.persistence.directory import Directory, Holder
+from delivery.persistence.directory import Directory, Holder, hash_token
 
 from .test_principals import HERE, T, _counting, _lookups, _register
 
@@ -30,13 +30,38 @@ def here(tmp_path, storage):
         db.close()
 
 
-def _in_another_process(url: str, code: str) -> None:
-    """Run `code` (with `d`, a Directory on a connection of its own) in a process of its own."""
-    script = ("from delivery.persistence.db import Database\n"
+class Writer:
+    """Another process with a connection of its own to the database, kept open (an opening
+    marks everything: a writer opened per change would hide a change it failed to mark). Each
+    `run` executes Python with `d`, its Directory, and `db`, and returns once it is done."""
+
+    SCRIPT = ("import sys\n"
+              "from delivery.persistence.db import Database\n"
               "from delivery.persistence.directory import Directory\n"
               "from delivery.domain.geo import Location\n"
-              f"db = Database({url!r})\nd = Directory(db)\n{textwrap.dedent(code)}\ndb.close()\n")
-    subprocess.run([sys.executable, "-c", script], cwd=ROOT, check=True, timeout=60)
+              "db = Database(sys.argv[1])\nd = Directory(db)\n"
+              "print('ready', flush=True)\n"
+              "for line in sys.stdin:\n"
+              "    exec(line.replace('\\\\n', '\\n'))\n"
+              "    print('done', flush=True)\n"
+              "db.close()\n")
+
+    def __init__(self, url: str) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-c", self.SCRIPT, url], cwd=ROOT,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout.readline() == "ready\n"
+
+    def run(self, code: str) -> None:
+        self.proc.stdin.write(textwrap.dedent(code).strip().replace("\n", "\\n") + "\n")
+        self.proc.stdin.flush()
+        assert self.proc.stdout.readline() == "done\n", "the writer failed (see its stderr)"
+
+    def close(self) -> None:
+        self.proc.stdin.close()  # its loop ends: it closes its database and exits
+        try:
+            assert self.proc.wait(60) == 0
+        finally:
+            self.proc.stdout.close()
 
 
 def test_a_remembered_holder_is_read_again_only_after_its_row_changed(here, storage):
@@ -67,22 +92,54 @@ def test_a_remembered_holder_is_read_again_only_after_its_row_changed(here, stor
 def test_changes_written_by_another_process_are_seen_at_the_next_lookup(here, tmp_path,
                                                                        storage):
     url = storage or str(database_path(tmp_path / "data"))
-    _in_another_process(url, """
-        d.add_customer("cus_1", "Kim", "010", Location(37.5, 127.0), "tok-customer", "t")
-        d.add_rider("rid_1", "Lee", "010", Location(37.5, 127.0), "tok-rider", "t",
-                    status="approved")
-    """)
-    for _ in range(3):  # warm: remembered
-        assert here.holder("tok-rider") == Holder("riders", "rid_1", "approved", HERE)
-        assert here.holder("tok-customer") == Holder("customers", "cus_1", None)
-    _in_another_process(url, 'd.move_rider("rid_1", Location(37.6, 127.1), "t")')
-    assert here.holder("tok-rider").location == Location(37.6, 127.1)
-    _in_another_process(url, 'd.set_status("riders", "rid_1", "suspended")')
-    assert here.holder("tok-rider").status == "suspended"
-    _in_another_process(url, 'assert d.revoke_token("customers", "cus_1")')
-    assert here.holder("tok-customer") is None
-    _in_another_process(url, 'db.execute("DELETE FROM riders WHERE id = ?", ("rid_1",))')
-    assert here.holder("tok-rider") is None  # a statement of its own (no transaction) marks too
+    there = Writer(url)
+    try:
+        there.run("""
+            d.add_customer("cus_1", "Kim", "010", Location(37.5, 127.0), "tok-customer", "t")
+            d.add_rider("rid_1", "Lee", "010", Location(37.5, 127.0), "tok-rider", "t",
+                        status="approved")
+        """)
+        for _ in range(3):  # warm: remembered
+            assert here.holder("tok-rider") == Holder("riders", "rid_1", "approved", HERE)
+            assert here.holder("tok-customer") == Holder("customers", "cus_1", None)
+        everything = here.db.marks.counters[0] if here.db.marks else None
+        there.run('d.move_rider("rid_1", Location(37.6, 127.1), "t")')
+        assert here.holder("tok-rider").location == Location(37.6, 127.1)
+        there.run('d.set_status("riders", "rid_1", "suspended")')
+        assert here.holder("tok-rider").status == "suspended"
+        there.run('assert d.revoke_token("customers", "cus_1")')
+        assert here.holder("tok-customer") is None
+        if not storage:  # SQLite's REPLACE: a delete (its trigger fires) and an insert
+            there.run(f"""db.execute("INSERT OR REPLACE INTO riders (id, name, phone, token_hash,"
+                " created_at, status) VALUES ('rid_1', 'Lee', '010', ?, 't', 'pending')",
+                ({hash_token("tok-rider")!r},))""")
+            assert here.holder("tok-rider") == Holder("riders", "rid_1", "pending", None)
+        there.run('db.execute("DELETE FROM riders WHERE id = ?", ("rid_1",))')
+        assert here.holder("tok-rider") is None  # a statement of its own (no transaction) marks
+        if everything is not None:  # the row's own marks did it, not an opening
+            assert here.db.marks.counters[0] == everything
+    finally:
+        there.close()
+
+
+def test_a_holder_changed_in_a_group_commit_is_seen_once_the_group_is_flushed(here, storage,
+                                                                            tmp_path):
+    _register(here)
+    there = Database(storage or database_path(tmp_path / "data"))
+    try:
+        for _ in range(3):
+            assert here.holder("tok-store").status == "approved"
+        with there.grouped() as conn:
+            conn.execute("UPDATE stores SET status = 'suspended' WHERE id = 'sto_1'")
+        with there.grouped() as conn:  # a savepoint undone: its row is marked all the same
+            conn.execute("UPDATE riders SET status = 'suspended' WHERE id = 'rid_1'")
+            with pytest.raises(RuntimeError), there.grouped():
+                raise RuntimeError("undone")
+        there.flush()
+        assert here.holder("tok-store").status == "suspended"
+        assert here.holder("tok-rider").status == "suspended"
+    finally:
+        there.close()
 
 
 def test_a_change_in_a_transaction_that_fails_leaves_the_holder_as_it_was(here, storage):
@@ -105,7 +162,10 @@ def test_a_connection_that_would_not_mark_cannot_change_a_holder(here, tmp_path)
     try:
         for sql in ("UPDATE riders SET status = 'suspended' WHERE id = 'rid_1'",
                     "UPDATE customers SET token_hash = 'x' WHERE id = 'cus_1'",
-                    "DELETE FROM stores WHERE id = 'sto_1'"):
+                    "DELETE FROM stores WHERE id = 'sto_1'",
+                    "INSERT OR REPLACE INTO riders (id, name, phone, token_hash, created_at,"
+                    " status) VALUES ('rid_1', 'Lee', '010', 'x', 't', 'suspended')",
+                    "INSERT INTO customers VALUES ('cus_9', 'K', '0', 1, 1, 'y', 't')"):
             with pytest.raises(sqlite3.OperationalError, match=CHANGED):
                 raw.execute(sql)
     finally:
@@ -129,3 +189,20 @@ def test_a_writer_killed_between_its_commit_and_its_mark_is_covered_when_the_fil
     assert here.holder("tok-rider").status == "approved"  # remembered: nobody marked
     Database(database_path(tmp_path / "data")).close()  # the writer, restarted
     assert here.holder("tok-rider").status == "suspended"
+
+
+@pytest.mark.sqlite_only
+def test_a_replace_that_takes_a_token_from_another_row_is_seen(here, tmp_path):
+    """REPLACE deletes the row whose unique token hash it takes; that delete must mark the row
+    it deleted (recursive_triggers), not only the row it inserts."""
+    _register(here)
+    there = Database(database_path(tmp_path / "data"))
+    try:
+        for _ in range(3):
+            assert here.holder("tok-rider").id == "rid_1"
+        there.execute("INSERT OR REPLACE INTO riders (id, name, phone, token_hash, created_at,"
+                      " status) VALUES ('rid_2', 'Park', '010', ?, 't', 'suspended')",
+                      (hash_token("tok-rider"),))
+        assert here.holder("tok-rider") == Holder("riders", "rid_2", "suspended", None)
+    finally:
+        there.close()

@@ -3,9 +3,13 @@ remembers has not changed since; every mapping of one file sees every other's ma
 
 from __future__ import annotations
 
+import errno
+import threading
+
 import pytest
 
 from delivery.persistence.marks import SLOTS, ChangeMarks, slot
+from tests.disk import fill, free, small_disk
 
 
 @pytest.fixture
@@ -85,3 +89,37 @@ def test_marks_of_a_database_in_memory_are_this_process_s_own():
     assert not m.fresh(stamp)
     assert m.fresh(m.stamp("cus_1"))
     m.close()
+
+
+def test_threads_marking_through_one_mapping_lose_no_mark(two):
+    """flock tells processes apart, not the threads of one: a lost increment could bring a
+    counter back to a value a reader stamped."""
+    a, _ = two
+    at = slot("rid_1")
+
+    def marking() -> None:
+        for _ in range(2000):
+            a.mark(["rid_1"])
+
+    threads = [threading.Thread(target=marking) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert a.counters[at] == 8000
+
+
+def test_on_a_full_disk_a_new_marks_file_is_refused_with_enospc_not_a_crash(tmp_path):
+    """A sparse file's first write to a page the disk cannot supply is SIGBUS; the file's blocks
+    are taken when it is made, so a full disk is an OSError there, never a dead process."""
+    with small_disk(tmp_path / "disk", "1m") as disk:
+        made = ChangeMarks(str(disk / "kept-marks"))  # made while there was room: keeps working
+        fill(disk)
+        with pytest.raises(OSError) as refused:
+            ChangeMarks(str(disk / "new-marks"))
+        assert refused.value.errno == errno.ENOSPC
+        stamp = made.stamp("cus_1")
+        made.mark(["cus_1"])
+        assert not made.fresh(stamp)
+        made.close()
+        free(disk)
