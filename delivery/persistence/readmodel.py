@@ -35,8 +35,21 @@ CREATE TABLE IF NOT EXISTS order_views (
 CREATE INDEX IF NOT EXISTS order_views_by_customer ON order_views (customer_id, created_at);
 CREATE INDEX IF NOT EXISTS order_views_by_store ON order_views (store_id, status, created_at);
 CREATE INDEX IF NOT EXISTS order_views_by_status ON order_views (status, payment_status);
+CREATE INDEX IF NOT EXISTS order_views_waiting ON order_views (status, lat, lon)
+    WHERE status = 'cooked' AND rider_id IS NULL;
 """
+# order_views_waiting: the orders a rider may pick, by place (`available_deliveries`). Partial,
+# so that it holds only those (an entry made when an order is cooked, gone when it is picked)
+# and a rider's list reads the band of latitude around it, not every cooked order in the city.
+# Its 'cooked' must be spelled out in the query too (a bound parameter cannot tell a planner
+# that a partial index applies); tests/integration/test_schema.py checks the plan.
 
+
+# `order.COOKED` spelled out, for order_views_waiting (test_schema.py holds the two together).
+_AVAILABLE = ("SELECT v.id, v.lat, v.lon, s.id, s.name, s.lat, s.lon FROM order_views v"
+              " LEFT JOIN stores s ON s.id = v.store_id"
+              " WHERE v.status = 'cooked' AND v.rider_id IS NULL"
+              " AND v.lat BETWEEN ? AND ? AND v.lon BETWEEN ? AND ?")
 
 # The store's work in the order it has to be done: what waits for its answer first.
 _STORE_PRIORITY = "CASE status " + " ".join(
@@ -202,11 +215,7 @@ class ReadModel:
 
         This is `domain.order.visible_to_rider` in SQL (a bounding box narrows, the distance
         decides); tests/integration/test_rider_visibility.py holds the two together."""
-        rows = self.db.execute(
-            "SELECT v.id, v.lat, v.lon, s.id, s.name, s.lat, s.lon FROM order_views v"
-            " LEFT JOIN stores s ON s.id = v.store_id WHERE v.status = ? AND v.rider_id IS NULL"
-            " AND v.lat BETWEEN ? AND ? AND v.lon BETWEEN ? AND ?",
-            (order.COOKED, *bounding_box(rider, radius_km)))
+        rows = self.db.execute(_AVAILABLE, bounding_box(rider, radius_km))
         lat, lon = rider.lat, rider.lon
         found = []
         for oid, olat, olon, sid, name, slat, slon in rows:

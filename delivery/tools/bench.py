@@ -2,10 +2,12 @@
 messages per order, on a fresh temporary data directory.
 
     python run.py bench --base simpleSystemBase --orders 500 --concurrency 16
+    python run.py bench --rider-lists 3,300,3000   # a rider's list against the orders waiting
 """
 
 from __future__ import annotations
 
+import random
 import re
 import tempfile
 import time
@@ -22,7 +24,8 @@ from ..domain.commands import Address
 from ..domain.geo import Location
 from ..loadtest import database
 from ..persistence import pg
-from ..persistence.db import Database, is_postgres
+from ..persistence.db import Database, database_path, is_postgres
+from ..persistence.readmodel import ReadModel
 
 HOME = Address(37.4979, 127.0276, "Gangnam-daero 396")
 
@@ -188,6 +191,51 @@ def print_costs(rows: list[dict[str, Any]]) -> None:
     print(f"lifecycle: {total_m} actor messages (+{len(rows)} replies), {total_s} SQL statements")
 
 
+CITY = (37.55, 126.99, 0.15, 0.2)
+"""Centre and half-extent (degrees of latitude, longitude) of the city the waiting orders are
+spread over: about 33 × 35 km, Seoul's size."""
+RIDER_RADIUS_KM = 3.0  # dispatch.radius_km's default
+
+
+def rider_lists(url: str, counts: list[int], seed: int = 16) -> list[dict[str, float]]:
+    """Time `ReadModel.available_deliveries` for a rider at the city's centre with each count of
+    cooked, unpicked orders spread uniformly over the city (and ten delivered ones per waiting
+    one), as read-model rows written straight into a fresh database: the list's own cost,
+    without HTTP. µs per list, and how many it lists."""
+    rng = random.Random(seed)
+    lat0, lon0, dlat, dlon = CITY
+    rider = Location(lat0, lon0)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="delivery-riderlists-") as data_dir:
+        db = Database(url or database_path(data_dir))
+        try:
+            reads = ReadModel(db)
+            for n in counts:
+                rows = [(f"ord_{i}", "cus_1", "sto_1", "cooked", "paid", None,
+                         lat0 + rng.uniform(-dlat, dlat), lon0 + rng.uniform(-dlon, dlon),
+                         "t", "t", 5, b"", "{}") for i in range(n)]
+                rows += [(f"old_{i}", "cus_1", "sto_1", "delivered", "paid", "rid_1", lat0, lon0,
+                          "t", "t", 9, b"", "{}") for i in range(10 * n)]
+                with db.transaction() as conn:
+                    conn.execute("DELETE FROM order_views")
+                    conn.executemany("INSERT INTO order_views (id, customer_id, store_id, status,"
+                                     " payment_status, rider_id, lat, lon, created_at,"
+                                     " updated_at, version, state, view)"
+                                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                if db.dialect == "postgresql":
+                    db.execute("ANALYZE order_views")
+                listed = len(reads.available_deliveries(rider, RIDER_RADIUS_KM))
+                times = max(20, 200_000 // (n + 100))
+                started = time.perf_counter()
+                for _ in range(times):
+                    reads.available_deliveries(rider, RIDER_RADIUS_KM)
+                took = (time.perf_counter() - started) / times
+                results.append({"waiting": n, "listed": listed, "us_per_list": took * 1e6})
+        finally:
+            db.close()
+    return results
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = cli.parser("run.py bench", __doc__.split("\n\n")[0])
     parser.add_argument("--base", default="simpleSystemBase", choices=config.BASES,
@@ -206,7 +254,23 @@ def main(argv: list[str] | None = None) -> int:
                         help="--costs: a PostgreSQL database to use (its tables are made), or "
                              "'auto': a fresh one on the local server, dropped after; empty: "
                              "SQLite in a temporary directory")
+    parser.add_argument("--rider-lists", metavar="N,N,...",
+                        help="instead: µs per rider's list of deliveries with N orders waiting "
+                             "across a city (read-model rows in a fresh database: SQLite, or "
+                             "PostgreSQL with --storage-url auto); default: off")
     args = parser.parse_args(argv)
+    if args.rider_lists:
+        if args.storage_url not in ("", database.AUTO):
+            parser.error("--rider-lists writes rows of its own: --storage-url auto or none")
+        try:
+            counts = [int(n) for n in args.rider_lists.split(",")]
+        except ValueError:
+            parser.error(f"--rider-lists takes whole numbers, got {args.rider_lists!r}")
+        with database.storage(database.chosen(args.storage_url, 1)) as url:
+            for row in rider_lists(url, counts):
+                print(f"{row['waiting']:>7} waiting across the city: {row['listed']:>4} listed, "
+                      f"{row['us_per_list']:9.1f} µs a list")
+        return 0
     if args.costs:
         with database.storage(database.chosen(args.storage_url, 1)) as url:
             print_costs(costs(url))

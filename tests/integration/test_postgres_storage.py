@@ -155,3 +155,19 @@ def test_the_journal_keeps_the_same_indexes_as_on_sqlite_none_on_event_id(storag
     assert set(pg) == named | {"events_pkey", "events_order_id_version_key"}
     assert "WHERE (kind = 'OrderPlaced'::text)" in pg["events_placed_by_customer"]
     assert not any("event_id" in sql for sql in pg.values())
+
+
+def test_the_read_model_keeps_the_same_indexes_as_on_sqlite(storage, tmp_path):
+    """Migration 0005: the orders a rider may pick, by place, on both adapters."""
+    Database(storage).close()
+    with other(storage) as conn:
+        pg = {name: sql for name, sql in conn.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'order_views'")}
+    Database(tmp_path / "delivery.sqlite3").close()
+    lite = sqlite3.connect(tmp_path / "delivery.sqlite3")
+    named = {r[0] for r in lite.execute("SELECT name FROM sqlite_master WHERE type = 'index'"
+                                        " AND tbl_name = 'order_views' AND sql IS NOT NULL")}
+    lite.close()
+    assert "order_views_waiting" in named
+    assert set(pg) == named | {"order_views_pkey"}
+    assert "WHERE ((status = 'cooked'::text) AND (rider_id IS NULL))" in pg["order_views_waiting"]

@@ -2,9 +2,12 @@
 
 import sqlite3
 
+from delivery.domain import order
+from delivery.domain.geo import Location
 from delivery.persistence.db import Database, database_path
 from delivery.persistence.journal import Journal
 from delivery.persistence.outbox import WebhookOutbox
+from delivery.persistence.readmodel import ReadModel
 
 
 def test_the_old_webhook_deliveries_table_becomes_the_webhook_outbox_with_its_rows(tmp_path):
@@ -61,5 +64,33 @@ def test_a_journal_of_an_earlier_version_gets_the_partial_index_by_customer(tmp_
         db.conn.set_trace_callback(None)
         plan = " ".join(str(r) for r in db.execute(f"EXPLAIN QUERY PLAN {asked[-1]}"))
         assert "events_placed_by_customer" in plan, plan
+    finally:
+        db.close()
+
+
+def test_a_riders_list_reads_the_waiting_orders_index_also_in_a_data_directory_of_before(tmp_path):
+    """A read model made before order_views_waiting gets it when opened, and the rider's list
+    reads through it (the band of latitude around the rider), listing the same orders."""
+    path = database_path(tmp_path)
+    Database(path).close()
+    old = sqlite3.connect(path)
+    old.execute("DROP INDEX order_views_waiting")  # as an earlier version left it
+    old.close()
+    db = Database(path)
+    try:
+        assert order.COOKED == "cooked"  # the index's and the query's spelling of it
+        rows = [(f"ord_{i}", "cus_1", "sto_1", status, "paid", rider, 37.5 + i / 1000, 127.0,
+                 "t", "t", 5, b"", "{}")
+                for i, (status, rider) in enumerate([("cooked", None), ("cooked", "rid_1"),
+                                                      ("cooking", None), ("cooked", None)])]
+        with db.transaction() as conn:
+            conn.executemany("INSERT INTO order_views VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        asked: list[str] = []
+        db.conn.set_trace_callback(asked.append)
+        listed = ReadModel(db).available_deliveries(Location(37.5, 127.0), 3.0)
+        db.conn.set_trace_callback(None)
+        assert [row[1] for row in listed] == ["ord_0", "ord_3"]
+        plan = " ".join(str(r) for r in db.execute(f"EXPLAIN QUERY PLAN {asked[-1]}"))
+        assert "order_views_waiting" in plan and "lat>" in plan, plan
     finally:
         db.close()
