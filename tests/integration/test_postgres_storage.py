@@ -139,18 +139,25 @@ def test_migrations_are_applied_once_and_give_the_tables_of_the_sqlite_schema(st
     assert {t: cols - {"rowid"} for t, cols in pg.items()} == sq
 
 
-def test_the_journal_keeps_the_same_indexes_as_on_sqlite_none_on_event_id(storage, tmp_path):
-    """Every index of the journal is written on every append (migration 0004): event_id is
-    unique through (order_id, version), and only OrderPlaced events are indexed by customer."""
+def _indexes(storage: str, tmp_path, table: str) -> tuple[dict[str, str], set[str]]:
+    """`table`'s indexes on PostgreSQL (name -> definition) and on SQLite (names; not those of
+    its constraints), each database made by the service's own schema."""
     Database(storage).close()
     with other(storage) as conn:
         pg = {name: sql for name, sql in conn.execute(
-            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'events'")}
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s", (table,))}
     Database(tmp_path / "delivery.sqlite3").close()
     lite = sqlite3.connect(tmp_path / "delivery.sqlite3")
     named = {r[0] for r in lite.execute("SELECT name FROM sqlite_master WHERE type = 'index'"
-                                        " AND tbl_name = 'events' AND sql IS NOT NULL")}
+                                        " AND tbl_name = ? AND sql IS NOT NULL", (table,))}
     lite.close()
+    return pg, named
+
+
+def test_the_journal_keeps_the_same_indexes_as_on_sqlite_none_on_event_id(storage, tmp_path):
+    """Every index of the journal is written on every append (migration 0004): event_id is
+    unique through (order_id, version), and only OrderPlaced events are indexed by customer."""
+    pg, named = _indexes(storage, tmp_path, "events")
     assert named == {"events_by_store", "events_placed_by_customer"}
     assert set(pg) == named | {"events_pkey", "events_order_id_version_key"}
     assert "WHERE (kind = 'OrderPlaced'::text)" in pg["events_placed_by_customer"]
@@ -159,15 +166,7 @@ def test_the_journal_keeps_the_same_indexes_as_on_sqlite_none_on_event_id(storag
 
 def test_the_read_model_keeps_the_same_indexes_as_on_sqlite(storage, tmp_path):
     """Migration 0005: the orders a rider may pick, by place, on both adapters."""
-    Database(storage).close()
-    with other(storage) as conn:
-        pg = {name: sql for name, sql in conn.execute(
-            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'order_views'")}
-    Database(tmp_path / "delivery.sqlite3").close()
-    lite = sqlite3.connect(tmp_path / "delivery.sqlite3")
-    named = {r[0] for r in lite.execute("SELECT name FROM sqlite_master WHERE type = 'index'"
-                                        " AND tbl_name = 'order_views' AND sql IS NOT NULL")}
-    lite.close()
+    pg, named = _indexes(storage, tmp_path, "order_views")
     assert "order_views_waiting" in named
     assert set(pg) == named | {"order_views_pkey"}
     assert "WHERE ((status = 'cooked'::text) AND (rider_id IS NULL))" in pg["order_views_waiting"]
