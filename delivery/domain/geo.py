@@ -52,7 +52,7 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     """`distance_km` of two points given as degrees, for loops over rows (a Location costs
     more to make than the distance does to work out)."""
     # math.radians(x) is x * (pi / 180): the same bits, without a call per angle (a rider's
-    # list works out two distances an order; test_geo.py holds it to the plain spelling).
+    # list works out two distances an order; test_pricing_and_geo.py holds it to the plain spelling).
     p1, p2 = lat1 * _RADIANS, lat2 * _RADIANS
     h = _sin((p2 - p1) / 2) ** 2 + _cos(p1) * _cos(p2) * _sin((lon2 - lon1) * _RADIANS / 2) ** 2
     root = _sqrt(h)

@@ -46,7 +46,6 @@ class ChangeMarks:
     """The counters of the file `path` (created beside the database), or of this process only."""
 
     def __init__(self, path: str | None) -> None:
-        self.path = path
         self._fd: int | None = None
         if path is None:
             self._map: mmap.mmap | bytearray = bytearray(_SIZE)

@@ -194,7 +194,7 @@ def print_costs(rows: list[dict[str, Any]]) -> None:
 CITY = (37.55, 126.99, 0.15, 0.2)
 """Centre and half-extent (degrees of latitude, longitude) of the city the waiting orders are
 spread over: about 33 × 35 km, Seoul's size."""
-RIDER_RADIUS_KM = 3.0  # dispatch.radius_km's default
+RIDER_RADIUS_KM = config.load(env={}).dispatch.radius_km  # the configured default
 
 
 def rider_lists(url: str, counts: list[int], seed: int = 16) -> list[dict[str, float]]:
@@ -265,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             counts = [int(n) for n in args.rider_lists.split(",")]
         except ValueError:
+            counts = []  # refused below, as a negative count is
+        if not counts or min(counts) < 0:
             parser.error(f"--rider-lists takes whole numbers, got {args.rider_lists!r}")
         with database.storage(database.chosen(args.storage_url, 1)) as url:
             for row in rider_lists(url, counts):

@@ -34,3 +34,6 @@ def test_it_writes_only_to_a_database_of_its_own(capsys):
     with pytest.raises(SystemExit):
         bench.main(["--rider-lists", "ten"])
     assert "whole numbers" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        bench.main(["--rider-lists", "3,-2"])
+    assert "whole numbers" in capsys.readouterr().err
