@@ -16,7 +16,7 @@ import os
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -419,6 +419,29 @@ def insert_rows(conn: Any, head: str, rows: Sequence[Sequence[Any]], tail: str =
         mark = "(" + ", ".join("?" * len(part[0])) + ")"
         conn.execute(f"{head} VALUES {', '.join([mark] * len(part))} {tail}",
                      [value for row in part for value in row])
+
+
+def statements_traced(note: Callable[[str], None]) -> Callable[[str], None]:
+    """A trace callback for a SQLite connection (`conn.set_trace_callback`) that passes `note`
+    each statement the connection runs, once.
+
+    CPython's sqlite3 reports every firing of a trigger as the statement that fired it, again
+    (it expands the statement rather than passing SQLite's `-- TRIGGER` text), so the marking
+    triggers (a row of customers, stores, riders or order_views written: one firing a row) would
+    read as statements of their own. A write reported again straight after itself is such a
+    firing (the same write twice in a row, same values and all, is not one the service makes)."""
+    last = ""
+
+    def traced(sql: str) -> None:
+        nonlocal last
+        if sql == last and sql.lstrip()[:7].upper() in _WRITES:
+            return
+        last = sql
+        note(sql)
+    return traced
+
+
+_WRITES = ("INSERT ", "UPDATE ", "DELETE ", "REPLACE")
 
 
 def database_path(data_dir: str | Path) -> Path:

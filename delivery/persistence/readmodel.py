@@ -17,13 +17,17 @@ from ..domain.geo import Location, bounding_box, haversine_km
 from ..domain.order import OrderState
 from ..jsontext import dumps
 from . import checkpoints
-from .db import Database, insert_rows
+from .db import CHANGED, Database, insert_rows
 from .inboxes import StoreInboxes
 from .journal import Journal, Record
 from .notices import Notices
 from .outbox import WebhookOutbox
 
 K, V = TypeVar("K"), TypeVar("V")
+
+VIEWS_KEPT = 20_000
+"""Order views the front door remembers (`parties_and_view`): the orders being followed now,
+~1-2 KB each."""
 
 
 SCHEMA = """
@@ -37,7 +41,14 @@ CREATE INDEX IF NOT EXISTS order_views_by_store ON order_views (store_id, status
 CREATE INDEX IF NOT EXISTS order_views_by_status ON order_views (status, payment_status);
 CREATE INDEX IF NOT EXISTS order_views_waiting ON order_views (status, lat, lon)
     WHERE status = 'cooked' AND rider_id IS NULL;
-"""
+""" + "".join(
+    f"CREATE TRIGGER IF NOT EXISTS order_views_{event.lower()}_marked AFTER {event} ON order_views"
+    f" BEGIN SELECT {CHANGED}({row}.id); END;\n"
+    for event, row in (("INSERT", "NEW"), ("UPDATE", "OLD"), ("DELETE", "OLD")))
+# The triggers (SQLite) report every view written or deleted to its connection, which marks it
+# once committed: the front door remembers the views it read by those marks (`parties_and_view`),
+# as it does token holders (directory.py). A connection that cannot mark (the sqlite3 shell) is
+# refused any write to the views; `ReadModel.rebuild` (through the service) redoes them.
 # order_views_waiting: the orders a rider may pick, by place (`available_deliveries`). Partial,
 # so that it holds only those (an entry made when an order is cooked, gone when it is picked)
 # and a rider's list reads the band of latitude around it, not every cooked order in the city.
@@ -83,6 +94,10 @@ class ReadModel:
         # calls `forget()`.
         self.remember = remember
         self.states: Recent[str, OrderState] = Recent(remember)
+        # The front door: order id -> (what `parties_and_view` read, its change marks), SQLite
+        # only; at most VIEWS_KEPT, the oldest dropped first.
+        self._shown: dict[str, tuple[tuple[tuple[str, str, str | None], str],
+                                     tuple[int, int, int]]] = {}
 
     # -- writing (the projector) ------------------------------------------------------------
     def apply(self, records: Sequence[Record]) -> dict[str, OrderState]:
@@ -179,10 +194,30 @@ class ReadModel:
 
     def parties_and_view(self, order_id: str) -> tuple[tuple[str, str, str | None], str] | None:
         """((customer, store, rider), view JSON) of an order, or None: who may read it and what
-        they read, in one lookup and without decoding its state."""
+        they read, in one lookup and without decoding its state.
+
+        On SQLite the answer is remembered with the change marks of the order's view, taken
+        before the view was read (marks.py): while they are unchanged no process has written
+        the view since, so it is answered from memory. Whoever writes a view marks it after its
+        COMMIT and before its reply, so a read after a command's reply never gets the view from
+        before it. On PostgreSQL (nodes on other hosts) the view is read every time."""
+        marks = self.db.marks
+        if marks is not None:
+            shown = self._shown.get(order_id)
+            if shown is not None and marks.fresh(shown[1]):
+                return shown[0]
+            stamp = marks.stamp(order_id)  # before the view is read
         row = self.db.execute("SELECT customer_id, store_id, rider_id, view FROM order_views"
                               " WHERE id = ?", (order_id,)).fetchone()
-        return None if row is None else ((row[0], row[1], row[2]), row[3])
+        if row is None:
+            return None
+        found = ((row[0], row[1], row[2]), row[3])
+        if marks is not None:
+            shown = self._shown
+            if order_id not in shown and len(shown) >= VIEWS_KEPT:
+                del shown[next(iter(shown))]  # the oldest remembered
+            shown[order_id] = (found, stamp)
+        return found
 
     def view(self, order_id: str) -> dict[str, Any] | None:
         text = self.view_json(order_id)

@@ -24,7 +24,7 @@ from ..domain.commands import Address
 from ..domain.geo import Location
 from ..loadtest import database
 from ..persistence import pg
-from ..persistence.db import Database, database_path, is_postgres
+from ..persistence.db import Database, database_path, is_postgres, statements_traced
 from ..persistence.readmodel import ReadModel
 
 HOME = Address(37.4979, 127.0276, "Gangnam-daero 396")
@@ -129,7 +129,7 @@ class Statements:
         else:
             for durable in (True, False):
                 conn = Database.shared(runtime.db_path, durable=durable).conn
-                conn.set_trace_callback(self.note)
+                conn.set_trace_callback(statements_traced(self.note))
                 self._undo.append(lambda conn=conn: conn.set_trace_callback(None))
         return self
 

@@ -75,7 +75,7 @@ def seed(data_dir: str, orders: int) -> tuple[str, str, list[str]]:
         head = journal.head()
         conn.execute("INSERT OR REPLACE INTO checkpoints VALUES ('notifier', ?)", (head,))
         conn.execute("INSERT OR REPLACE INTO checkpoints VALUES ('store:sto_bench', ?)", (head,))
-    db.conn.close()
+    db.close()
     return "cus_bench", "sto_bench", placed
 
 
@@ -111,7 +111,7 @@ def drop_read_model(data_dir: str) -> None:
     with db.transaction() as conn:
         conn.execute("DELETE FROM order_views")
         conn.execute("DELETE FROM checkpoints WHERE name = 'projector'")
-    db.conn.close()
+    db.close()
 
 
 async def measure(orders: int, base: str, memory: bool, cold: bool) -> None:

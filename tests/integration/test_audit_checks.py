@@ -14,7 +14,7 @@ import pytest
 
 from delivery.audit.run import audit_data_dir
 from delivery.payment.simulated import SimulatedProvider
-from delivery.persistence.db import FILE_NAME
+from delivery.persistence.db import FILE_NAME, Database
 from tests.conftest import ROOT
 from tests.integration.conftest import World, start_runtime
 
@@ -74,8 +74,11 @@ def data(clean, tmp_path):
 
 def sql(data_dir: Path, statement: str, params: tuple = (), ledger: bool = False) -> None:
     name = SimulatedProvider.FILE_NAME if ledger else FILE_NAME
-    with sqlite3.connect(data_dir / name) as conn:
-        conn.execute(statement, params)
+    db = Database(data_dir / name)  # marks what it changes (a plain connection may not write views)
+    try:
+        db.execute(statement, params)
+    finally:
+        db.close()
 
 
 def violations(data_dir: Path, check: str) -> list[str]:

@@ -16,7 +16,7 @@ from delivery.domain.events import OrderCancelled, OrderPlaced
 from delivery.domain.notices import Notice
 from delivery.persistence import db as dbmod
 from delivery.persistence import notices
-from delivery.persistence.db import Database, insert_rows
+from delivery.persistence.db import Database, insert_rows, statements_traced
 from delivery.persistence.journal import ConcurrencyConflict, Journal
 from delivery.persistence.readmodel import ReadModel
 from delivery.tools.localhost import free_port
@@ -58,7 +58,7 @@ def test_an_order_costs_no_read_back_of_its_events_or_views(world):
     journal_db = Database.shared(world.runtime.db_path)
     derived_db = Database.shared(world.runtime.db_path, durable=False)
     for db in (journal_db, derived_db):
-        db.conn.set_trace_callback(trace)
+        db.conn.set_trace_callback(statements_traced(trace))
     try:
         oid = lifecycle(world)
         wait_for(lambda: len(notices.Notices(derived_db).of("customer", world.customer)) >= 14)

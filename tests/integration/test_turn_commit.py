@@ -11,7 +11,7 @@ import pytest
 from delivery.actors.messages import Batch, Envelope
 from delivery.actors.registry import Registry
 from delivery.domain.commands import AcceptOrder, PickUp
-from delivery.persistence.db import Database
+from delivery.persistence.db import Database, statements_traced
 from delivery.persistence.readmodel import ReadModel
 
 
@@ -31,8 +31,8 @@ def test_commands_of_one_turn_share_one_commit_whatever_hops_they_take(world):
     written: dict[str, list[str]] = {"journal": [], "derived": []}
     traced = journal.dialect == "sqlite"  # the statements are seen on SQLite's connections
     if traced:
-        journal.conn.set_trace_callback(written["journal"].append)
-        derived.conn.set_trace_callback(written["derived"].append)
+        journal.conn.set_trace_callback(statements_traced(written["journal"].append))
+        derived.conn.set_trace_callback(statements_traced(written["derived"].append))
     # A pick-up goes through the riders' registry and the rider before the order appends; an
     # accept goes straight to the order. Handed in as one batch, they are one turn of the pump.
     items = [("riders", Envelope(f"pick{i}", PickUp(world.riders[i], oid)))

@@ -38,7 +38,7 @@ def test_a_mark_of_another_key_leaves_a_stamp_fresh_unless_it_shares_its_counter
     other = next(f"rid_{i}" for i in range(2, 10_000) if slot(f"rid_{i}") != slot("rid_1"))
     a.mark([other])
     assert b.fresh(stamp)
-    twin = next(f"rid_{i}" for i in range(2, 100_000) if slot(f"rid_{i}") == slot("rid_1"))
+    twin = next(f"rid_{i}" for i in range(2, 10_000_000) if slot(f"rid_{i}") == slot("rid_1"))
     a.mark([twin])  # a needless read again, never a stale one
     assert not b.fresh(stamp)
 
@@ -53,7 +53,7 @@ def test_marking_everything_makes_every_stamp_stale(two):
 def test_slots_stay_within_the_file_and_spare_the_counter_of_everything():
     slots = {slot(f"sto_{i}") for i in range(20_000)}
     assert min(slots) >= 1 and max(slots) <= SLOTS
-    assert len(slots) > SLOTS // 2  # spread, not piled into a few counters
+    assert len(slots) > 16_000  # spread, not piled into a few counters (~17,000 expected)
     assert 1 <= slot("\udcff") <= SLOTS  # a lone surrogate (undecodable header) is a key too
 
 
