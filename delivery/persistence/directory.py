@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -13,6 +14,11 @@ from ..domain.geo import Location, bounding_box
 from ..domain.menu import MenuItem
 from ..domain.onboarding import APPROVED
 from .db import CHANGED, Database
+
+CATALOGUE = "stores"
+"""The key (change marks) of every store at once: the front door's catalogue (`stores_in_box`)."""
+CATALOGUE_KEPT = 20_000
+"""Approved stores the front door keeps in memory at most; with more, it asks the database."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS customers (
@@ -31,9 +37,12 @@ CREATE INDEX IF NOT EXISTS stores_by_place ON stores (lat, lon, id, name);
     f"CREATE TRIGGER IF NOT EXISTS {kind}_{event.lower()}_marked AFTER {event} ON {kind}"
     f" BEGIN SELECT {CHANGED}({row}.id); END;\n"
     for kind in ("customers", "stores", "riders")
-    for event, row in (("INSERT", "NEW"), ("UPDATE", "OLD"), ("DELETE", "OLD")))
+    for event, row in (("INSERT", "NEW"), ("UPDATE", "OLD"), ("DELETE", "OLD"))) + "".join(
+    f"CREATE TRIGGER IF NOT EXISTS stores_{event.lower()}_listed AFTER {event} ON stores"
+    f" BEGIN SELECT {CHANGED}('{CATALOGUE}'); END;\n" for event in ("INSERT", "UPDATE", "DELETE"))
 # The triggers (SQLite) report every holder row written or deleted to its connection, which
 # marks it once committed: the front door remembers holders by those marks (`holder_by_hash`).
+# A store's row also marks CATALOGUE, the approved stores as a whole (`stores_in_box`).
 # INSERT too: an INSERT OR REPLACE is a delete and an insert (and a connection that cannot mark,
 # such as the sqlite3 shell, is refused any write to these tables).
 # The DEFAULT is for rows of a data directory from before onboarding (see `migrate`): they keep
@@ -147,6 +156,12 @@ class Directory:
         # token hash -> (kind, id, the holder as last read and the marks taken before, or None
         # twice); see `holder`
         self._holders: dict[str, tuple[str, str, Holder | None, tuple[int, int, int] | None]] = {}
+        # SQLite: (the CATALOGUE's marks taken before it was read, the approved stores'
+        # latitudes in order, (longitude, summary) of each); `_catalogue_too_large` once there
+        # were more than CATALOGUE_KEPT
+        self._catalogue: tuple[tuple[int, int, int], list[float],
+                               list[tuple[float, StoreSummary]]] | None = None
+        self._catalogue_too_large = False
 
     def add_customer(self, id: str, name: str, phone: str, loc: Location, token: str, at: str) -> None:
         with self.db.transaction() as conn:
@@ -284,11 +299,42 @@ class Directory:
         return [StoreSummary(r[0], r[1], Location(r[2], r[3])) for r in rows]
 
     def stores_in_box(self, center: Location, radius_km: float) -> list[StoreSummary]:
-        """Approved stores in the bounding box of a circle (a superset of those in it; no menus)."""
+        """Approved stores in the bounding box of a circle (a superset of those in it; no menus),
+        by latitude, longitude and id.
+
+        On SQLite the approved stores (up to CATALOGUE_KEPT) are kept in memory, by latitude,
+        with the change marks of CATALOGUE taken before they were read: every write to a store's
+        row marks it, so a registration, a suspension or a move shows in the next list whichever
+        process wrote it. On PostgreSQL, or with more stores, the database is asked each time."""
+        box = bounding_box(center, radius_km)
+        marks = self.db.marks
+        if marks is not None and not self._catalogue_too_large:
+            kept = self._catalogue
+            if kept is None or not marks.fresh(kept[0]):
+                kept = self._catalogue = self._read_catalogue(marks.stamp(CATALOGUE))
+            if kept is not None:
+                lats, stores, lon_min, lon_max = kept[1], kept[2], box[2], box[3]
+                return [s for lon, s in stores[bisect_left(lats, box[0]):
+                                               bisect_right(lats, box[1])]
+                        if lon_min <= lon <= lon_max]
         rows = self.db.execute(
             "SELECT id, name, lat, lon FROM stores WHERE lat BETWEEN ? AND ? AND lon BETWEEN ? AND ?"
-            " AND status = ?", (*bounding_box(center, radius_km), APPROVED))
+            " AND status = ? ORDER BY lat, lon, id", (*box, APPROVED))
         return [StoreSummary(r[0], r[1], Location(r[2], r[3])) for r in rows]
+
+    def _read_catalogue(self, stamp: tuple[int, int, int]) -> tuple[
+            tuple[int, int, int], list[float], list[tuple[float, StoreSummary]]] | None:
+        """The approved stores as `stores_in_box` keeps them, read after `stamp` was taken; None
+        if there are more than CATALOGUE_KEPT (then the database is asked from now on: a
+        catalogue that large would take the event loop tens of milliseconds to read again)."""
+        rows = self.db.execute("SELECT lat, lon, id, name FROM stores WHERE status = ?"
+                               " ORDER BY lat, lon, id LIMIT ?",
+                               (APPROVED, CATALOGUE_KEPT + 1)).fetchall()
+        if len(rows) > CATALOGUE_KEPT:
+            self._catalogue_too_large = True
+            return None
+        return stamp, [r[0] for r in rows], [(r[1], StoreSummary(r[2], r[3], Location(r[0], r[1])))
+                                             for r in rows]
 
     def rider_seen(self, rider_id: str) -> tuple[bool, Location | None, str | None]:
         """(whether the rider exists, where and when it last reported its location)."""

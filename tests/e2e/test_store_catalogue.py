@@ -11,6 +11,8 @@ from delivery.domain.onboarding import APPROVED
 from delivery.http.keys import DIRECTORY
 from delivery.persistence.directory import Store
 
+from .conftest import ADMIN, make_api
+
 CENTER = Location(37.5, 127.03)
 
 
@@ -105,3 +107,20 @@ async def test_listing_stores_never_decodes_a_menu(api, monkeypatch):
     assert decoded_menus == []
     await api.json("GET", "/stores/sto_t0000/menu", status=200)  # the spy does see menus
     assert decoded_menus == [200]
+
+
+async def test_a_suspended_store_leaves_and_a_new_one_joins_the_next_list(aiohttp_client, tmp_path):
+    """The catalogue the front door keeps in memory (SQLite) follows every store's change at
+    the next request: a suspension by the admin, a registration."""
+    api = await make_api(aiohttp_client, tmp_path)
+    (_, ct), (sid, _) = await api.customer(), await api.store("Chicken")
+    near = "/stores?lat=37.5004&lon=127.03"
+    for _ in range(4):  # warm
+        _, page = await api.json("GET", near, ct, status=200)
+        assert [s["id"] for s in page["stores"]] == [sid]
+    await api.json("POST", f"/admin/api/stores/{sid}/suspend", ADMIN, status=200)
+    _, page = await api.json("GET", near, ct, status=200)
+    assert page["stores"] == []
+    other, _ = await api.store("Pizza")
+    _, page = await api.json("GET", near, ct, status=200)
+    assert [s["id"] for s in page["stores"]] == [other]
