@@ -282,15 +282,18 @@ class Database:
         with contextlib.suppress(Exception):
             if self.in_transaction:
                 self.conn.execute("ROLLBACK")
-        if self.changed_keys:  # an undone change needs no mark; one too many only costs a read
+        if self.changed_keys:  # a read on this connection may have seen the undone change
             self._mark_changed()
 
     def _mark_changed(self) -> None:
-        """Mark the keys the ended transaction's triggers reported (after its COMMIT: marks.py)."""
+        """Mark the keys the ended transaction's triggers reported (after its COMMIT: marks.py).
+        The keys are forgotten only once marked: if marking fails they are marked at the end of
+        the next transaction, not lost (a retried write that changes nothing reports none)."""
         keys = tuple(self.changed_keys)
-        self.changed_keys.clear()  # the same set: the connection's function adds to it
         if self.marks is not None:
             self.marks.mark(keys)
+        # the same set (the connection's function adds to it): emptied, never replaced
+        self.changed_keys.difference_update(keys)
 
 
 class SqliteDatabase(Database):
@@ -429,7 +432,8 @@ def statements_traced(note: Callable[[str], None]) -> Callable[[str], None]:
     (it expands the statement rather than passing SQLite's `-- TRIGGER` text), so the marking
     triggers (a row of customers, stores, riders or order_views written: one firing a row) would
     read as statements of their own. A write reported again straight after itself is such a
-    firing (the same write twice in a row, same values and all, is not one the service makes)."""
+    firing (the same write twice in a row, same values and all, is not one the service makes; a
+    change that made it do so would go uncounted here)."""
     last = ""
 
     def traced(sql: str) -> None:

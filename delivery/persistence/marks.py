@@ -32,19 +32,29 @@ import threading
 import zlib
 from collections.abc import Iterable
 
+EARLIER_SLOTS = 4096
+"""Counters 1..4096 are the slots of the versions before 2026-11-27, still marked (not read):
+while an upgrade is under way a front door of the earlier version may share the file with an
+actor process of this one (restarted from the new code), and must see its marks."""
 SLOTS = 2**16
-"""Counters a key can fall in (8 bytes each, 512 KiB in all): two keys in one counter only cost a
-needless read. Order views are marked too, thousands a second at the dinner peak (300 orders a
-second, seven steps each): at 2,000 marks a second another key's mark makes a remembered row
-stale about once in 33 seconds (with 4,096 counters it was every two seconds)."""
+"""Counters a key can fall in (8 bytes each; 544 KiB in all with the earlier ones): two keys in
+one counter only cost a needless read. Order views are marked too, thousands a second at the
+dinner peak (300 orders a second, seven steps each): at 2,000 marks a second another key's mark
+makes a remembered row stale about once in 33 seconds (with 4,096 counters, every two)."""
 EVERYTHING = 0
-_SIZE = 8 * (SLOTS + 1)
+_FIRST = 1 + EARLIER_SLOTS
+_SIZE = 8 * (_FIRST + SLOTS)
 _WRAP = 2**64
 
 
 def slot(key: str) -> int:
-    """The counter of `key` (1..SLOTS; 0 is everything's)."""
-    return 1 + zlib.crc32(key.encode("utf-8", "surrogateescape")) % SLOTS
+    """The counter of `key` (after everything's and the earlier versions' slots)."""
+    return _FIRST + zlib.crc32(key.encode("utf-8", "surrogateescape")) % SLOTS
+
+
+def earlier_slot(key: str) -> int:
+    """The counter an earlier version reads for `key` (1..EARLIER_SLOTS)."""
+    return 1 + zlib.crc32(key.encode("utf-8", "surrogateescape")) % EARLIER_SLOTS
 
 
 class ChangeMarks:
@@ -82,7 +92,12 @@ class ChangeMarks:
 
     def mark(self, keys: Iterable[str]) -> None:
         """The rows of `keys` changed (call after their COMMIT)."""
-        self._add({slot(key) for key in keys})
+        slots = set()
+        for key in keys:
+            crc = zlib.crc32(key.encode("utf-8", "surrogateescape"))
+            slots.add(_FIRST + crc % SLOTS)
+            slots.add(1 + crc % EARLIER_SLOTS)
+        self._add(slots)
 
     def mark_everything(self) -> None:
         self._add({EVERYTHING})

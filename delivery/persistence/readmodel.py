@@ -95,7 +95,7 @@ class ReadModel:
         self.remember = remember
         self.states: Recent[str, OrderState] = Recent(remember)
         # The front door: order id -> (what `parties_and_view` read, its change marks), SQLite
-        # only; at most VIEWS_KEPT, the oldest dropped first.
+        # only; at most VIEWS_KEPT, the one read from the database longest ago dropped first.
         self._shown: dict[str, tuple[tuple[tuple[str, str, str | None], str],
                                      tuple[int, int, int]]] = {}
 
@@ -209,14 +209,16 @@ class ReadModel:
             stamp = marks.stamp(order_id)  # before the view is read
         row = self.db.execute("SELECT customer_id, store_id, rider_id, view FROM order_views"
                               " WHERE id = ?", (order_id,)).fetchone()
+        if marks is None:
+            return None if row is None else ((row[0], row[1], row[2]), row[3])
+        shown = self._shown
+        shown.pop(order_id, None)  # read again: kept last (a view that changes is being followed)
         if row is None:
             return None
         found = ((row[0], row[1], row[2]), row[3])
-        if marks is not None:
-            shown = self._shown
-            if order_id not in shown and len(shown) >= VIEWS_KEPT:
-                del shown[next(iter(shown))]  # the oldest remembered
-            shown[order_id] = (found, stamp)
+        if len(shown) >= VIEWS_KEPT:
+            del shown[next(iter(shown))]  # the one read longest ago
+        shown[order_id] = (found, stamp)
         return found
 
     def view(self, order_id: str) -> dict[str, Any] | None:

@@ -54,8 +54,10 @@ def test_the_kept_catalogue_lists_exactly_what_the_database_would(here):
     box = bounding_box(CENTER, 3.0)
     edges = [(box[0], CENTER.lon), (box[1], CENTER.lon), (CENTER.lat, box[2]),
              (CENTER.lat, box[3]), (box[0], box[2]), (box[1], box[3])]
-    just_out = [(math.nextafter(box[0], -90), CENTER.lon), (math.nextafter(box[1], 90), CENTER.lon),
-                (CENTER.lat, math.nextafter(box[2], -180)), (CENTER.lat, math.nextafter(box[3], 180))]
+    just_out = [(math.nextafter(box[0], -90), CENTER.lon),
+                (math.nextafter(box[1], 90), CENTER.lon),
+                (CENTER.lat, math.nextafter(box[2], -180)),
+                (CENTER.lat, math.nextafter(box[3], 180))]
     places = edges + just_out + [(CENTER.lat, CENTER.lon)] * 3 + [
         (CENTER.lat + rng.uniform(-0.08, 0.08), CENTER.lon + rng.uniform(-0.1, 0.1))
         for _ in range(90)]
@@ -98,15 +100,16 @@ def test_store_changes_written_by_another_process_show_in_the_next_list(here, tm
         there.run("""
             from delivery.domain.menu import MenuItem
             from delivery.persistence.directory import Store
-            d.add_store(Store("sto_1", "A", "010", Location(37.5, 127.03), (MenuItem("m1", "R", 1),)),
-                        "tok-1", "t", status="approved")
+            menu = (MenuItem("m1", "R", 1),)
+            d.add_store(Store("sto_1", "A", "010", Location(37.5, 127.03), menu), "tok-1", "t",
+                        status="approved")
         """)
         for _ in range(3):  # warm: kept
             assert _listed(here) == ["sto_1"]
         everything = here.db.marks.counters[0] if here.db.marks else None
         there.run("""
-            d.add_store(Store("sto_2", "B", "010", Location(37.501, 127.03), (MenuItem("m1", "R", 1),)),
-                        "tok-2", "t", status="approved")
+            d.add_store(Store("sto_2", "B", "010", Location(37.501, 127.03), menu), "tok-2", "t",
+                        status="approved")
         """)
         assert _listed(here) == ["sto_1", "sto_2"]
         there.run('d.set_status("stores", "sto_1", "suspended")')

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import errno
 import threading
+import zlib
 
 import pytest
 
-from delivery.persistence.marks import SLOTS, ChangeMarks, slot
+from delivery.persistence.marks import EARLIER_SLOTS, SLOTS, ChangeMarks, earlier_slot, slot
 from tests.disk import fill, free, small_disk
+
+SIZE = 8 * (1 + EARLIER_SLOTS + SLOTS)  # everything's counter, an earlier version's, this one's
 
 
 @pytest.fixture
@@ -52,9 +55,9 @@ def test_marking_everything_makes_every_stamp_stale(two):
 
 def test_slots_stay_within_the_file_and_spare_the_counter_of_everything():
     slots = {slot(f"sto_{i}") for i in range(20_000)}
-    assert min(slots) >= 1 and max(slots) <= SLOTS
+    assert min(slots) > EARLIER_SLOTS and max(slots) <= EARLIER_SLOTS + SLOTS
     assert len(slots) > 16_000  # spread, not piled into a few counters (~17,000 expected)
-    assert 1 <= slot("\udcff") <= SLOTS  # a lone surrogate (undecodable header) is a key too
+    assert EARLIER_SLOTS < slot("\udcff") <= EARLIER_SLOTS + SLOTS  # a lone surrogate is a key too
 
 
 def test_a_counter_wraps_around_instead_of_overflowing(tmp_path):
@@ -71,14 +74,14 @@ def test_a_counter_wraps_around_instead_of_overflowing(tmp_path):
 
 def test_a_marks_file_is_made_to_size_and_never_shrunk(tmp_path):
     path = tmp_path / "y-marks"
-    path.write_bytes(b"\x00" * (8 * (SLOTS + 1) + 100))  # larger (a later version's): kept
+    path.write_bytes(b"\x00" * (SIZE + 100))  # larger (a later version's): kept
     m = ChangeMarks(str(path))
     m.close()
-    assert path.stat().st_size == 8 * (SLOTS + 1) + 100
+    assert path.stat().st_size == SIZE + 100
     path.unlink()
     m = ChangeMarks(str(path))
     m.close()
-    assert path.stat().st_size == 8 * (SLOTS + 1)
+    assert path.stat().st_size == SIZE
     assert path.stat().st_mode & 0o077 == 0
 
 
@@ -123,3 +126,22 @@ def test_on_a_full_disk_a_new_marks_file_is_refused_with_enospc_not_a_crash(tmp_
         assert not made.fresh(stamp)
         made.close()
         free(disk)
+
+
+def test_a_front_door_of_the_earlier_version_sharing_the_file_sees_this_version_s_marks(tmp_path):
+    """During an upgrade the actor process may be restarted from the new code while the front
+    door still runs the old one: it reads counters 1..4096 by crc32 % 4096, and must see marks."""
+    path = tmp_path / "upgraded-marks"
+    path.write_bytes(b"\x00" * 8 * (1 + EARLIER_SLOTS))  # the earlier version's file
+    m = ChangeMarks(str(path))
+    try:
+        assert path.stat().st_size == SIZE  # grown in place, the earlier counters where they were
+        at = earlier_slot("rid_1")
+        assert at == 1 + zlib.crc32(b"rid_1") % 4096
+        before = m.counters[at]
+        m.mark(["rid_1"])
+        assert m.counters[at] == before + 1
+        assert not any(m.counters[earlier_slot(k)] for k in ("cus_1", "sto_9") if
+                       earlier_slot(k) != at)  # only the key's own
+    finally:
+        m.close()
