@@ -107,22 +107,37 @@ async def _seed(base: str, hello_url: str) -> list[Target]:
 
 
 async def _bench(clients_list: list[int], seconds: float, wrk: str | None, storage_url: str,
-                 workers: int) -> None:
+                 workers: int, rounds: int = 1) -> None:
     with _servers(storage_url, workers) as (base, hello_url, _, _):
         await wait_up(f"{base}/ready")
         await wait_up(hello_url)
         hello, *targets = await _seed(base, hello_url)
         print(f"{'endpoint':<38}{'clients':>8}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
               f"{'errors':>8}{'hello/s':>10}{'× hello':>9}")
-        for target in targets:
-            for clients in clients_list:
-                # hello-world just before each endpoint: a ratio of two figures measured under
-                # the same background load (a shared machine's load drifts within a minute)
-                h = await _measure(wrk, hello, clients, seconds)
-                r = await _measure(wrk, target, clients, seconds)
-                print(f"{target.name:<38}{clients:>8}{r.rps:>10.0f}{r.p50_ms:>9.2f}"
-                      f"{r.p99_ms:>9.2f}{r.errors:>8}{h.rps:>10.0f}{r.rps / h.rps:>9.2f}",
-                      flush=True)
+        pairs: dict[tuple[str, int], list[tuple[Result, Result]]] = {}
+        for done in range(1, rounds + 1):
+            for target in targets:
+                for clients in clients_list:
+                    # hello-world just before each endpoint: a ratio of two figures measured
+                    # under the same background load (a shared machine's load drifts within a
+                    # minute); with several rounds, every endpoint is measured once a round
+                    h = await _measure(wrk, hello, clients, seconds)
+                    r = await _measure(wrk, target, clients, seconds)
+                    pairs.setdefault((target.name, clients), []).append((r, h))
+                    if done == rounds:
+                        _report(target.name, clients, pairs[(target.name, clients)])
+
+
+def _report(name: str, clients: int, pairs: list[tuple[Result, Result]]) -> None:
+    """One endpoint's row: with several rounds, the round of the median ratio (the lower of
+    the middle two), then every round's ratio."""
+    ranked = sorted(pairs, key=lambda p: p[0].rps / p[1].rps)
+    r, h = ranked[(len(ranked) - 1) // 2]
+    print(f"{name:<38}{clients:>8}{r.rps:>10.0f}{r.p50_ms:>9.2f}{r.p99_ms:>9.2f}{r.errors:>8}"
+          f"{h.rps:>10.0f}{r.rps / h.rps:>9.2f}", flush=True)
+    if len(pairs) > 1:
+        print(f"{'':<4}median of {len(pairs)} rounds; each round's × hello: "
+              + " ".join(f"{p[0].rps / p[1].rps:.2f}" for p in pairs), flush=True)
 
 
 async def _count(requests: int, storage_url: str) -> None:
@@ -159,6 +174,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--storage-url", help=f"the service's storage.url: a postgresql:// URL, or "
                    f"{database.AUTO!r} for a fresh database on the local server, dropped after "
                    f"the run (default: DELIVERY_STORAGE_URL, else SQLite)")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="measure every endpoint (each beside its hello-world) this many times, "
+                        "in turn, and print the round of the median ratio with every round's "
+                        "ratio: on a shared machine one ratio moves by ±0.1")
     p.add_argument("--workers", type=int, default=1,
                    help="serve --workers N (more than 1 needs PostgreSQL)")
     p.add_argument("--instructions", type=int, default=0, metavar="N",
@@ -167,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
                         "(the same from run to run, where requests/s on a shared machine are "
                         "not); 0: off")
     args = p.parse_args(argv)
+    if args.rounds < 1:
+        p.error("--rounds must be at least 1")
     if args.instructions:
         if not callgrind.available():
             p.error("--instructions needs valgrind (apt-get install valgrind)")
@@ -183,5 +204,5 @@ def main(argv: list[str] | None = None) -> int:
         print(f"load generator: wrk ({wrk}), one thread", flush=True)
     with database.storage(database.chosen(args.storage_url, args.workers)) as url:
         asyncio.run(_bench([int(c) for c in args.clients.split(",")], args.seconds, wrk, url,
-                           args.workers))
+                           args.workers, args.rounds))
     return 0

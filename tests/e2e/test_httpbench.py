@@ -44,6 +44,28 @@ def test_with_wrk_installed_it_says_so_and_prints_every_ratio_to_hello_world():
     _check(rows)
 
 
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (apt-get install wrk)")
+def test_with_rounds_it_prints_the_median_round_and_every_round_s_ratio():
+    done = subprocess.run([sys.executable, "run.py", "httpbench", "--clients", "2", "--seconds",
+                           "1", "--rounds", "3"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=170)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    rows = {name: (line[len(name):].split(), lines[i + 1]) for i, line in enumerate(lines)
+            for name in ENDPOINTS if line.startswith(name + " ")}
+    _check({name: row for name, (row, _) in rows.items()})
+    for row, rounds in rows.values():
+        assert rounds.strip().startswith("median of 3 rounds; each round's × hello:")
+        ratios = sorted(float(x) for x in rounds.split(":")[1].split())
+        assert len(ratios) == 3 and float(row[-1]) == pytest.approx(ratios[1], abs=0.006)
+
+
+def test_rounds_below_one_are_refused():
+    done = subprocess.run([sys.executable, "run.py", "httpbench", "--rounds", "0"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "--rounds must be at least 1" in done.stderr
+
+
 def test_without_wrk_it_falls_back_to_python_clients_with_a_notice():
     first, rows = _httpbench("--seconds", "0.3", "--wrk", "/nonexistent/wrk")
     assert first.startswith("load generator: Python aiohttp clients ('/nonexistent/wrk' not found)")
