@@ -69,3 +69,18 @@ def multiproc_runtime(tmp_path):
     finally:
         rt.stop()
         assert session_pids(sid) == [], "actor processes outlived the system"
+
+
+@pytest.fixture
+def here(tmp_path, storage):
+    """A Directory on the test's database counting the statements it runs (`_lookups`)."""
+    from delivery.persistence.db import Database, database_path
+    from delivery.persistence.directory import Directory
+
+    from .test_principals import _counting
+
+    db = Database(storage or database_path(tmp_path / "data"))
+    try:
+        yield _counting(Directory(db))
+    finally:
+        db.close()

@@ -14,23 +14,14 @@ from delivery.domain.geo import Location, bounding_box
 from delivery.domain.menu import MenuItem
 from delivery.domain.onboarding import APPROVED
 from delivery.persistence import directory
-from delivery.persistence.db import Database, database_path
+from delivery.persistence.db import database_path
 from delivery.persistence.directory import Directory, Store
 
 from .test_holder_marks import Writer
-from .test_principals import T, _counting, _lookups
+from .test_principals import T, _lookups
 
 CENTER = Location(37.5, 127.03)
 MENU = (MenuItem("m1", "Rice", 1000),)
-
-
-@pytest.fixture
-def here(tmp_path, storage):
-    db = Database(storage or database_path(tmp_path / "data"))
-    try:
-        yield _counting(Directory(db))
-    finally:
-        db.close()
 
 
 def _store(d: Directory, id: str, lat: float, lon: float, status: str = APPROVED) -> None:

@@ -14,20 +14,11 @@ import pytest
 
 from delivery.domain.geo import Location
 from delivery.persistence.db import CHANGED, Database, database_path
-from delivery.persistence.directory import Directory, Holder, hash_token
+from delivery.persistence.directory import Holder, hash_token
 
-from .test_principals import HERE, T, _counting, _lookups, _register
+from .test_principals import HERE, T, _lookups, _register
 
 ROOT = __file__.rsplit("/tests/", 1)[0]
-
-
-@pytest.fixture
-def here(tmp_path, storage):
-    db = Database(storage or database_path(tmp_path / "data"))
-    try:
-        yield _counting(Directory(db))
-    finally:
-        db.close()
 
 
 class Writer:
