@@ -33,9 +33,10 @@ import zlib
 from collections.abc import Iterable
 
 EARLIER_SLOTS = 4096
-"""Counters 1..4096 are the slots of the versions before 2026-11-27, still marked (not read):
-while an upgrade is under way a front door of the earlier version may share the file with an
-actor process of this one (restarted from the new code), and must see its marks."""
+"""Counters 1..4096 are the slots of the first version with marks (up to 6904892, 2026-11-27),
+still marked (not read): while an upgrade is under way a front door of that version may share
+the file with an actor process of this one (restarted from the new code), and must see its
+marks."""
 SLOTS = 2**16
 """Counters a key can fall in (8 bytes each; 544 KiB in all with the earlier ones): two keys in
 one counter only cost a needless read. Order views are marked too, thousands a second at the

@@ -14,7 +14,7 @@ from delivery.domain.geo import Location, bounding_box
 from delivery.domain.menu import MenuItem
 from delivery.domain.onboarding import APPROVED
 from delivery.persistence import directory
-from delivery.persistence.db import database_path
+from delivery.persistence.db import Database, database_path
 from delivery.persistence.directory import Directory, Store
 
 from .test_holder_marks import Writer
@@ -121,7 +121,8 @@ def test_store_changes_written_by_another_process_show_in_the_next_list(here, tm
         there.close()
 
 
-def test_with_more_stores_than_kept_the_database_is_asked_each_time(here, monkeypatch):
+def test_with_more_stores_than_kept_the_database_is_asked_until_there_are_fewer(here, storage,
+                                                                                monkeypatch):
     monkeypatch.setattr(directory, "CATALOGUE_KEPT", 2)
     for i in range(3):
         _store(here, f"sto_{i}", CENTER.lat + i * 0.001, CENTER.lon)
@@ -130,3 +131,51 @@ def test_with_more_stores_than_kept_the_database_is_asked_each_time(here, monkey
     for _ in range(3):
         assert _listed(here) == ["sto_0", "sto_1", "sto_2"]
     assert _lookups(here) - before == 3
+    here.set_status("stores", "sto_1", "suspended")  # two left: kept again
+    assert _listed(here) == ["sto_0", "sto_2"]
+    before = _lookups(here)
+    assert _listed(here) == ["sto_0", "sto_2"]
+    assert _lookups(here) - before == (1 if storage else 0)
+
+
+@pytest.mark.sqlite_only
+def test_a_mark_of_everything_and_only_a_listed_change_read_the_catalogue_again(here):
+    _store(here, "sto_1", CENTER.lat, CENTER.lon)
+    _listed(here)
+    here.revoke_token("stores", "sto_1")  # a new token: nothing the list shows
+    before = _lookups(here)
+    assert _listed(here) == ["sto_1"]
+    assert _lookups(here) - before == 0
+    here.db.marks.mark_everything()  # another process opened the file
+    assert _listed(here) == ["sto_1"]
+    assert _lookups(here) - before == 1
+
+
+@pytest.mark.sqlite_only
+def test_a_store_changed_between_the_catalogue_s_read_and_its_keeping_is_seen_next(here,
+                                                                                 tmp_path):
+    """The marks are taken before the read: a change committed (and marked) after the read
+    makes what was read stale, instead of being hidden behind marks taken after it."""
+    _store(here, "sto_1", CENTER.lat, CENTER.lon)
+    other = Directory(Database(database_path(tmp_path / "data")))
+    execute = here.db.execute
+
+    def read_then_change(sql, params=()):
+        rows = execute(sql, params).fetchall()
+        if "ORDER BY lat, lon, id LIMIT" in sql:
+            other.set_status("stores", "sto_1", "suspended")  # lands after the read
+        return _Rows(rows)
+
+    try:
+        here.db.execute = read_then_change
+        assert _listed(here) == ["sto_1"]  # as read
+        here.db.execute = execute
+        assert _listed(here) == []  # the change is seen at the next list
+    finally:
+        here.db.execute = execute
+        other.db.close()
+
+
+class _Rows(list):
+    def fetchall(self) -> list:
+        return list(self)
