@@ -39,6 +39,18 @@ PROCESS_TAG = uuid.uuid4().hex[:16]
 _SHARED: dict[tuple[int, str, bool], Database] = {}
 CHANGED = "row_changed"
 """SQLite: the function a table's trigger calls with the key of a row it changed (marks.py)."""
+
+
+def marking_triggers(table: str, key: str = "", name: str = "marked",
+                     events: Sequence[str] = ("INSERT", "UPDATE", "DELETE")) -> str:
+    """SQLite triggers that report each row of `table` written or deleted (its `id`, or the
+    fixed `key` if given) to the writing connection's CHANGED function, which marks it once
+    committed (marks.py). An event may name columns ("UPDATE OF a, b")."""
+    return "".join(
+        f"CREATE TRIGGER IF NOT EXISTS {table}_{event.split()[0].lower()}_{name} AFTER {event}"
+        f" ON {table} BEGIN SELECT {CHANGED}("
+        f"{repr(key) if key else ('NEW' if event == 'INSERT' else 'OLD') + '.id'}); END;\n"
+        for event in events)
 _OPENING = threading.Lock()
 
 

@@ -13,7 +13,7 @@ from .. import codec
 from ..domain.geo import Location, bounding_box
 from ..domain.menu import MenuItem
 from ..domain.onboarding import APPROVED
-from .db import CHANGED, Database
+from .db import Database, marking_triggers
 
 CATALOGUE = "stores"
 """The key (change marks) of every store at once: the front door's catalogue (`stores_in_box`)."""
@@ -35,14 +35,9 @@ CREATE TABLE IF NOT EXISTS riders (
     token_hash TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL, located_at TEXT,
     status TEXT NOT NULL DEFAULT 'approved');
 CREATE INDEX IF NOT EXISTS stores_by_place ON stores (lat, lon, id, name);
-""" + "".join(
-    f"CREATE TRIGGER IF NOT EXISTS {kind}_{event.lower()}_marked AFTER {event} ON {kind}"
-    f" BEGIN SELECT {CHANGED}({row}.id); END;\n"
-    for kind in ("customers", "stores", "riders")
-    for event, row in (("INSERT", "NEW"), ("UPDATE", "OLD"), ("DELETE", "OLD"))) + "".join(
-    f"CREATE TRIGGER IF NOT EXISTS stores_{event.split()[0].lower()}_listed AFTER {event} ON stores"
-    f" BEGIN SELECT {CHANGED}('{CATALOGUE}'); END;\n"
-    for event in ("INSERT", "UPDATE OF id, name, lat, lon, status", "DELETE"))
+""" + "".join(marking_triggers(kind) for kind in ("customers", "stores", "riders")) + (
+    marking_triggers("stores", CATALOGUE, "listed",
+                     ("INSERT", "UPDATE OF id, name, lat, lon, status", "DELETE")))
 # The triggers (SQLite) report every holder row written or deleted to its connection, which
 # marks it once committed: the front door remembers holders by those marks (`holder_by_hash`).
 # A store's row also marks CATALOGUE, the approved stores as a whole (`stores_in_box`).

@@ -4,10 +4,10 @@ process can tell at the cost of two memory reads that a row it remembers has not
 What they are for: the front door remembers who holds a token (`Directory.holder_by_hash`)
 instead of reading the holder's row on every request, and still sees a suspension, a revoked
 token or a rider's new location at once, whichever process wrote it; it remembers an order's
-view as last read the same way (`ReadModel.parties_and_view`), and a command's reply is never
-followed by the view from before it. Rows are marked, not
-tables: a key (a holder's id, an order's id) falls in one of SLOTS counters, and a write adds one to the
-counter of each key it changed.
+view (`ReadModel.parties_and_view`) and the approved stores (`Directory.stores_in_box`) the same
+way, and a command's reply is never followed by the view from before it. Rows are marked, not
+tables: a key (a holder's id, an order's id, "stores" for the catalogue) falls in one of SLOTS
+counters, and a write adds one to the counter of each key it changed.
 
 The order that makes it exact:
 - a writer marks its keys after its COMMIT returns, before it tells anyone of the change
@@ -48,14 +48,18 @@ _SIZE = 8 * (_FIRST + SLOTS)
 _WRAP = 2**64
 
 
+def _crc(key: str) -> int:
+    return zlib.crc32(key.encode("utf-8", "surrogateescape"))
+
+
 def slot(key: str) -> int:
     """The counter of `key` (after everything's and the earlier versions' slots)."""
-    return _FIRST + zlib.crc32(key.encode("utf-8", "surrogateescape")) % SLOTS
+    return _FIRST + _crc(key) % SLOTS
 
 
 def earlier_slot(key: str) -> int:
     """The counter an earlier version reads for `key` (1..EARLIER_SLOTS)."""
-    return 1 + zlib.crc32(key.encode("utf-8", "surrogateescape")) % EARLIER_SLOTS
+    return 1 + _crc(key) % EARLIER_SLOTS
 
 
 class ChangeMarks:
@@ -93,12 +97,8 @@ class ChangeMarks:
 
     def mark(self, keys: Iterable[str]) -> None:
         """The rows of `keys` changed (call after their COMMIT)."""
-        slots = set()
-        for key in keys:
-            crc = zlib.crc32(key.encode("utf-8", "surrogateescape"))
-            slots.add(_FIRST + crc % SLOTS)
-            slots.add(1 + crc % EARLIER_SLOTS)
-        self._add(slots)
+        crcs = {_crc(key) for key in keys}
+        self._add({_FIRST + crc % SLOTS for crc in crcs} | {1 + crc % EARLIER_SLOTS for crc in crcs})
 
     def mark_everything(self) -> None:
         self._add({EVERYTHING})

@@ -17,7 +17,7 @@ from ..domain.geo import Location, bounding_box, haversine_km
 from ..domain.order import OrderState
 from ..jsontext import dumps
 from . import checkpoints
-from .db import CHANGED, Database, insert_rows
+from .db import Database, insert_rows, marking_triggers
 from .inboxes import StoreInboxes
 from .journal import Journal, Record
 from .notices import Notices
@@ -41,10 +41,7 @@ CREATE INDEX IF NOT EXISTS order_views_by_store ON order_views (store_id, status
 CREATE INDEX IF NOT EXISTS order_views_by_status ON order_views (status, payment_status);
 CREATE INDEX IF NOT EXISTS order_views_waiting ON order_views (status, lat, lon)
     WHERE status = 'cooked' AND rider_id IS NULL;
-""" + "".join(
-    f"CREATE TRIGGER IF NOT EXISTS order_views_{event.lower()}_marked AFTER {event} ON order_views"
-    f" BEGIN SELECT {CHANGED}({row}.id); END;\n"
-    for event, row in (("INSERT", "NEW"), ("UPDATE", "OLD"), ("DELETE", "OLD")))
+""" + marking_triggers("order_views")
 # The triggers (SQLite) report every view written or deleted to its connection, which marks it
 # once committed: the front door remembers the views it read by those marks (`parties_and_view`),
 # as it does token holders (directory.py). A connection that cannot mark (the sqlite3 shell) is
